@@ -1,0 +1,319 @@
+"""Weighted soft matching (paper 000, Methods) and the marker matching score, vectorised with numpy.
+
+For a gold span ``g`` of length ``l`` and the predicted spans ``p_i`` overlapping it, with fragments
+``a_i = |g ∩ p_i|``::
+
+    score(g) = (Σ_i (a_i / l) ** p) ** (1 / p)      (max_i a_i / l for p = inf; 0 if nothing overlaps)
+
+Recall is the length-weighted mean of ``score(g)`` over gold spans; precision is the same with the
+roles swapped (each predicted span scored by the gold fragments inside it, weighted by its own
+length). The *marker* variant is the plain mean. With ``p = 1`` the weighted score is exactly
+character-level P/R/F1; a larger ``p`` punishes fragmented extraction of one span.
+
+Overlapping or nested spans on one side (gold corpora have them) are first merged into their union,
+per document (and per label when ``typed``): the score is defined over the *set* of marked
+characters, so each character counts once, scores stay in ``[0, 1]`` and ``p = 1`` stays equal to
+character-level scoring. Touching spans (``a.end == b.start``) are not merged: they are two
+fragments. The merge is counted in the result (``gold_merged``, ``pred_merged``), never silent.
+A merged span keeps the label of its longest (then earliest) member, which only matters for the
+per-label breakdown of untyped scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .spans import SpanArrays, SpanError
+
+__all__ = [
+    "DEFAULT_P_VALUES",
+    "DEFAULT_LENGTH_BINS",
+    "soft_match_scores",
+    "flatten_scores",
+    "score_arrays",
+    "merge_overlaps",
+    "format_p",
+    "bin_name",
+]
+
+DEFAULT_P_VALUES: tuple[float, ...] = (1.0, 1.5, 2.0, 100.0)
+DEFAULT_LENGTH_BINS: tuple[tuple[int, int | None], ...] = ((1, 2), (3, 6), (7, 10), (11, 20), (21, None))
+_METRICS = ("precision", "recall", "f1")
+
+
+def format_p(p: float) -> str:
+    """Key form of a p value: ``1.0 -> "1"``, ``1.5 -> "1.5"``, ``inf -> "inf"``."""
+    if math.isinf(p):
+        return "inf"
+    return f"{p:g}"
+
+
+def bin_name(lo: int, hi: int | None) -> str:
+    """Key form of a length bin: ``(3, 6) -> "3-6"``, ``(21, None) -> "21+"``."""
+    return f"{lo}+" if hi is None else f"{lo}-{hi}"
+
+
+def _check_p(p_values: Iterable[float]) -> tuple[float, ...]:
+    out = []
+    for p in p_values:
+        p = float(p)
+        if not p >= 1.0:  # also rejects nan
+            raise ValueError(f"p must be >= 1 (or float('inf')), got {p}")
+        out.append(p)
+    if not out:
+        raise ValueError("p_values is empty; give at least one p >= 1")
+    return tuple(dict.fromkeys(out))
+
+
+def _check_bins(bins: Sequence[tuple[int, int | None]] | None) -> tuple[tuple[int, int | None], ...]:
+    if bins is None:
+        return ()
+    out = []
+    for b in bins:
+        lo, hi = b
+        if lo < 1 or (hi is not None and hi < lo):
+            raise ValueError(f"length bin {b} is invalid; give (lo, hi) with 1 <= lo <= hi, or (lo, None)")
+        out.append((int(lo), None if hi is None else int(hi)))
+    return tuple(out)
+
+
+class _Line(NamedTuple):
+    """Disjoint spans laid out on one number line: ``group * stride + offset``, sorted."""
+
+    start: np.ndarray
+    end: np.ndarray
+    doc: np.ndarray
+    label: np.ndarray
+    n_merged: int
+
+
+def merge_overlaps(arr: SpanArrays, typed: bool, stride: int) -> _Line:
+    """Union overlapping/nested spans per document (and per label if ``typed``), sorted on one line."""
+    group = arr.doc * (len(arr.labels) + 1) + (arr.label + 1) if typed else arr.doc
+    gstart = group * stride + arr.start
+    gend = group * stride + arr.end
+    # sort by start, longest first among equal starts (so a run's head is its longest member)
+    order = np.lexsort((-gend, gstart))
+    gstart, gend = gstart[order], gend[order]
+    doc, label = arr.doc[order], arr.label[order]
+    if len(gstart) == 0:
+        return _Line(gstart, gend, doc, label, 0)
+    reach = np.maximum.accumulate(gend)
+    new_run = np.empty(len(gstart), dtype=bool)
+    new_run[0] = True
+    new_run[1:] = gstart[1:] >= reach[:-1]
+    heads = np.flatnonzero(new_run)
+    n_merged = len(gstart) - len(heads)
+    if n_merged == 0:
+        return _Line(gstart, gend, doc, label, 0)
+    ends = np.maximum.reduceat(gend, heads)
+    # label of the longest member of each run
+    run = np.cumsum(new_run) - 1
+    length = gend - gstart
+    best = np.lexsort((np.arange(len(length)), -length, run))
+    first_of_run = best[np.r_[0, np.flatnonzero(np.diff(run[best])) + 1]]
+    return _Line(gstart[heads], ends, doc[heads], label[first_of_run], n_merged)
+
+
+def _pairs(a: _Line, b: _Line) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All overlapping (i in a, j in b) pairs of two disjoint sorted span sets, and overlap lengths.
+
+    Both sets are disjoint and sorted, so the b-spans meeting a[i] are a contiguous run and the
+    total number of pairs is at most ``len(a) + len(b)``: linear in input size.
+    """
+    lo = np.searchsorted(b.end, a.start, side="right")
+    hi = np.searchsorted(b.start, a.end, side="left")
+    count = np.maximum(hi - lo, 0)
+    total = int(count.sum())
+    ai = np.repeat(np.arange(len(a.start)), count)
+    first = np.cumsum(count) - count
+    bj = np.arange(total) - np.repeat(first, count) + np.repeat(lo, count)
+    overlap = np.minimum(a.end[ai], b.end[bj]) - np.maximum(a.start[ai], b.start[bj])
+    return ai, bj, overlap
+
+
+def _holder(owner: np.ndarray, ratio: np.ndarray, n: int, p_values: tuple[float, ...]) -> dict[float, np.ndarray]:
+    """Per-owner ``(Σ ratio**p) ** (1/p)`` for each p; ``owner`` is sorted (pairs come grouped).
+
+    Computed as ``m * (Σ (ratio/m)**p) ** (1/p)`` with ``m`` the largest ratio, which is exact and
+    cannot underflow for large p.
+    """
+    out = {}
+    peak = np.zeros(n)
+    if len(owner):
+        heads = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+        peak[owner[heads]] = np.maximum.reduceat(ratio, heads)
+    rel = ratio / np.where(peak[owner] > 0, peak[owner], 1.0)
+    for p in p_values:
+        if math.isinf(p):
+            out[p] = peak
+        elif p == 1.0:
+            out[p] = np.bincount(owner, weights=ratio, minlength=n)
+        else:
+            out[p] = peak * np.bincount(owner, weights=rel**p, minlength=n) ** (1.0 / p)
+    return out
+
+
+def _prf(tp_p: float, den_p: float, tp_r: float, den_r: float, zero_division: float) -> dict[str, float]:
+    if den_p == 0 and den_r == 0:
+        return dict(precision=zero_division, recall=zero_division, f1=zero_division)
+    precision = tp_p / den_p if den_p else zero_division
+    recall = tp_r / den_r if den_r else zero_division
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    return dict(precision=float(precision), recall=float(recall), f1=float(f1))
+
+
+def _case_average(g_doc, g_w, g_s, p_doc, p_w, p_s, n_docs, zero_division) -> dict[str, float]:
+    """Per-document P/R/F1, averaged over documents with any gold or predicted span."""
+    tp_r = np.bincount(g_doc, weights=g_w * g_s, minlength=n_docs)
+    den_r = np.bincount(g_doc, weights=g_w, minlength=n_docs)
+    tp_p = np.bincount(p_doc, weights=p_w * p_s, minlength=n_docs)
+    den_p = np.bincount(p_doc, weights=p_w, minlength=n_docs)
+    scored = (den_r > 0) | (den_p > 0)
+    if not scored.any():
+        return dict(case_precision=zero_division, case_recall=zero_division, case_f1=zero_division)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = np.where(den_p > 0, tp_p / den_p, zero_division)[scored]
+        rec = np.where(den_r > 0, tp_r / den_r, zero_division)[scored]
+        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+    return dict(case_precision=float(prec.mean()), case_recall=float(rec.mean()), case_f1=float(f1.mean()))
+
+
+def score_arrays(
+    gold: SpanArrays,
+    pred: SpanArrays,
+    n_documents: int,
+    *,
+    p_values: Sequence[float] = DEFAULT_P_VALUES,
+    typed: bool = False,
+    length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
+    zero_division: float = 0.0,
+) -> dict[str, Any]:
+    """The scoring core over flattened span arrays (see :func:`soft_match_scores` for the result)."""
+    p_values, bins = _check_p(p_values), _check_bins(length_bins)
+    labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
+    gold, pred = gold.relabel(labels), pred.relabel(labels)
+    top = max(int(gold.end.max(initial=0)), int(pred.end.max(initial=0)))
+    g = merge_overlaps(gold, typed, top + 1)
+    q = merge_overlaps(pred, typed, top + 1)
+    gl = (g.end - g.start).astype(np.float64)
+    ql = (q.end - q.start).astype(np.float64)
+    gi, qj, overlap = _pairs(g, q)
+    g_score = _holder(gi, overlap / gl[gi], len(gl), p_values)
+    order = np.argsort(qj, kind="stable")  # pairs are already sorted by qj; kept for safety
+    q_score = _holder(qj[order], (overlap / ql[qj])[order], len(ql), p_values)
+
+    def block(gm: np.ndarray, qm: np.ndarray, p: float) -> dict[str, float]:
+        gs, qs = g_score[p][gm], q_score[p][qm]
+        tp_r, den_r = float(gl[gm] @ gs), float(gl[gm].sum())
+        tp_p, den_p = float(ql[qm] @ qs), float(ql[qm].sum())
+        out = _prf(tp_p, den_p, tp_r, den_r, zero_division)
+        marker = _prf(float(qs.sum()), float(qm.sum()), float(gs.sum()), float(gm.sum()), zero_division)
+        out.update({f"marker_{k}": v for k, v in marker.items()})
+        out.update(recall_tp=tp_r, fn=den_r - tp_r, precision_tp=tp_p, fp=den_p - tp_p,
+                   n_gold=int(gm.sum()), n_pred=int(qm.sum()))
+        return out
+
+    g_all, q_all = np.ones(len(gl), bool), np.ones(len(ql), bool)
+    result: dict[str, Any] = {
+        "p": {},
+        "typed": typed,
+        "n_documents": n_documents,
+        "n_gold": int(len(gl)),
+        "n_pred": int(len(ql)),
+        "gold_chars": int(gl.sum()),
+        "pred_chars": int(ql.sum()),
+        "gold_merged": g.n_merged,
+        "pred_merged": q.n_merged,
+        "labels": labels,
+    }
+    for p in p_values:
+        entry = block(g_all, q_all, p)
+        entry.update(_case_average(g.doc, gl, g_score[p], q.doc, ql, q_score[p], n_documents, zero_division))
+        entry["bins"] = {
+            bin_name(lo, hi): block((gl >= lo) & (gl <= (hi or np.inf)), (ql >= lo) & (ql <= (hi or np.inf)), p)
+            for lo, hi in bins
+        }
+        entry["per_label"] = {name: block(g.label == k, q.label == k, p) for k, name in enumerate(labels)}
+        result["p"][p] = entry
+    return result
+
+
+def soft_match_scores(
+    references: Sequence[Iterable[Any] | None],
+    predictions: Sequence[Iterable[Any] | None],
+    *,
+    p_values: Sequence[float] = DEFAULT_P_VALUES,
+    typed: bool = False,
+    texts: Sequence[str] | None = None,
+    length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
+    zero_division: float = 0.0,
+) -> dict[str, Any]:
+    """Weighted soft matching and marker matching scores of a corpus, for several ``p`` at once.
+
+    Args:
+        references: gold spans, one list per document (dicts ``{"start", "end", "label"}``,
+            ``(start, end[, label])`` tuples or :class:`~ecr_hf.spans.Span`).
+        predictions: predicted spans, in the same form and document order.
+        p_values: the fragmentation penalties to compute (each ``>= 1``; ``float("inf")`` allowed).
+        typed: if True a fragment counts only where gold and predicted labels are equal; if False
+            (the paper's setting) labels are ignored.
+        texts: the documents' texts; when given, offsets past the end of a text raise.
+        length_bins: ``(lo, hi)`` character-length bins, ``hi=None`` for open-ended; recall in a bin
+            is over the gold spans of that length, precision over the predicted spans of that length.
+        zero_division: value for a ratio whose denominator is zero (as in scikit-learn).
+
+    Returns:
+        A dict with ``"p"`` mapping each p to pooled ``precision``/``recall``/``f1``, their
+        ``marker_*`` and per-document ``case_*`` averages, the soft character counts ``recall_tp``,
+        ``fn``, ``precision_tp``, ``fp``, and ``bins`` / ``per_label`` breakdowns; plus corpus counts.
+        :func:`flatten_scores` turns it into flat float keys.
+
+    Examples:
+        >>> gold = [[{"start": 0, "end": 10, "label": "X"}]]
+        >>> pred = [[(0, 4), (6, 10)]]
+        >>> r = soft_match_scores(gold, pred, p_values=[1, 2])
+        >>> round(r["p"][1.0]["recall"], 4), round(r["p"][2.0]["recall"], 4)
+        (0.8, 0.5657)
+    """
+    if len(references) != len(predictions):
+        raise SpanError(
+            f"predictions has {len(predictions)} documents but references has {len(references)}; "
+            "give one span list per document (an empty list for a document without spans)"
+        )
+    gold = SpanArrays.from_documents(references, texts)
+    pred = SpanArrays.from_documents(predictions, texts)
+    return score_arrays(gold, pred, len(references), p_values=p_values, typed=typed,
+                        length_bins=length_bins, zero_division=zero_division)
+
+
+def flatten_scores(result: dict[str, Any], p: float | None = None) -> dict[str, float]:
+    """Flat float keys for logging (``Trainer``, ``evaluate``): ``precision``/``recall``/``f1`` and
+    their ``marker_*``, ``case_*`` and count keys at ``p`` (default: the first p computed);
+    ``p{p}_{metric}`` for every p computed; ``len_{bin}_{metric}`` and ``label_{name}_{metric}`` at ``p``.
+    """
+    p_values = list(result["p"])
+    main = p_values[0] if p is None else float(p)
+    if main not in result["p"]:
+        raise KeyError(f"p={main} was not computed; computed: {p_values}")
+    entry = result["p"][main]
+    flat: dict[str, float] = {}
+    for key, value in entry.items():
+        if key not in ("bins", "per_label"):
+            flat[key] = float(value)
+    for q in p_values:
+        for key in (*_METRICS, *(f"marker_{m}" for m in _METRICS)):
+            flat[f"p{format_p(q)}_{key}"] = float(result["p"][q][key])
+    for name, sub in entry["bins"].items():
+        for key in (*_METRICS, *(f"marker_{m}" for m in _METRICS), "n_gold", "n_pred"):
+            flat[f"len_{name}_{key}"] = float(sub[key])
+    for name, sub in entry["per_label"].items():
+        for key in (*_METRICS, "n_gold", "n_pred"):
+            flat[f"label_{name}_{key}"] = float(sub[key])
+    for key in ("n_documents", "n_gold", "n_pred", "gold_chars", "pred_chars", "gold_merged", "pred_merged"):
+        flat[key] = float(result[key])
+    return flat
