@@ -1,0 +1,50 @@
+"""The flat metric keys that every ecr-hf training and evaluation path logs.
+
+The token-classification trainer, the instruction-tuning evaluation and the CLI all score through
+:func:`span_metrics`, so their numbers and key names are the same: ``precision``/``recall``/``f1``
+(weighted soft match at ``score_p``), ``p{p}_*`` for the p sweep, ``marker_*``, ``case_*``,
+``len_{bin}_*``, ``label_{name}_*``, ``char_*`` (character level, = p 1 untyped) and ``strict_*``
+(exact span and label match, as seqeval's strict mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .semeval import semeval_scores
+from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, flatten_scores, soft_match_scores
+
+__all__ = ["span_metrics"]
+
+
+def span_metrics(
+    references: Sequence[Any],
+    predictions: Sequence[Any],
+    *,
+    texts: Sequence[str] | None = None,
+    p_values: Sequence[float] = DEFAULT_P_VALUES,
+    score_p: float = 1.0,
+    typed: bool = False,
+    length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
+    zero_division: float = 0.0,
+) -> dict[str, float]:
+    """Flat float scores of predicted against gold span documents (see the module docstring).
+
+    Examples:
+        >>> m = span_metrics([[(0, 10, "D")]], [[(0, 4, "D"), (6, 10, "D")]], p_values=[1, 100])
+        >>> round(m["f1"], 4), round(m["p100_recall"], 4), m["strict_f1"], m["char_recall"]
+        (0.8889, 0.4028, 0.0, 0.8)
+    """
+    p_values = tuple(dict.fromkeys([float(score_p), *map(float, p_values), 1.0]))
+    soft = soft_match_scores(references, predictions, p_values=p_values, typed=typed, texts=texts,
+                             length_bins=length_bins, zero_division=zero_division)
+    flat = flatten_scores(soft, p=score_p)
+    untyped_p1 = soft["p"][1.0] if not typed else soft_match_scores(
+        references, predictions, p_values=[1.0], texts=texts, length_bins=None, zero_division=zero_division)["p"][1.0]
+    for key in ("precision", "recall", "f1"):
+        flat[f"char_{key}"] = float(untyped_p1[key])
+    strict = semeval_scores(references, predictions, zero_division=zero_division)["strict"]
+    for key in ("precision", "recall", "f1"):
+        flat[f"strict_{key}"] = float(strict[key])
+    return flat
