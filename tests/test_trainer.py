@@ -1,0 +1,143 @@
+"""ECRTrainer and make_compute_metrics: a toy task is learned and scored on character spans."""
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import BertConfig, LlamaConfig, PreTrainedTokenizerFast, Trainer, TrainingArguments
+
+from ecr_hf.modeling import ECRTokenClassifier, TokenClassifierConfig, build_token_classifier
+from ecr_hf.token_data import DataCollatorForWindowedTokenClassification, tokenize_and_align
+from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments, make_compute_metrics
+
+FILLER = "the patient was seen today with mild and no history of recent travel".split()
+CONCEPTS = {"fever": "Sign", "cough": "Sign", "heart failure": "Disease", "lung cancer": "Disease"}
+
+
+def toy_documents(n, seed):
+    rng = random.Random(seed)
+    docs = []
+    for _ in range(n):
+        words, spans, pos = [], [], 0
+        for _ in range(rng.randint(6, 14)):
+            if rng.random() < 0.25:
+                concept = rng.choice(sorted(CONCEPTS))
+                spans.append({"start": pos, "end": pos + len(concept), "label": CONCEPTS[concept]})
+                word = concept
+            else:
+                word = rng.choice(FILLER)
+            words.append(word)
+            pos += len(word) + 1
+        docs.append({"text": " ".join(words), "entities": spans})
+    return docs
+
+
+def toy_tokenizer(bert=True):
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]"] + sorted({w for c in CONCEPTS for w in c.split()} | set(FILLER))
+    backend = Tokenizer(models.WordLevel({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Whitespace()
+    if bert:
+        backend.post_processor = processors.TemplateProcessing(
+            single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
+        return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]",
+                                       cls_token="[CLS]", sep_token="[SEP]", model_max_length=12)
+    return PreTrainedTokenizerFast(tokenizer_object=backend, unk_token="[UNK]", eos_token="[SEP]",
+                                   model_max_length=12)
+
+
+def tiny_checkpoint(tmp_path, kind):
+    torch.manual_seed(0)
+    small = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64, vocab_size=40)
+    if kind == "bert":
+        from transformers import BertModel
+        model = BertModel(BertConfig(**small, max_position_embeddings=64))
+    else:
+        from transformers import LlamaModel
+        model = LlamaModel(LlamaConfig(**small, num_key_value_heads=2, max_position_embeddings=64))
+    path = tmp_path / kind
+    model.save_pretrained(path)
+    return str(path)
+
+
+LABELS = ["O", "B-Disease", "I-Disease", "B-Sign", "I-Sign"]
+
+
+def args_for(tmp_path, **kw):
+    base = dict(output_dir=str(tmp_path / "out"), learning_rate=5e-3, num_train_epochs=6,
+                per_device_train_batch_size=16, per_device_eval_batch_size=8, max_length=12, stride=3,
+                report_to=[], logging_steps=5, save_strategy="no", use_cpu=True, seed=0)
+    base.update(kw)
+    return ECRTrainingArguments(**base)
+
+
+def test_encoder_learns_toy_task_and_scores_character_spans(tmp_path):
+    train, test = toy_documents(160, seed=1), toy_documents(24, seed=2)
+    tok = toy_tokenizer()
+    model = build_token_classifier(TokenClassifierConfig(tiny_checkpoint(tmp_path, "bert"), labels=LABELS), tok)
+    trainer = ECRTrainer(model=model, args=args_for(tmp_path), train_dataset=train, eval_dataset=test,
+                         processing_class=tok)
+    before = trainer.evaluate()
+    trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert losses[-1] < 0.5 * losses[0]
+    after = trainer.evaluate()
+    for key in ("eval_f1", "eval_p100_f1", "eval_char_f1", "eval_strict_f1", "eval_label_Sign_f1",
+                "eval_len_3-6_recall", "eval_case_f1", "eval_marker_f1"):
+        assert key in after
+    assert after["eval_f1"] > 0.95 > before["eval_f1"]
+    assert after["eval_f1"] == after["eval_p1_f1"] == after["eval_char_f1"]
+    # predictions come back as the right character spans (windows of 12 tokens merged)
+    out = trainer.predict(test)
+    exact = sum([tuple(s) for s in pred] == [(e["start"], e["end"], e["label"]) for e in doc["entities"]]
+                for pred, doc in zip(out.predictions, test))
+    assert exact >= 0.9 * len(test)
+    assert out.metrics["test_strict_f1"] > 0.9
+
+    # the same scores through the plain Trainer with make_compute_metrics, all at once and batch by batch
+    features = tokenize_and_align(test, tok, LABELS and dict(model.config.label2id), max_length=12, stride=3)
+    for batched in (False, True):
+        plain = Trainer(model=model, args=TrainingArguments(output_dir=str(tmp_path / "plain"), report_to=[],
+                                                            per_device_eval_batch_size=8, use_cpu=True,
+                                                            batch_eval_metrics=batched),
+                        eval_dataset=features.remove_columns(["offset_mapping", "token_positions", "word_ids",
+                                                              "document_index", "window_index", "num_windows"]),
+                        data_collator=DataCollatorForWindowedTokenClassification(tok),
+                        compute_metrics=make_compute_metrics(features, test, model.config.label2id))
+        got = plain.evaluate()
+        assert got["eval_f1"] == pytest.approx(after["eval_f1"])
+        assert got["eval_strict_f1"] == pytest.approx(after["eval_strict_f1"])
+
+
+def test_decoder_lora_bidirectional_crf_trains_saves_and_reloads(tmp_path):
+    train, test = toy_documents(120, seed=3), toy_documents(12, seed=4)
+    tok = toy_tokenizer(bert=False)
+    cfg = TokenClassifierConfig(tiny_checkpoint(tmp_path, "llama"), labels=LABELS, crf=True, bidirectional="all",
+                                lora={"r": 8, "lora_alpha": 16})
+    model = build_token_classifier(cfg, tok)
+    trainer = ECRTrainer(model=model, args=args_for(tmp_path, num_train_epochs=8, learning_rate=1e-2),
+                         train_dataset=train, eval_dataset=test, processing_class=tok)
+    trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert losses[-1] < 0.5 * losses[0]
+    scores = trainer.evaluate()
+    assert scores["eval_f1"] > 0.8
+    trainer.save_model(str(tmp_path / "saved"))
+    reloaded = ECRTokenClassifier.from_pretrained(tmp_path / "saved")
+    again = ECRTrainer(model=reloaded, args=args_for(tmp_path), eval_dataset=test, processing_class=tok).evaluate()
+    assert again["eval_f1"] == pytest.approx(scores["eval_f1"])
+
+
+def test_trainer_rejects_pretokenized_data_and_bad_spans(tmp_path):
+    tok = toy_tokenizer()
+    model = build_token_classifier(TokenClassifierConfig(tiny_checkpoint(tmp_path, "bert"), labels=LABELS), tok)
+    features = tokenize_and_align(toy_documents(4, 0), tok, dict(model.config.label2id), max_length=12, stride=3)
+    with pytest.raises(ValueError, match="already tokenized"):
+        ECRTrainer(model=model, args=args_for(tmp_path), train_dataset=features, processing_class=tok)
+    with pytest.raises(ValueError, match="document 0, span 0"):
+        ECRTrainer(model=model, args=args_for(tmp_path), processing_class=tok,
+                   eval_dataset=[{"text": "fever", "entities": [{"start": 0, "end": 9, "label": "Sign"}]}])
+    with pytest.raises(ValueError, match="Unknown"):
+        ECRTrainer(model=model, args=args_for(tmp_path), processing_class=tok,
+                   train_dataset=[{"text": "fever", "entities": [{"start": 0, "end": 5, "label": "Unknown"}]}])
