@@ -9,6 +9,7 @@ merging), so memory holds span lists, never a corpus of logits. The logged keys 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 from datasets import Dataset
 from transformers import EvalPrediction, Trainer, TrainingArguments
+from transformers.trainer import TRAINING_ARGS_NAME
 from transformers.trainer_utils import EvalLoopOutput
 from transformers.utils import logging
 
@@ -197,8 +199,27 @@ class ECRTrainer(Trainer):
         if not isinstance(model, ECRTokenClassifier):
             return super()._save(output_dir, state_dict)
         output_dir = output_dir or self.args.output_dir
-        model.save_pretrained(output_dir)  # reloadable with ECRTokenClassifier.from_pretrained
-        super()._save(output_dir, state_dict)  # Trainer's own state dict, for load_best_model_at_end/resume
+        if self.args.should_save:  # one folder that ECRTokenClassifier/ECRExtractor.from_pretrained reload
+            model.save_pretrained(output_dir)
+            if self.processing_class is not None:
+                self.processing_class.save_pretrained(output_dir)
+            torch.save(self.args, os.path.join(output_dir, TRAINING_ARGS_NAME))
+
+    def _restore(self, checkpoint: str) -> None:
+        model = self.accelerator.unwrap_model(self.model)
+        saved = ECRTokenClassifier.from_pretrained(checkpoint, is_trainable=True)
+        model.load_state_dict(saved.state_dict())
+
+    def _load_best_model(self) -> None:
+        if not isinstance(self.accelerator.unwrap_model(self.model), ECRTokenClassifier):
+            return super()._load_best_model()
+        logger.info("Loading best model from %s (score: %s)", self.state.best_model_checkpoint, self.state.best_metric)
+        self._restore(self.state.best_model_checkpoint)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None) -> None:
+        if not isinstance(self.accelerator.unwrap_model(model or self.model), ECRTokenClassifier):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        self._restore(resume_from_checkpoint)
 
 
 def make_compute_metrics(

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
-from transformers import BertConfig, LlamaConfig, PreTrainedTokenizerFast, Trainer, TrainingArguments
+from transformers import BertConfig, EarlyStoppingCallback, LlamaConfig, PreTrainedTokenizerFast, Trainer, TrainingArguments
 
+from ecr_hf.extractor import ECRExtractor
 from ecr_hf.modeling import ECRTokenClassifier, TokenClassifierConfig, build_token_classifier
 from ecr_hf.token_data import DataCollatorForWindowedTokenClassification, tokenize_and_align
 from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments, make_compute_metrics
@@ -76,13 +77,18 @@ def test_encoder_learns_toy_task_and_scores_character_spans(tmp_path):
     train, test = toy_documents(160, seed=1), toy_documents(24, seed=2)
     tok = toy_tokenizer()
     model = build_token_classifier(TokenClassifierConfig(tiny_checkpoint(tmp_path, "bert"), labels=LABELS), tok)
-    trainer = ECRTrainer(model=model, args=args_for(tmp_path), train_dataset=train, eval_dataset=test,
-                         processing_class=tok)
+    args = args_for(tmp_path, eval_strategy="epoch", save_strategy="epoch", load_best_model_at_end=True,
+                    metric_for_best_model="f1", save_total_limit=2)
+    trainer = ECRTrainer(model=model, args=args, train_dataset=train, eval_dataset=test, processing_class=tok,
+                         callbacks=[EarlyStoppingCallback(early_stopping_patience=2)])
     before = trainer.evaluate()
     trainer.train()
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert losses[-1] < 0.5 * losses[0]
+    per_epoch = [h["eval_f1"] for h in trainer.state.log_history if "eval_f1" in h][1:]
+    assert trainer.state.best_metric == max(per_epoch)
     after = trainer.evaluate()
+    assert after["eval_f1"] == pytest.approx(trainer.state.best_metric)  # the best checkpoint was reloaded
     for key in ("eval_f1", "eval_p100_f1", "eval_char_f1", "eval_strict_f1", "eval_label_Sign_f1",
                 "eval_len_3-6_recall", "eval_case_f1", "eval_marker_f1"):
         assert key in after
@@ -94,6 +100,21 @@ def test_encoder_learns_toy_task_and_scores_character_spans(tmp_path):
                 for pred, doc in zip(out.predictions, test))
     assert exact >= 0.9 * len(test)
     assert out.metrics["test_strict_f1"] > 0.9
+
+    # the extractor reloads the saved model and gives the trainer's spans, with scores
+    trainer.save_model(str(tmp_path / "saved"))
+    extractor = ECRExtractor.from_pretrained(tmp_path / "saved", max_length=12, stride=3, batch_size=5)
+    texts = [d["text"] for d in test]
+    found = extractor(texts + [""])
+    assert found[-1] == []
+    assert [[(s["start"], s["end"], s["label"]) for s in spans] for spans in found[:-1]] == \
+        [[tuple(s) for s in pred] for pred in out.predictions]
+    assert all(0.0 < s["score"] <= 1.0 and s["text"] == t[s["start"]:s["end"]]
+               for spans, t in zip(found, texts) for s in spans)
+    assert extractor(texts[0]) == found[0]
+    marked = extractor.to_marked(texts[:3])
+    assert [m.replace("@@", "").replace("##", "") for m in marked] == texts[:3]
+    assert extractor.to_dataset(texts[:3])["entities"] == found[:3]
 
     # the same scores through the plain Trainer with make_compute_metrics, all at once and batch by batch
     features = tokenize_and_align(test, tok, LABELS and dict(model.config.label2id), max_length=12, stride=3)
