@@ -209,8 +209,8 @@ def score_arrays(
 
     def block(gm: np.ndarray, qm: np.ndarray, p: float) -> dict[str, float]:
         gs, qs = g_score[p][gm], q_score[p][qm]
-        tp_r, den_r = float(gl[gm] @ gs), float(gl[gm].sum())
-        tp_p, den_p = float(ql[qm] @ qs), float(ql[qm].sum())
+        tp_r, den_r = float((gl[gm] * gs).sum()), float(gl[gm].sum())  # no BLAS: threads cost more here
+        tp_p, den_p = float((ql[qm] * qs).sum()), float(ql[qm].sum())
         out = _prf(tp_p, den_p, tp_r, den_r, zero_division)
         marker = _prf(float(qs.sum()), float(qm.sum()), float(gs.sum()), float(gm.sum()), zero_division)
         out.update({f"marker_{k}": v for k, v in marker.items()})

@@ -1,0 +1,133 @@
+"""The ``ecr-hf`` console script.
+
+``ecr-hf register-metrics`` makes ``evaluate.load("weighted_soft_match")`` / ``("span_metrics")``
+work by bare name, offline (see :mod:`ecr_hf.evaluate_modules`). ``ecr-hf score`` scores a JSONL file
+of predicted spans against a JSONL file of gold spans, one document per line
+(``{"doc_id", "text", "entities": [{"start", "end", "label"}]}``, as in ``shared/data/*/*.jsonl``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
+
+__all__ = ["main", "read_span_documents"]
+
+
+def read_span_documents(path: str | Path) -> dict[str, dict[str, Any]]:
+    """``{doc_id: document}`` from a JSONL file of span documents; every line needs ``doc_id`` and
+    ``entities``, and a doc_id may appear once."""
+    docs: dict[str, dict[str, Any]] = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{n}: not a JSON object ({e})") from None
+            if not isinstance(doc, dict) or "doc_id" not in doc or not isinstance(doc.get("entities"), list):
+                raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and an 'entities' list "
+                                 "of {'start', 'end', 'label'}")
+            if doc["doc_id"] in docs:
+                raise ValueError(f"{path}:{n}: doc_id {doc['doc_id']!r} appears twice")
+            docs[doc["doc_id"]] = doc
+    return docs
+
+
+def _pair(references: dict[str, dict], predictions: dict[str, dict]) -> tuple[list, list, list[str] | None]:
+    """Span lists in reference order, and the reference texts (if every document has one)."""
+    missing = [k for k in references if k not in predictions]
+    extra = [k for k in predictions if k not in references]
+    if missing or extra:
+        raise ValueError(f"the files hold different documents: {len(missing)} doc_ids only in the references "
+                         f"{missing[:5]}, {len(extra)} only in the predictions {extra[:5]}; give one prediction "
+                         "line per reference document (with an empty 'entities' list where nothing was found)")
+    texts = [doc.get("text") for doc in references.values()]
+    for key, doc in references.items():
+        other = predictions[key].get("text")
+        if other is not None and doc.get("text") is not None and other != doc["text"]:
+            raise ValueError(f"doc_id {key!r}: the prediction's text differs from the reference text, so its "
+                             "offsets refer to another text")
+    refs = [doc["entities"] for doc in references.values()]
+    preds = [predictions[key]["entities"] for key in references]
+    return refs, preds, texts if all(isinstance(t, str) for t in texts) else None
+
+
+def _table(result: dict[str, Any], main_p: float) -> str:
+    def row(cells: Sequence[Any]) -> str:
+        return "  ".join(f"{c:>10.4f}" if isinstance(c, float) else f"{c!s:>10}" for c in cells)
+
+    head = ("precision", "recall", "f1", "marker_p", "marker_r", "marker_f1")
+    keys = ("precision", "recall", "f1", "marker_precision", "marker_recall", "marker_f1")
+    lines = [f"weighted soft matching ({'typed' if result['typed'] else 'untyped'}): {result['n_documents']} "
+             f"documents, {result['n_gold']} gold spans, {result['n_pred']} predicted spans"
+             f" (after merging {result['gold_merged']} + {result['pred_merged']} overlapping)", "",
+             row(("p", *head))]
+    lines += [row((format_p(p), *(entry[k] for k in keys))) for p, entry in result["p"].items()]
+    per_label = result["p"][main_p]["per_label"]
+    if per_label:
+        lines += ["", f"per label at p={format_p(main_p)}", row(("label", "n_gold", "n_pred", *head[:3]))]
+        lines += [row((name, e["n_gold"], e["n_pred"], e["precision"], e["recall"], e["f1"]))
+                  for name, e in per_label.items()]
+    return "\n".join(lines)
+
+
+def _score(args: argparse.Namespace) -> int:
+    refs, preds, texts = _pair(read_span_documents(args.references), read_span_documents(args.predictions))
+    result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts)
+    main_p = float(args.p[0])
+    if args.format == "json":
+        flat = flatten_scores(result, main_p)
+        print(json.dumps({k: (None if math.isnan(v) else v) for k, v in flat.items()}, indent=2))
+    else:
+        print(_table(result, main_p))
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from .evaluate_modules import register_metrics
+
+    for name, path in register_metrics(modules_cache=args.modules_cache).items():
+        print(f"registered {name}: {path}")
+    print('evaluate.load("<name>") now finds them offline, from any directory, with this HF_HOME/HF_MODULES_CACHE')
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ecr-hf", description="Extended Clinical Concept Recognition tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    reg = sub.add_parser("register-metrics",
+                         help="make evaluate.load('weighted_soft_match') work by bare name, offline")
+    reg.add_argument("--modules-cache", default=None,
+                     help="evaluate's module cache to register in (default: $HF_MODULES_CACHE, else $HF_HOME/modules)")
+    reg.set_defaults(func=_register)
+
+    score = sub.add_parser("score", help="weighted soft matching of a predictions JSONL against a references JSONL")
+    score.add_argument("--references", required=True, help="JSONL of gold documents {doc_id, text, entities}")
+    score.add_argument("--predictions", required=True, help="JSONL of predicted documents {doc_id, entities}")
+    score.add_argument("--p", type=float, nargs="+", default=list(DEFAULT_P_VALUES),
+                       help="fragmentation penalties; the first is the main one (default: 1 1.5 2 100)")
+    score.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
+    score.add_argument("--format", choices=("table", "json"), default="table",
+                       help="a table, or flat JSON keys as the evaluate module returns them")
+    score.set_defaults(func=_score)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (OSError, ValueError) as e:
+        print(f"ecr-hf {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

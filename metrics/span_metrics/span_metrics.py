@@ -1,0 +1,160 @@
+"""Conventional span metrics (entity-level, character-level, token-level, SemEval) on one span core."""
+
+import evaluate
+import numpy as np
+
+from ecr_hf import metric_inputs
+from ecr_hf.report import classification_report
+from ecr_hf.semeval import SCHEMAS, semeval_scores
+from ecr_hf.soft_match import flatten_scores, soft_match_scores
+from ecr_hf.token_level import token_scores
+
+_METRICS = ("precision", "recall", "f1")
+_REPORT = ("precision", "recall", "f1-score")  # the same, in classification_report's names
+
+_CITATION = """\
+@article{tsukiji2026eccr,
+    title = {Evaluating Encoder and Decoder Models for Extended Clinical Concept Recognition in Japanese
+             Clinical Texts: Comparative Study With Weighted Soft Matching},
+    author = {Tsukiji, Yuya and Kataoka, Satoshi and Itokazu, Masafumi and Nagai, Ryozo and Imai, Takeshi},
+    journal = {Journal of Medical Internet Research},
+    volume = {28},
+    pages = {e78681},
+    year = {2026},
+    doi = {10.2196/78681},
+}
+@inproceedings{segura-bedmar-etal-2013-semeval,
+    title = {{S}em{E}val-2013 Task 9: Extraction of Drug-Drug Interactions from Biomedical Texts},
+    author = {Segura-Bedmar, Isabel and Mart{\\'i}nez, Paloma and Herrero-Zazo, Mar{\\'i}a},
+    booktitle = {Second Joint Conference on Lexical and Computational Semantics (*SEM)},
+    year = {2013},
+    pages = {341--350},
+}
+"""
+
+_DESCRIPTION = """\
+The conventional scores of concept and entity recognition, computed from one set of character spans
+so that they can be read side by side with weighted soft matching (Tsukiji et al., JMIR 2026):
+entity-level strict precision/recall/F1 with a per-label report and micro, macro and weighted
+averages (seqeval's classification_report, mode="strict"); character-level precision/recall/F1
+(weighted soft matching at p = 1), untyped and typed; token-level precision/recall/F1; and the
+SemEval-2013 task 9.1 schemas strict, exact, partial and ent_type with their COR/INC/PAR/MIS/SPU
+counts, from an order-independent one-to-one matching.
+"""
+
+_KWARGS_DESCRIPTION = """
+Computes entity-level, character-level, token-level and SemEval span scores.
+
+Args:
+    predictions: one item per document, in one of these input forms (the same for both arguments):
+        span lists `[{"start": int, "end": int, "label": str}, ...]` (half-open character offsets;
+        `label` optional), `@@...##` marked strings, lists of tag strings (`"O"`, `"B-X"`, `"I-X"`, one
+        per character, word or token) or lists of 0/1 character labels.
+    references: the gold standard, same form and number of documents. Marked references carry the
+        source text; a marked prediction that does not reproduce it is decoded onto it.
+    zero_division (float): value of a ratio with a zero denominator. Default 0.0.
+    texts (list of str): span lists only: the documents' texts; offsets are checked against them and
+        split on whitespace they give the tokens of the token_* scores.
+    token_offsets (list of list of (start, end)): span lists or marked strings: the character offsets
+        of each document's tokens (e.g. a fast tokenizer's offset mapping), for the token_* scores.
+    scheme (str), mode (str): how tag strings are read (seqeval's names): mode "default" (conlleval
+        rules, the default) or "strict" with scheme "IOB2" (default), "IOE2", "IOBES" or "BILOU".
+    decode (bool): marked strings only: None (default) decodes the predictions when one does not
+        reproduce its reference text, True always decodes, False never (a mismatch raises).
+
+Returns:
+    A flat dict of floats:
+    precision, recall, f1: entity-level strict scores (same start, end and label), micro-averaged,
+        as seqeval's overall_* with mode="strict".
+    micro_*, macro_*, weighted_* (precision, recall, f1): the averages of the per-label report.
+    label_{label}_precision / _recall / _f1 / _support: per label ("_" for unlabelled spans).
+    char_precision, char_recall, char_f1: character-level scores (labels ignored);
+        char_typed_*: the same where the labels agree.
+    token_precision, token_recall, token_f1 and token_typed_*: token-level scores (a token is
+        positive when it overlaps a span). Tokens are the units of label sequences, whitespace
+        tokens of marked texts or of `texts`, or `token_offsets`; absent for span lists without
+        either.
+    semeval_{schema}_precision / _recall / _f1 and the counts semeval_{schema}_correct /
+        _incorrect / _partial / _missed / _spurious / _possible / _actual, for the schemas strict,
+        exact, partial and ent_type.
+    n_documents, n_gold, n_pred: counts.
+    faithfulness_*: when marked predictions were decoded (see weighted_soft_match).
+
+Examples:
+
+    >>> import evaluate
+    >>> metric = evaluate.load("span_metrics")
+    >>> references = [[{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 15, "label": "LOC"}]]
+    >>> predictions = [[{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 13, "label": "LOC"},
+    ...                 {"start": 20, "end": 25, "label": "ORG"}]]
+    >>> results = metric.compute(predictions=predictions, references=references)
+    >>> round(results["precision"], 4), results["recall"], results["label_PER_f1"]
+    (0.3333, 0.5, 1.0)
+    >>> results["semeval_partial_correct"], results["semeval_partial_partial"], results["semeval_partial_f1"]
+    (1.0, 1.0, 0.6)
+    >>> round(results["char_precision"], 4), results["char_recall"]
+    (0.6154, 0.8)
+
+    Word tags (the unit is the word, so character and token scores count words):
+
+    >>> results = metric.compute(predictions=[["B-D", "I-D", "O", "O"]], references=[["B-D", "I-D", "I-D", "O"]])
+    >>> results["f1"], results["semeval_exact_incorrect"], round(results["token_recall"], 4)
+    (0.0, 1.0, 0.6667)
+"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=metric_inputs.INPUT_FEATURES,
+            homepage="https://doi.org/10.2196/78681",
+            reference_urls=["https://doi.org/10.2196/78681", "https://aclanthology.org/S13-2056"],
+        )
+
+    def _compute(
+        self,
+        predictions,
+        references,
+        zero_division=0.0,
+        texts=None,
+        token_offsets=None,
+        scheme="IOB2",
+        mode="default",
+        decode=None,
+    ):
+        docs = metric_inputs.to_span_documents(
+            predictions, references, texts=texts, scheme=scheme, mode=mode, decode=decode
+        )
+        refs, preds = docs.references, docs.predictions
+        report = classification_report(refs, preds, zero_division=zero_division)
+        out = {key: report["micro avg"][name] for key, name in zip(("precision", "recall", "f1"), _REPORT)}
+        for average in ("micro", "macro", "weighted"):
+            out.update({f"{average}_{key}": report[f"{average} avg"][name] for key, name in zip(_METRICS, _REPORT)})
+        for label, row in report.items():
+            if not label.endswith(" avg"):
+                out.update({f"label_{label}_{key}": row[name] for key, name in zip(_METRICS, _REPORT)})
+                out[f"label_{label}_support"] = row["support"]
+
+        for prefix, typed in (("char", False), ("char_typed", True)):
+            chars = flatten_scores(soft_match_scores(refs, preds, p_values=[1.0], typed=typed, texts=docs.texts,
+                                                     length_bins=None, zero_division=zero_division))
+            out.update({f"{prefix}_{key}": chars[key] for key in _METRICS})
+
+        if docs.units is not None:  # label sequences: every unit is a token
+            token_offsets = [np.stack([np.arange(n), np.arange(1, n + 1)], axis=1) for n in docs.units]
+        if token_offsets is not None or docs.texts is not None:
+            for prefix, typed in (("token", False), ("token_typed", True)):
+                tokens = token_scores(refs, preds, token_offsets=token_offsets, texts=docs.texts, typed=typed,
+                                      zero_division=zero_division)
+                out.update({f"{prefix}_{key}": tokens[key] for key in _METRICS})
+
+        semeval = semeval_scores(refs, preds, zero_division=zero_division)
+        for schema in SCHEMAS:
+            out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
+        out.update(n_documents=len(refs), n_gold=semeval["strict"]["possible"], n_pred=semeval["strict"]["actual"])
+        return {**{key: float(value) for key, value in out.items()}, **docs.faithfulness}
+

@@ -1,0 +1,142 @@
+"""Weighted soft matching: length-weighted, fragmentation-penalised span scores for concept recognition."""
+
+import evaluate
+
+from ecr_hf import metric_inputs
+from ecr_hf.soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, flatten_scores, soft_match_scores
+
+
+_CITATION = """\
+@article{tsukiji2026eccr,
+    title = {Evaluating Encoder and Decoder Models for Extended Clinical Concept Recognition in Japanese
+             Clinical Texts: Comparative Study With Weighted Soft Matching},
+    author = {Tsukiji, Yuya and Kataoka, Satoshi and Itokazu, Masafumi and Nagai, Ryozo and Imai, Takeshi},
+    journal = {Journal of Medical Internet Research},
+    volume = {28},
+    pages = {e78681},
+    year = {2026},
+    doi = {10.2196/78681},
+}
+"""
+
+_DESCRIPTION = """\
+Weighted soft matching (Tsukiji et al., JMIR 2026) scores extracted character spans against gold
+spans for extended clinical concept recognition, where concepts are often long phrases. For a gold
+span g of length l and the predicted spans overlapping it in fragments a_i = |g ∩ p_i|,
+score(g) = (Σ_i (a_i / l) ** p) ** (1 / p). Recall is the length-weighted mean of score(g) over gold
+spans, precision the same with the roles swapped, and F1 their harmonic mean. With p = 1 this is
+character-level precision/recall/F1; a larger p punishes extracting one concept in fragments
+(p = 100 is close to "best single fragment"). Unweighted "marker" scores, per-document averages and
+breakdowns by span length and by label come with it.
+"""
+
+_KWARGS_DESCRIPTION = """
+Computes weighted soft matching scores of predicted spans against reference spans.
+
+Args:
+    predictions: one item per document, in one of these input forms (the same for both arguments):
+        span lists `[{"start": int, "end": int, "label": str}, ...]` (half-open character offsets;
+        `label` optional), `@@...##` marked strings, lists of tag strings (`"O"`, `"B-X"`, `"I-X"`, one
+        per character, word or token) or lists of 0/1 character labels.
+    references: the gold standard, same form and number of documents. Marked references carry the
+        source text; a marked prediction that does not reproduce it is decoded onto it.
+    p (float): the fragmentation penalty of the main `precision`/`recall`/`f1` (>= 1). Default 1.0.
+    p_values (list of float): penalties reported as `p{p}_*` keys; `p` is always added.
+        Default (1, 1.5, 2, 100).
+    typed (bool): if True a fragment counts only where the labels agree. Default False (the paper's).
+    length_bins (list of (lo, hi)): character-length bins for `len_{lo}-{hi}_*` keys (`hi` None: open).
+        Default ((1, 2), (3, 6), (7, 10), (11, 20), (21, None)).
+    zero_division (float): value of a ratio with a zero denominator. Default 0.0.
+    texts (list of str): span lists only: the documents' texts, to check that offsets fit them.
+    scheme (str), mode (str): how tag strings are read (seqeval's names): mode "default" (conlleval
+        rules, the default) or "strict" with scheme "IOB2" (default), "IOE2", "IOBES" or "BILOU".
+    decode (bool): marked strings only: None (default) decodes the predictions when one does not
+        reproduce its reference text, True always decodes, False never (a mismatch raises).
+
+Returns:
+    A flat dict of floats:
+    precision, recall, f1: weighted soft matching scores at `p`.
+    marker_precision, marker_recall, marker_f1: the same, every span weighing the same.
+    case_precision, case_recall, case_f1: per-document scores averaged over documents with spans.
+    recall_tp, fn, precision_tp, fp: the soft character counts behind them.
+    p{p}_precision, p{p}_recall, p{p}_f1 (and p{p}_marker_*): for every p computed, e.g. p1.5_f1.
+    len_{bin}_precision / _recall / _f1 / _marker_* / _n_gold / _n_pred: per length bin, e.g. len_21+_recall.
+    label_{label}_precision / _recall / _f1 / _n_gold / _n_pred: per label.
+    n_documents, n_gold, n_pred, gold_chars, pred_chars, gold_merged, pred_merged: counts
+        (overlapping spans on one side are merged into their union first, and counted here).
+    faithfulness_*: when marked predictions were decoded: exact_match_rate, mean_similarity,
+        mean_edit_distance, mean_length_difference (over mismatches), n_exact, n_documents,
+        n_spans_found, n_spans_dropped.
+
+Examples:
+
+    A gold concept of 10 characters found in two fragments of 4:
+
+    >>> import evaluate
+    >>> metric = evaluate.load("weighted_soft_match")
+    >>> references = [[{"start": 0, "end": 10, "label": "finding"}]]
+    >>> predictions = [[{"start": 0, "end": 4, "label": "finding"},
+    ...                 {"start": 6, "end": 10, "label": "finding"}]]
+    >>> results = metric.compute(predictions=predictions, references=references)
+    >>> round(results["precision"], 4), round(results["recall"], 4), round(results["f1"], 4)
+    (1.0, 0.8, 0.8889)
+    >>> results = metric.compute(predictions=predictions, references=references, p=2)
+    >>> round(results["recall"], 4), round(results["p1_recall"], 4), round(results["p100_recall"], 4)
+    (0.5657, 0.8, 0.4028)
+
+    Marked strings, as an instruction-tuned decoder writes them:
+
+    >>> results = metric.compute(predictions=["@@感染性心内膜炎##（IE）"], references=["@@感染性心内膜炎（IE）##"])
+    >>> round(results["precision"], 4), round(results["recall"], 4)
+    (1.0, 0.6364)
+    >>> results = metric.compute(predictions=["@@fevr## today"], references=["@@fever## today"])
+    >>> results["recall"], results["faithfulness_exact_match_rate"], results["faithfulness_mean_edit_distance"]
+    (1.0, 0.0, 1.0)
+
+    The paper's character labels (0/1 per character):
+
+    >>> results = metric.compute(predictions=[[0, 1, 1, 0, 0]], references=[[0, 1, 1, 1, 0]])
+    >>> round(results["precision"], 4), round(results["recall"], 4)
+    (1.0, 0.6667)
+"""
+
+
+@evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
+class WeightedSoftMatch(metric_inputs.SpanMetricMixin, evaluate.Metric):
+    def _info(self):
+        return evaluate.MetricInfo(
+            description=_DESCRIPTION,
+            citation=_CITATION,
+            inputs_description=_KWARGS_DESCRIPTION,
+            features=metric_inputs.INPUT_FEATURES,
+            homepage="https://doi.org/10.2196/78681",
+            reference_urls=["https://doi.org/10.2196/78681"],
+        )
+
+    def _compute(
+        self,
+        predictions,
+        references,
+        p=1.0,
+        p_values=DEFAULT_P_VALUES,
+        typed=False,
+        length_bins=DEFAULT_LENGTH_BINS,
+        zero_division=0.0,
+        texts=None,
+        scheme="IOB2",
+        mode="default",
+        decode=None,
+    ):
+        docs = metric_inputs.to_span_documents(
+            predictions, references, texts=texts, scheme=scheme, mode=mode, decode=decode
+        )
+        result = soft_match_scores(
+            docs.references,
+            docs.predictions,
+            p_values=[*p_values, p],
+            typed=typed,
+            texts=docs.texts,
+            length_bins=length_bins,
+            zero_division=zero_division,
+        )
+        return {**flatten_scores(result, p), **docs.faithfulness}
