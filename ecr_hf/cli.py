@@ -1,6 +1,8 @@
 """The ``ecr-hf`` console script.
 
-``ecr-hf register-metrics`` makes ``evaluate.load("weighted_soft_match")`` / ``("span_metrics")``
+``ecr-hf train`` fine-tunes a token classifier on JSONL span documents (by default the NCBI-disease
+sample shipped in ``ecr_hf/data`` and the offline MiniLM encoder), evaluates it on character spans,
+prints the scores and saves the model. ``ecr-hf register-metrics`` makes ``evaluate.load("weighted_soft_match")`` / ``("span_metrics")``
 work by bare name, offline (see :mod:`ecr_hf.evaluate_modules`). ``ecr-hf score`` scores a JSONL file
 of predicted spans against a JSONL file of gold spans, one document per line
 (``{"doc_id", "text", "entities": [{"start", "end", "label"}]}``, as in ``shared/data/*/*.jsonl``).
@@ -101,6 +103,57 @@ def _register(args: argparse.Namespace) -> int:
     return 0
 
 
+SAMPLE = Path(__file__).resolve().parent / "data" / "ncbi_disease_sample.jsonl"
+_TRAIN_KEYS = ("f1", "precision", "recall", "p1.5_f1", "p2_f1", "p100_f1", "marker_f1", "case_f1", "char_f1",
+               "strict_f1")
+
+
+def _split(path: str, split: str | None) -> list[dict[str, Any]]:
+    docs = list(read_span_documents(path).values())
+    if split is not None:
+        docs = [d for d in docs if d.get("split") == split]
+        if not docs:
+            raise ValueError(f"{path} has no documents with split {split!r}")
+    return [{"text": d["text"], "entities": d["entities"]} for d in docs]
+
+
+def _train(args: argparse.Namespace) -> int:
+    import time
+
+    from transformers import AutoTokenizer
+
+    from .modeling import TokenClassifierConfig, build_token_classifier
+    from .offline_models import OFFLINE_MODELS, offline_model_path
+    from .trainer import ECRTrainer, ECRTrainingArguments
+
+    train = _split(args.train, args.train_split)
+    test = _split(args.eval or args.train, args.eval_split)
+    path = str(offline_model_path(args.model)) if args.model in OFFLINE_MODELS else args.model
+    entity_labels = sorted({e["label"] for d in train for e in d["entities"]})
+    labels = ["O"] + [f"{p}-{x}" for x in entity_labels for p in "BI"]
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    lora = {"r": args.lora_r, "lora_alpha": 2 * args.lora_r} if args.lora_r else None
+    model = build_token_classifier(TokenClassifierConfig(path, labels=labels, lora=lora, crf=args.crf,
+                                                         bidirectional=args.bidirectional), tokenizer)
+    training_args = ECRTrainingArguments(
+        output_dir=args.output_dir, num_train_epochs=args.epochs, learning_rate=args.learning_rate,
+        warmup_steps=20, per_device_train_batch_size=16, per_device_eval_batch_size=64, max_length=args.max_length,
+        stride=args.max_length // 4, logging_steps=20, save_strategy="no", report_to=[], seed=args.seed)
+    trainer = ECRTrainer(model=model, args=training_args, train_dataset=train, eval_dataset=test,
+                         processing_class=tokenizer)
+    start = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - start
+    scores = trainer.evaluate()
+    trainer.save_model(args.output_dir)
+    print(f"\n{args.model}: trained on {len(train)} documents for {args.epochs:g} epochs in {seconds:.0f} s; "
+          f"scored on {len(test)} held-out documents (character spans)")
+    for key in _TRAIN_KEYS:
+        print(f"  {key:<10} {scores['eval_' + key]:.4f}")
+    print(f"saved to {args.output_dir}: ecr_hf.extractor.ECRExtractor.from_pretrained({args.output_dir!r})")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecr-hf", description="Extended Clinical Concept Recognition tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -121,7 +174,29 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="a table, or flat JSON keys as the evaluate module returns them")
     score.set_defaults(func=_score)
 
+    train = sub.add_parser("train", help="fine-tune a token classifier and print its span scores "
+                           "(defaults: the bundled NCBI-disease sample and the offline MiniLM encoder)")
+    train.add_argument("--train", default=str(SAMPLE), help="JSONL of training documents {doc_id, text, entities}")
+    train.add_argument("--train-split", default="train", help="keep lines whose 'split' is this (None: all)")
+    train.add_argument("--eval", default=None, help="JSONL of evaluation documents (default: --train)")
+    train.add_argument("--eval-split", default="test", help="keep lines whose 'split' is this")
+    train.add_argument("--model", default="minilm", help="'minilm', 'smollm2' (offline PyPI models) or a path")
+    train.add_argument("--epochs", type=float, default=3.0)
+    train.add_argument("--learning-rate", type=float, default=1e-4)
+    train.add_argument("--max-length", type=int, default=128, help="window length in tokens")
+    train.add_argument("--lora-r", type=int, default=0, help="LoRA rank (0: full fine-tuning)")
+    train.add_argument("--crf", action="store_true", help="add a BIO-constrained CRF head")
+    train.add_argument("--bidirectional", default="none", help="decoders: 'none', 'all' or k (last k layers)")
+    train.add_argument("--output-dir", default="outputs/ecr-hf-train")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(func=_train)
+
     args = parser.parse_args(argv)
+    if getattr(args, "bidirectional", "none").isdigit():
+        args.bidirectional = int(args.bidirectional)
+    for key in ("train_split", "eval_split"):
+        if getattr(args, key, None) == "None":
+            setattr(args, key, None)
     try:
         return args.func(args)
     except (OSError, ValueError) as e:

@@ -19,8 +19,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .semeval import UNTYPED, _arrays, _check_zero_division, _pair_corpora, _prf
-from .spans import Span
+from .semeval import UNTYPED, _check_zero_division, _prf
+from .spans import Span, pair_arrays
 
 __all__ = ["SCHEMES", "bio_to_spans", "classification_report"]
 
@@ -191,7 +191,7 @@ def classification_report(
         <BLANKLINE>
     """
     zero_division = _check_zero_division(zero_division)
-    gold, pred = _arrays(*_pair_corpora(references, predictions))
+    gold, pred = pair_arrays(references, predictions)
     g_keys = np.unique(np.stack([gold.doc, gold.start, gold.end, gold.label], axis=1), axis=0)
     p_keys = np.unique(np.stack([pred.doc, pred.start, pred.end, pred.label], axis=1), axis=0)
     both, seen = np.unique(np.concatenate([g_keys, p_keys]), axis=0, return_counts=True)

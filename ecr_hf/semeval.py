@@ -39,7 +39,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .spans import SpanArrays, SpanError, Span, to_corpus
+from .spans import Span, SpanArrays, SpanError, pair_arrays
 
 __all__ = ["SCHEMAS", "UNTYPED", "semeval_scores"]
 
@@ -48,26 +48,12 @@ UNTYPED = "_"
 _COUNTS = ("correct", "incorrect", "partial", "missed", "spurious", "possible", "actual")
 
 
-def _pair_corpora(references: Iterable[Any], predictions: Iterable[Any]) -> tuple[list[list[Span]], list[list[Span]]]:
-    """Coerce both corpora with :func:`to_corpus`; they must have the same number of documents."""
-    refs, preds = to_corpus(references), to_corpus(predictions)
-    if len(refs) != len(preds):
-        raise SpanError(f"got {len(refs)} reference documents but {len(preds)} prediction documents; "
-                        "give one span list per document on both sides (an empty list for no spans)")
-    return refs, preds
-
-
 def _check_zero_division(zero_division: float) -> float:
     if isinstance(zero_division, bool) or not isinstance(zero_division, (int, float)) or not (
         math.isnan(zero_division) or 0.0 <= zero_division <= 1.0
     ):
         raise ValueError(f"zero_division must be a number in [0, 1] or nan, got {zero_division!r}")
     return float(zero_division)
-
-
-def _arrays(refs: list[list[Span]], preds: list[list[Span]]) -> tuple[SpanArrays, SpanArrays]:
-    labels = sorted({s.label for d in refs + preds for s in d if s.label is not None})
-    return SpanArrays.from_corpus(refs, labels), SpanArrays.from_corpus(preds, labels)
 
 
 def candidate_pairs(gold: SpanArrays, pred: SpanArrays) -> tuple[np.ndarray, np.ndarray]:
@@ -202,7 +188,7 @@ def semeval_scores(references: Iterable[Any], predictions: Iterable[Any], *, zer
         (0.4, 1.0)
     """
     zero_division = _check_zero_division(zero_division)
-    gold, pred = _arrays(*_pair_corpora(references, predictions))
+    gold, pred = pair_arrays(references, predictions)
     result: dict[str, Any] = _schemas(gold, pred, zero_division)
     per_label = {}
     for k, name in [(-1, UNTYPED)] + list(enumerate(gold.labels)):

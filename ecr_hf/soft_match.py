@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .spans import SpanArrays, SpanError
+from .spans import SpanArrays, pair_arrays
 
 __all__ = [
     "DEFAULT_P_VALUES",
@@ -196,7 +196,7 @@ def score_arrays(
     """The scoring core over flattened span arrays (see :func:`soft_match_scores` for the result)."""
     p_values, bins = _check_p(p_values), _check_bins(length_bins)
     labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
-    gold, pred = gold.relabel(labels), pred.relabel(labels)
+    gold, pred = gold.relabel(labels), pred.relabel(labels)  # a no-op after pair_arrays
     top = max(int(gold.end.max(initial=0)), int(pred.end.max(initial=0)))
     g = merge_overlaps(gold, typed, top + 1)
     q = merge_overlaps(pred, typed, top + 1)
@@ -280,13 +280,7 @@ def soft_match_scores(
         >>> round(r["p"][1.0]["recall"], 4), round(r["p"][2.0]["recall"], 4)
         (0.8, 0.5657)
     """
-    if len(references) != len(predictions):
-        raise SpanError(
-            f"predictions has {len(predictions)} documents but references has {len(references)}; "
-            "give one span list per document (an empty list for a document without spans)"
-        )
-    gold = SpanArrays.from_documents(references, texts)
-    pred = SpanArrays.from_documents(predictions, texts)
+    gold, pred = pair_arrays(references, predictions, texts)
     return score_arrays(gold, pred, len(references), p_values=p_values, typed=typed,
                         length_bins=length_bins, zero_division=zero_division)
 

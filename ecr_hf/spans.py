@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-__all__ = ["Span", "SpanError", "to_span", "to_spans", "to_corpus", "SpanArrays"]
+__all__ = ["Span", "SpanError", "to_span", "to_spans", "to_corpus", "SpanArrays", "pair_arrays"]
 
 
 class SpanError(ValueError):
@@ -186,3 +186,28 @@ class SpanArrays(NamedTuple):
         index = {x: k for k, x in enumerate(labels)}
         mapping = np.array([index[x] for x in self.labels] + [-1], dtype=np.int64)
         return SpanArrays(self.doc, self.start, self.end, mapping[self.label], tuple(labels))
+
+
+def pair_arrays(
+    references: Sequence[Iterable[Any] | None],
+    predictions: Sequence[Iterable[Any] | None],
+    texts: Sequence[str] | None = None,
+) -> tuple[SpanArrays, SpanArrays]:
+    """Validate a gold and a predicted corpus together: same document count, one label vocabulary,
+    spans sorted by ``(document, start, end, label)``."""
+    references, predictions = list(references), list(predictions)
+    if len(references) != len(predictions):
+        raise SpanError(
+            f"predictions has {len(predictions)} documents but references has {len(references)}; "
+            "give one span list per document (an empty list for a document without spans)"
+        )
+    gold = SpanArrays.from_documents(references, texts)
+    pred = SpanArrays.from_documents(predictions, texts)
+    labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
+
+    def ordered(arr: SpanArrays) -> SpanArrays:
+        arr = arr.relabel(labels)
+        order = np.lexsort((arr.label, arr.end, arr.start, arr.doc))
+        return SpanArrays(arr.doc[order], arr.start[order], arr.end[order], arr.label[order], labels)
+
+    return ordered(gold), ordered(pred)

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from .semeval import UNTYPED, _arrays, _check_zero_division, _prf
-from .spans import SpanError, to_corpus
+from .semeval import UNTYPED, _check_zero_division, _prf
+from .spans import SpanError, pair_arrays
 
 __all__ = ["whitespace_offsets", "token_scores"]
 
@@ -127,14 +127,11 @@ def token_scores(
         1
     """
     zero_division = _check_zero_division(zero_division)
-    refs = to_corpus(references, texts)
-    preds = to_corpus(predictions, texts)
-    if len(refs) != len(preds):
-        raise SpanError(f"got {len(refs)} reference documents but {len(preds)} prediction documents")
-    tok_doc, tok_start, tok_end = _tokens(token_offsets, tokenizer, texts, len(refs))
-    gold, pred = _arrays(refs, preds)
+    gold, pred = pair_arrays(references, predictions, texts)
+    n_docs = len(references)
+    tok_doc, tok_start, tok_end = _tokens(token_offsets, tokenizer, texts, n_docs)
 
-    extent = np.zeros(len(refs), dtype=np.int64)
+    extent = np.zeros(n_docs, dtype=np.int64)
     for doc, end in ((tok_doc, tok_end), (gold.doc, gold.end), (pred.doc, pred.end)):
         np.maximum.at(extent, doc, end)
     offset = np.cumsum(extent) - extent

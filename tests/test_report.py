@@ -117,7 +117,7 @@ def test_report_untyped_empty_and_errors():
     assert list(empty) == ["micro avg", "macro avg", "weighted avg"]
     assert empty["micro avg"] == {"precision": 1.0, "recall": 1.0, "f1-score": 1.0, "support": 0}
     assert isinstance(classification_report([[]], [[]], output_dict=False), str)
-    with pytest.raises(SpanError, match="1 reference documents but 2 prediction"):
+    with pytest.raises(SpanError, match="predictions has 2 documents but references has 1"):
         classification_report([[]], [[], []])
 
 

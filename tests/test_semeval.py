@@ -152,7 +152,7 @@ def test_empty_and_zero_division():
 
 
 def test_errors():
-    with pytest.raises(SpanError, match="3 reference documents but 2 prediction"):
+    with pytest.raises(SpanError, match="predictions has 2 documents but references has 3"):
         semeval_scores([[], [], []], [[], []])
     with pytest.raises(ValueError, match="zero_division"):
         semeval_scores([[]], [[]], zero_division=2)

@@ -127,7 +127,7 @@ def test_errors():
         token_scores([[]], [[]], token_offsets=[[]], tokenizer=object())
     with pytest.raises(ValueError, match="needs token_offsets, or texts"):
         token_scores([[]], [[]])
-    with pytest.raises(SpanError, match="1 reference documents but 2 prediction"):
+    with pytest.raises(SpanError, match="predictions has 2 documents but references has 1"):
         token_scores([[]], [[], []], token_offsets=[[]])
     with pytest.raises(SpanError, match="2 token offset lists for 1 documents"):
         token_scores([[]], [[]], token_offsets=[[], []])
