@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +25,8 @@ __all__ = [
     "parse_marked",
     "MarkerError",
     "tags_to_spans",
+    "bio_to_spans",
+    "SCHEMES",
     "spans_to_tags",
     "conll_to_document",
     "document_to_conll",
@@ -128,30 +131,123 @@ def parse_marked(
     return plain, spans
 
 
-def _parse_tags(tags: Sequence[Any], scheme: Scheme) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
-    """Per position: prefix code (0 O, 1 B, 2 I) and type index into the returned type names."""
-    uniq, inverse = np.unique(np.asarray([str(t) for t in tags], dtype=object), return_inverse=True)
-    prefix = np.zeros(len(uniq), np.int8)
-    names: list[str | None] = []
-    type_of = np.zeros(len(uniq), np.int64)
+# Strict schemes as data: allowed prefixes, prefixes that open a chunk, which prefix may follow which
+# inside one chunk (same label only), and prefixes a chunk may end on.
+SCHEMES = {
+    "IOB2": dict(allowed="BIO", starts="B", follows={"B": "I", "I": "I"}, finals="BI"),
+    "IOE2": dict(allowed="IEO", starts="IE", follows={"I": "IE"}, finals="E"),
+    "IOBES": dict(allowed="BIESO", starts="BS", follows={"B": "IE", "I": "IE"}, finals="ES"),
+    "BILOU": dict(allowed="BILUO", starts="BU", follows={"B": "IL", "I": "IL"}, finals="LU"),
+}
+_PREFIXES = "OBIESLU"  # code = index; O is 0
+_CONLLEVAL = "BIESO"
+
+
+def _parse(flat: list[str], base: np.ndarray, allowed: str, hint: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Prefix codes, label ids (-1 for none) and label names of a flat tag list (``base``: sequence starts)."""
+    uniq = sorted(set(flat), key=str)
+    index = {tag: k for k, tag in enumerate(uniq)}
+    inverse = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
+    prefix, label, names = np.zeros(len(uniq), np.int64), np.full(len(uniq), -1, np.int64), {}
     for k, tag in enumerate(uniq):
-        if tag in ("O", "0"):
-            continue
-        if tag == "1":
-            head, name = "I", None
-        elif tag[:2] in ("B-", "I-"):
-            head, name = tag[0], tag[2:] or None
-        elif tag in ("B", "I"):
-            head, name = tag, None
-        else:
-            raise SpanError(f"unknown tag {tag!r}; expected 'O', 'B-<type>', 'I-<type>' ({scheme}) or 0/1")
-        if head == "B" and scheme == "IO":
-            raise SpanError(f"tag {tag!r} has a B- prefix but scheme='IO'; pass scheme='BIO'")
-        prefix[k] = 1 if head == "B" else 2
-        if name not in names:
-            names.append(name)
-        type_of[k] = names.index(name)
-    return prefix[inverse], type_of[inverse], names
+        head, sep, name = tag.partition("-") if isinstance(tag, str) else ("", "", "")
+        if tag != "O" and (len(head) != 1 or head not in allowed or head == "O" or (sep and not name)):
+            at = int(np.flatnonzero(inverse == k)[0])
+            seq = int(np.searchsorted(base, at, side="right")) - 1
+            raise ValueError(f"invalid tag {tag!r} (sequence {seq}, token {at - base[seq]}): expected 'O' or "
+                             f"PREFIX-LABEL with PREFIX in {sorted(set(allowed) - {'O'})}{hint}")
+        prefix[k] = _PREFIXES.index(head)
+        if name:
+            label[k] = names.setdefault(name, len(names))
+    return prefix[inverse], label[inverse], list(names)
+
+
+def bio_to_spans(
+    tags: Sequence[str] | Sequence[Sequence[str]],
+    scheme: str = "IOB2",
+    mode: Literal["strict", "default"] = "strict",
+) -> list[Span] | list[list[Span]]:
+    """Token spans of a tag sequence (or of a batch of sequences), as seqeval extracts them.
+
+    ``mode="strict"`` matches seqeval's ``mode="strict", scheme=...``: for IOB2 a chunk is ``B-X``
+    followed by ``I-X`` tokens, and a stray ``I-X`` is not an entity; IOE2, IOBES and BILOU chunks
+    must also end on ``E``/``S`` (``L``/``U``). ``mode="default"`` matches seqeval's default
+    conlleval rules (``scheme`` is then ignored): ``I-X`` after ``O`` or after another label starts a
+    chunk, so nothing is dropped. Tags are ``O`` or ``PREFIX-LABEL``; a bare prefix (``B``) gives an
+    unlabelled span. The work is vectorised over the whole batch.
+
+    Args:
+        tags: one sequence of tag strings, or a list of such sequences.
+        scheme: ``"IOB2"``, ``"IOE2"``, ``"IOBES"`` or ``"BILOU"`` (or seqeval's scheme class).
+        mode: ``"strict"`` or ``"default"``.
+
+    Returns:
+        ``Span(start, end, label)`` lists with token indices, end exclusive, in order of start; a list
+        of them when ``tags`` is a batch.
+
+    Examples:
+        >>> bio_to_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"])
+        [Span(start=0, end=2, label='PER'), Span(start=4, end=5, label='LOC')]
+        >>> bio_to_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"], mode="default")[1]
+        Span(start=3, end=4, label='LOC')
+        >>> bio_to_spans([["S-X", "B-Y", "I-Y"], ["B-Y", "E-Y"]], scheme="IOBES")
+        [[Span(start=0, end=1, label='X')], [Span(start=0, end=2, label='Y')]]
+    """
+    if isinstance(tags, str):
+        raise ValueError(f"tags must be a sequence of tag strings, got the string {tags!r}; wrap it in a list")
+    batch = len(tags) > 0 and not isinstance(tags[0], str)
+    seqs = tags if batch else [tags]
+    scheme = getattr(scheme, "__name__", scheme)
+    if mode == "strict":
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(SCHEMES)} (or mode='default')")
+        rule = SCHEMES[scheme]
+        allowed, hint = rule["allowed"], f" for scheme {scheme!r} (or use mode='default')"
+    elif mode == "default":
+        allowed, hint = _CONLLEVAL, " (conlleval tags; use mode='strict' for BILOU)"
+    else:
+        raise ValueError(f"mode must be 'strict' or 'default', got {mode!r}")
+
+    # One flat array, each sequence followed by an 'O' separator so chunks never cross sequences.
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    tight = np.cumsum(lengths) - lengths
+    codes, ids, names = _parse(list(chain.from_iterable(seqs)), tight, allowed, hint)
+    base = tight + np.arange(len(seqs))
+    where = np.arange(len(codes)) + np.repeat(np.arange(len(seqs)), lengths)
+    prefix = np.zeros(len(codes) + len(seqs), dtype=np.int64)
+    label = np.full(len(prefix), -1, dtype=np.int64)
+    prefix[where], label[where] = codes, ids
+    prev_p, prev_l = np.r_[0, prefix[:-1]], np.r_[-1, label[:-1]]
+    retyped = prev_l != label
+    if mode == "strict":
+        follows = np.zeros((len(_PREFIXES),) * 2, dtype=bool)
+        for a, bs in rule["follows"].items():
+            follows[_PREFIXES.index(a), [_PREFIXES.index(b) for b in bs]] = True
+        linked = follows[prev_p, prefix] & ~retyped
+        inside = prefix != 0
+        heads = np.flatnonzero(inside & ~linked)
+        tails = np.flatnonzero(inside & ~np.r_[linked[1:], False])
+        ok = np.isin(prefix[heads], [_PREFIXES.index(c) for c in rule["starts"]]) & np.isin(
+            prefix[tails], [_PREFIXES.index(c) for c in rule["finals"]])
+        starts, ends = heads[ok], tails[ok] + 1
+    else:
+        is_ = {c: prefix == _PREFIXES.index(c) for c in _CONLLEVAL}
+        was = {c: prev_p == _PREFIXES.index(c) for c in _CONLLEVAL}
+        opened = is_["B"] | is_["S"] | ((was["E"] | was["S"] | was["O"]) & (is_["E"] | is_["I"])) | (
+            ~is_["O"] & retyped)
+        closed = was["E"] | was["S"] | ((was["B"] | was["I"]) & (is_["B"] | is_["S"] | is_["O"])) | (
+            ~was["O"] & retyped)
+        starts, ends = np.flatnonzero(opened), np.flatnonzero(closed)
+    seq = np.searchsorted(base, starts, side="right") - 1
+    out: list[list[Span]] = [[] for _ in seqs]
+    for k, s, e, lab in zip(seq.tolist(), (starts - base[seq]).tolist(), (ends - base[seq]).tolist(),
+                            label[starts].tolist()):
+        out[k].append(Span(s, e, names[lab] if lab >= 0 else None))
+    return out if batch else out[0]
+
+
+
+_BINARY = {0: "O", 1: "I"}
 
 
 def tags_to_spans(
@@ -161,14 +257,13 @@ def tags_to_spans(
     mode: Literal["default", "strict"] = "default",
     offsets: Sequence[tuple[int, int]] | np.ndarray | None = None,
 ) -> list[Span]:
-    """Spans from one label per unit (character, word or token); vectorised.
+    """Spans from one label per unit (character, word or token), through :func:`bio_to_spans`.
 
-    ``mode="default"`` reads like conlleval/seqeval's default: an ``I-X`` after ``O`` or after
-    another type starts a span. ``mode="strict"`` is IOB2-strict (seqeval ``mode="strict"``): a
-    span must start with ``B-X``; a run that starts with ``I-X`` is not an entity. With
-    ``scheme="IO"`` a maximal run of one type is a span. Labels ``0``/``1`` are the paper's
-    untyped character labels. Spans are in units; ``offsets`` (``[start, end)`` per unit) turns
-    them into character spans.
+    ``scheme="BIO"``: ``mode="default"`` reads like conlleval (an ``I-X`` after ``O`` or after
+    another type starts a span); ``mode="strict"`` is IOB2-strict (a run starting with ``I-X`` is
+    not an entity). ``scheme="IO"``: a maximal run of one type is a span. Labels ``0``/``1`` are the
+    paper's untyped character labels. Spans are in units; ``offsets`` (``[start, end)`` per unit)
+    turns them into character spans.
 
     Examples:
         >>> tags_to_spans(["B-D", "I-D", "O", "I-C", "B-C"])
@@ -178,27 +273,27 @@ def tags_to_spans(
         >>> tags_to_spans([0, 1, 1, 0], scheme="IO")
         [Span(start=1, end=3, label=None)]
     """
-    n = len(tags)
-    if n == 0:
-        return []
-    prefix, kind, names = _parse_tags(tags, scheme)
-    inside = prefix > 0
-    prev_inside = np.r_[False, inside[:-1]]
-    prev_kind = np.r_[-1, kind[:-1]]
-    begin = inside & ((prefix == 1) | ~prev_inside | (prev_kind != kind))
-    last = inside & np.r_[begin[1:] | ~inside[1:], True]
-    starts, ends = np.flatnonzero(begin), np.flatnonzero(last) + 1
-    keep = np.ones(len(starts), bool) if mode == "default" else prefix[starts] == 1
-    if mode not in ("default", "strict"):
-        raise ValueError(f"mode must be 'default' or 'strict', got {mode!r}")
-    if offsets is not None:
-        off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
-        if len(off) != n:
-            raise SpanError(f"{n} tags but {len(off)} offsets")
-        char_start, char_end = off[starts, 0], off[ends - 1, 1]
-    else:
-        char_start, char_end = starts, ends
-    return [Span(int(a), int(b), names[kind[s]]) for a, b, s, k in zip(char_start, char_end, starts, keep) if k]
+    if scheme not in ("IO", "BIO"):
+        raise ValueError(f"scheme must be 'IO' or 'BIO', got {scheme!r}")
+    names = [_BINARY.get(t, t) if isinstance(t, (int, np.integer)) and not isinstance(t, bool) else t for t in tags]
+    allowed = ("O", "I") if scheme == "IO" else ("O", "B", "I")
+    for tag in set(names):
+        if not (isinstance(tag, str) and tag.partition("-")[0] in allowed):
+            hint = "; pass scheme='BIO'" if str(tag).startswith("B") else ""
+            raise SpanError(f"invalid tag {tag!r} for scheme={scheme!r}: expected 'O', "
+                            f"{' or '.join(repr(p + '-<type>') for p in allowed[1:])} or 0/1{hint}")
+    if scheme == "IO":
+        mode = "default"  # an IO run is a span: conlleval rules read it so
+    try:
+        units = bio_to_spans(names, "IOB2", mode)
+    except ValueError as e:
+        raise SpanError(f"{e} (or 0/1 character labels)") from None
+    if offsets is None:
+        return units
+    off = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
+    if len(off) != len(names):
+        raise SpanError(f"{len(names)} tags but {len(off)} offsets")
+    return [Span(int(off[s.start, 0]), int(off[s.end - 1, 1]), s.label) for s in units]
 
 
 def spans_to_tags(

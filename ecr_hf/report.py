@@ -6,138 +6,23 @@ Unlike the ``evaluate`` seqeval module it keeps ``macro avg`` and ``weighted avg
 a span listed twice in one document counts once on its side (BIO tags cannot repeat a chunk, so this
 is what seqeval does). Unlabelled spans are reported under ``"_"``, seqeval's name for untyped chunks.
 
-``bio_to_spans`` turns tag sequences into token spans ``[start, end)`` the way seqeval does, in
+``bio_to_spans`` (defined in :mod:`ecr_hf.formats`, re-exported here) turns tag sequences into token spans ``[start, end)`` the way seqeval does, in
 ``mode="strict"`` (chunks must follow the scheme; ill-formed runs are dropped) or in its default
 conlleval mode (any I/E after O or after another type opens a chunk).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from itertools import chain
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
 from .semeval import UNTYPED, _check_zero_division, _prf
-from .spans import Span, pair_arrays
+from .formats import SCHEMES, bio_to_spans
+from .spans import pair_arrays
 
-__all__ = ["SCHEMES", "bio_to_spans", "classification_report"]
-
-# Strict schemes as data: allowed prefixes, prefixes that open a chunk, which prefix may follow which
-# inside one chunk (same label only), and prefixes a chunk may end on.
-SCHEMES = {
-    "IOB2": dict(allowed="BIO", starts="B", follows={"B": "I", "I": "I"}, finals="BI"),
-    "IOE2": dict(allowed="IEO", starts="IE", follows={"I": "IE"}, finals="E"),
-    "IOBES": dict(allowed="BIESO", starts="BS", follows={"B": "IE", "I": "IE"}, finals="ES"),
-    "BILOU": dict(allowed="BILUO", starts="BU", follows={"B": "IL", "I": "IL"}, finals="LU"),
-}
-_PREFIXES = "OBIESLU"  # code = index; O is 0
-_CONLLEVAL = "BIESO"
-
-
-def _parse(flat: list[str], base: np.ndarray, allowed: str, hint: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Prefix codes, label ids (-1 for none) and label names of a flat tag list (``base``: sequence starts)."""
-    uniq = sorted(set(flat), key=str)
-    index = {tag: k for k, tag in enumerate(uniq)}
-    inverse = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
-    prefix, label, names = np.zeros(len(uniq), np.int64), np.full(len(uniq), -1, np.int64), {}
-    for k, tag in enumerate(uniq):
-        head, sep, name = tag.partition("-") if isinstance(tag, str) else ("", "", "")
-        if tag != "O" and (len(head) != 1 or head not in allowed or head == "O" or (sep and not name)):
-            at = int(np.flatnonzero(inverse == k)[0])
-            seq = int(np.searchsorted(base, at, side="right")) - 1
-            raise ValueError(f"invalid tag {tag!r} (sequence {seq}, token {at - base[seq]}): expected 'O' or "
-                             f"PREFIX-LABEL with PREFIX in {sorted(set(allowed) - {'O'})}{hint}")
-        prefix[k] = _PREFIXES.index(head)
-        if name:
-            label[k] = names.setdefault(name, len(names))
-    return prefix[inverse], label[inverse], list(names)
-
-
-def bio_to_spans(
-    tags: Sequence[str] | Sequence[Sequence[str]],
-    scheme: str = "IOB2",
-    mode: Literal["strict", "default"] = "strict",
-) -> list[Span] | list[list[Span]]:
-    """Token spans of a tag sequence (or of a batch of sequences), as seqeval extracts them.
-
-    ``mode="strict"`` matches seqeval's ``mode="strict", scheme=...``: for IOB2 a chunk is ``B-X``
-    followed by ``I-X`` tokens, and a stray ``I-X`` is not an entity; IOE2, IOBES and BILOU chunks
-    must also end on ``E``/``S`` (``L``/``U``). ``mode="default"`` matches seqeval's default
-    conlleval rules (``scheme`` is then ignored): ``I-X`` after ``O`` or after another label starts a
-    chunk, so nothing is dropped. Tags are ``O`` or ``PREFIX-LABEL``; a bare prefix (``B``) gives an
-    unlabelled span. The work is vectorised over the whole batch.
-
-    Args:
-        tags: one sequence of tag strings, or a list of such sequences.
-        scheme: ``"IOB2"``, ``"IOE2"``, ``"IOBES"`` or ``"BILOU"`` (or seqeval's scheme class).
-        mode: ``"strict"`` or ``"default"``.
-
-    Returns:
-        ``Span(start, end, label)`` lists with token indices, end exclusive, in order of start; a list
-        of them when ``tags`` is a batch.
-
-    Examples:
-        >>> bio_to_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"])
-        [Span(start=0, end=2, label='PER'), Span(start=4, end=5, label='LOC')]
-        >>> bio_to_spans(["B-PER", "I-PER", "O", "I-LOC", "B-LOC"], mode="default")[1]
-        Span(start=3, end=4, label='LOC')
-        >>> bio_to_spans([["S-X", "B-Y", "I-Y"], ["B-Y", "E-Y"]], scheme="IOBES")
-        [[Span(start=0, end=1, label='X')], [Span(start=0, end=2, label='Y')]]
-    """
-    if isinstance(tags, str):
-        raise ValueError(f"tags must be a sequence of tag strings, got the string {tags!r}; wrap it in a list")
-    batch = len(tags) > 0 and not isinstance(tags[0], str)
-    seqs = tags if batch else [tags]
-    scheme = getattr(scheme, "__name__", scheme)
-    if mode == "strict":
-        if scheme not in SCHEMES:
-            raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(SCHEMES)} (or mode='default')")
-        rule = SCHEMES[scheme]
-        allowed, hint = rule["allowed"], f" for scheme {scheme!r} (or use mode='default')"
-    elif mode == "default":
-        allowed, hint = _CONLLEVAL, " (conlleval tags; use mode='strict' for BILOU)"
-    else:
-        raise ValueError(f"mode must be 'strict' or 'default', got {mode!r}")
-
-    # One flat array, each sequence followed by an 'O' separator so chunks never cross sequences.
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    tight = np.cumsum(lengths) - lengths
-    codes, ids, names = _parse(list(chain.from_iterable(seqs)), tight, allowed, hint)
-    base = tight + np.arange(len(seqs))
-    where = np.arange(len(codes)) + np.repeat(np.arange(len(seqs)), lengths)
-    prefix = np.zeros(len(codes) + len(seqs), dtype=np.int64)
-    label = np.full(len(prefix), -1, dtype=np.int64)
-    prefix[where], label[where] = codes, ids
-    prev_p, prev_l = np.r_[0, prefix[:-1]], np.r_[-1, label[:-1]]
-    retyped = prev_l != label
-    if mode == "strict":
-        follows = np.zeros((len(_PREFIXES),) * 2, dtype=bool)
-        for a, bs in rule["follows"].items():
-            follows[_PREFIXES.index(a), [_PREFIXES.index(b) for b in bs]] = True
-        linked = follows[prev_p, prefix] & ~retyped
-        inside = prefix != 0
-        heads = np.flatnonzero(inside & ~linked)
-        tails = np.flatnonzero(inside & ~np.r_[linked[1:], False])
-        ok = np.isin(prefix[heads], [_PREFIXES.index(c) for c in rule["starts"]]) & np.isin(
-            prefix[tails], [_PREFIXES.index(c) for c in rule["finals"]])
-        starts, ends = heads[ok], tails[ok] + 1
-    else:
-        is_ = {c: prefix == _PREFIXES.index(c) for c in _CONLLEVAL}
-        was = {c: prev_p == _PREFIXES.index(c) for c in _CONLLEVAL}
-        opened = is_["B"] | is_["S"] | ((was["E"] | was["S"] | was["O"]) & (is_["E"] | is_["I"])) | (
-            ~is_["O"] & retyped)
-        closed = was["E"] | was["S"] | ((was["B"] | was["I"]) & (is_["B"] | is_["S"] | is_["O"])) | (
-            ~was["O"] & retyped)
-        starts, ends = np.flatnonzero(opened), np.flatnonzero(closed)
-    seq = np.searchsorted(base, starts, side="right") - 1
-    out: list[list[Span]] = [[] for _ in seqs]
-    for k, s, e, lab in zip(seq.tolist(), (starts - base[seq]).tolist(), (ends - base[seq]).tolist(),
-                            label[starts].tolist()):
-        out[k].append(Span(s, e, names[lab] if lab >= 0 else None))
-    return out if batch else out[0]
-
+__all__ = ["SCHEMES", "bio_to_spans", "classification_report"]  # the first two live in formats
 
 def _format(rows: dict[str, dict[str, Any]], digits: int) -> str:
     width = max([len(name) for name in rows] + [len("weighted avg"), digits])

@@ -39,7 +39,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .spans import Span, SpanArrays, SpanError, pair_arrays
+from .spans import SpanArrays, pair_arrays
 
 __all__ = ["SCHEMAS", "UNTYPED", "semeval_scores"]
 
@@ -71,6 +71,7 @@ def candidate_pairs(gold: SpanArrays, pred: SpanArrays) -> tuple[np.ndarray, np.
         ``(gi, pj)``: int64 index arrays into ``gold`` and ``pred``, sorted by ``(gi, pj)``.
 
     Examples:
+        >>> from ecr_hf.spans import Span
         >>> g = SpanArrays.from_corpus([[Span(0, 5), Span(10, 12)], [Span(0, 5)]])
         >>> p = SpanArrays.from_corpus([[Span(3, 11)], [Span(5, 9)]])
         >>> [tuple(map(int, a)) for a in candidate_pairs(g, p)]
