@@ -1,0 +1,49 @@
+"""Instruction tuning for E-CCR with TRL: ``@@concept##`` completions, faithful decoding, span metrics.
+
+* :mod:`~ecr_hf.instruct.templates`: the paper's Japanese prompt (verbatim) and an English one.
+* :mod:`~ecr_hf.instruct.formatting`: span documents -> TRL prompt-completion or conversational
+  datasets, at sentence or document level.
+* :mod:`~ecr_hf.instruct.constrained`: a logits processor that lets the model only copy its source
+  and insert markers, so every generation is faithful by construction.
+* :mod:`~ecr_hf.instruct.generation`: batched generation, decoding and weighted soft matching;
+  ``ECRSFTTrainer`` logs them at every evaluation.
+
+Names are imported lazily, so ``import ecr_hf.instruct`` does not import torch or TRL.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "JA_TEMPLATE": "templates",
+    "EN_TEMPLATE": "templates",
+    "TEMPLATES": "templates",
+    "render_prompt": "templates",
+    "resolve_template": "templates",
+    "sentence_units": "formatting",
+    "to_instruction_dataset": "formatting",
+    "token_bytes": "constrained",
+    "ByteVocabulary": "constrained",
+    "FaithfulMarkerLogitsProcessor": "constrained",
+    "generate_predictions": "generation",
+    "evaluate_generations": "generation",
+    "ECRSFTConfig": "generation",
+    "ECRSFTTrainer": "generation",
+    "default_lora_config": "generation",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,163 @@
+"""Span documents -> TRL instruction-tuning datasets (prompt-completion or conversational).
+
+Each training unit (a sentence or a whole document) becomes one example whose completion is the
+unit with its gold spans wrapped in markers (paper 000, Figure 3), e.g.
+``"@@感染性心内膜炎##（IE）はその経過中に@@脳梗塞##を合併した。"``. The dataset also keeps the unit's
+``source`` text, its gold ``entities`` (offsets into ``source``), ``doc_index`` and ``offset`` (the
+unit's start in its document), so that generations can be decoded and scored, and unit spans
+mapped back to document offsets (``span.start + offset``).
+
+The result is what TRL's ``SFTTrainer`` accepts as is: with ``"prompt"``/``"completion"`` string
+columns it tokenizes ``prompt`` and ``prompt + completion``, appends EOS to the completion and, with
+``SFTConfig(completion_only_loss=None)`` (the default), computes the loss on the completion tokens
+only; with conversational columns it applies the chat template instead. Extra columns are left in
+the dataset and dropped from the model's batches by the ``Trainer``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+from datasets import Dataset, Features, List, Value
+
+from ..formats import spans_to_marked
+from ..spans import SpanError, to_spans
+from .templates import TEMPLATES, render_prompt, resolve_template
+
+__all__ = ["sentence_units", "to_instruction_dataset"]
+
+# A sentence ends after 。．！？!? (and closing brackets/quotes right after them), after a "." that
+# is followed by whitespace or the end (so "3.5 mg" stays whole), and at a newline.
+_SENTENCE_END = re.compile(r"[。．！？!?][」』）)\]\"'”’]*|\.(?=\s|$)|\n")
+
+_SPAN = {"start": Value("int64"), "end": Value("int64"), "label": Value("string")}
+_MESSAGES = List({"role": Value("string"), "content": Value("string")})
+
+
+def sentence_units(text: str, spans: Iterable[Any] | None = None) -> list[tuple[int, int]]:
+    """Sentence ``[start, end)`` ranges of ``text`` that no span crosses.
+
+    The text is cut after each sentence end; a cut that falls inside a span is dropped, which
+    merges the sentences the span touches into one unit (a concept written across a line break
+    stays whole). Units are trimmed of surrounding whitespace, never into a span, and
+    whitespace-only units are dropped.
+
+    Examples:
+        >>> sentence_units("発熱あり。咳嗽なし。")
+        [(0, 5), (5, 10)]
+        >>> sentence_units("Dose 3.5 mg. Chest\\npain.", [(13, 23)])
+        [(0, 12), (13, 24)]
+    """
+    spans = to_spans(spans, text=text)
+    cuts = np.fromiter((m.end() for m in _SENTENCE_END.finditer(text)), dtype=np.int64)
+    if spans:
+        starts = np.array([s.start for s in spans], dtype=np.int64)
+        ends = np.array([s.end for s in spans], dtype=np.int64)
+        inside = ((starts[None, :] < cuts[:, None]) & (cuts[:, None] < ends[None, :])).any(axis=1)
+        cuts = cuts[~inside]
+    bounds = np.unique(np.concatenate([[0], cuts, [len(text)]]))
+    span_starts = np.array([s.start for s in spans], dtype=np.int64)
+    span_ends = np.array([s.end for s in spans], dtype=np.int64)
+    units = []
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        piece = text[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece) - len(piece.rstrip())
+        mine = (span_starts >= a) & (span_ends <= b)
+        lo, hi = a + lead, b - trail
+        if mine.any():
+            lo, hi = min(lo, int(span_starts[mine].min())), max(hi, int(span_ends[mine].max()))
+        if lo < hi:
+            units.append((lo, hi))
+    return units
+
+
+def _messages(role: str, content: str) -> list[dict[str, str]]:
+    return [{"role": role, "content": content}]
+
+
+def to_instruction_dataset(
+    documents: Dataset | Sequence[Mapping[str, Any]],
+    *,
+    template: str = "ja",
+    unit: Literal["sentence", "document"] = "sentence",
+    conversational: bool = False,
+    open_marker: str = "@@",
+    close_marker: str = "##",
+    text_column: str = "text",
+    entities_column: str = "entities",
+) -> Dataset:
+    """Build a TRL instruction-tuning dataset from span documents.
+
+    Args:
+        documents: a ``datasets.Dataset`` or a list of dicts, each with a text and its gold spans
+            (``{"text": str, "entities": [{"start", "end", "label"}, ...]}``, offsets in characters,
+            end exclusive). A ``doc_id`` column, if present, is carried over.
+        template: ``"ja"`` (the paper's prompt), ``"en"``, or a template string holding ``{input}``.
+        unit: ``"sentence"`` splits each document with :func:`sentence_units` (spans never cross a
+            unit: sentences a span crosses are merged); ``"document"`` keeps documents whole.
+        conversational: if True, ``prompt``/``completion`` are single user/assistant messages (TRL's
+            conversational prompt-completion type, rendered with the tokenizer's chat template);
+            else plain strings.
+        open_marker / close_marker: the span markers; the built-in templates name ``@@`` and ``##``,
+            so other markers need a template of your own.
+        text_column / entities_column: where to read the text and the spans.
+
+    Returns:
+        A ``Dataset`` with ``prompt``, ``completion``, ``source``, ``entities`` (offsets into
+        ``source``), ``doc_index``, ``offset`` (and ``doc_id``) columns, one row per unit.
+
+    Examples:
+        >>> docs = [{"text": "発熱を認めた。咳はない。", "entities": [{"start": 0, "end": 2, "label": "C"}]}]
+        >>> ds = to_instruction_dataset(docs, template="Input: {input}\\nOutput:")
+        >>> list(ds["completion"]), list(ds["offset"])
+        (['@@発熱##を認めた。', '咳はない。'], [0, 7])
+    """
+    if unit not in ("sentence", "document"):
+        raise ValueError(f"unit must be 'sentence' or 'document', got {unit!r}")
+    resolve_template(template)
+    if template in TEMPLATES and (open_marker, close_marker) != ("@@", "##"):
+        raise ValueError(f"the built-in template {template!r} tells the model to use @@ and ##, but the markers "
+                         f"are {open_marker!r} and {close_marker!r}; pass a template of your own")
+    if not isinstance(documents, Dataset):
+        documents = Dataset.from_list([dict(d) for d in documents])
+    missing = [c for c in (text_column, entities_column) if c not in documents.column_names]
+    if missing:
+        raise KeyError(f"documents lack column(s) {missing}; found {documents.column_names}. Set "
+                       "text_column=/entities_column=")
+    keep_id = "doc_id" in documents.column_names
+
+    def build(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
+        out: dict[str, list] = {k: [] for k in ("prompt", "completion", "source", "entities", "doc_index", "offset")}
+        if keep_id:
+            out["doc_id"] = []
+        for row, k in enumerate(indices):
+            text = batch[text_column][row]
+            if not isinstance(text, str):
+                raise SpanError(f"document {k}: {text_column!r} must be a str, got {type(text).__name__}")
+            spans = to_spans(batch[entities_column][row], doc=k, text=text)
+            ranges = sentence_units(text, spans) if unit == "sentence" else [(0, len(text))]
+            for a, b in ranges:
+                local = [s._replace(start=s.start - a, end=s.end - a) for s in spans if a <= s.start and s.end <= b]
+                source = text[a:b]
+                prompt = render_prompt(template, source)
+                marked = spans_to_marked(source, local, open_marker, close_marker, doc=k)
+                out["prompt"].append(_messages("user", prompt) if conversational else prompt)
+                out["completion"].append(_messages("assistant", marked) if conversational else marked)
+                out["source"].append(source)
+                out["entities"].append([s.to_dict() for s in local])
+                out["doc_index"].append(k)
+                out["offset"].append(a)
+                if keep_id:
+                    out["doc_id"].append(str(batch["doc_id"][row]))
+        return out
+
+    text_type = _MESSAGES if conversational else Value("string")
+    features = Features({"prompt": text_type, "completion": text_type, "source": Value("string"),
+                         "entities": List(_SPAN), "doc_index": Value("int64"), "offset": Value("int64"),
+                         **({"doc_id": Value("string")} if keep_id else {})})
+    return documents.map(build, batched=True, with_indices=True, remove_columns=documents.column_names,
+                         features=features, desc=f"Formatting {unit}s as instructions")
