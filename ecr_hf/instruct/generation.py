@@ -34,7 +34,8 @@ from transformers.utils import logging
 from trl import SFTConfig, SFTTrainer
 
 from ..decode import decode_corpus
-from ..soft_match import DEFAULT_P_VALUES, flatten_scores, soft_match_scores
+from ..scoring import span_metrics
+from ..soft_match import DEFAULT_P_VALUES
 from ..spans import to_spans
 from .constrained import ByteVocabulary, FaithfulMarkerLogitsProcessor
 from .templates import render_prompt
@@ -189,8 +190,8 @@ def evaluate_generations(
             the first).
 
     Returns:
-        Flat float metrics: ``precision``/``recall``/``f1`` at ``p`` and the other keys of
-        :func:`ecr_hf.soft_match.flatten_scores`, plus ``faithfulness_*`` (exact-copy rate and
+        Flat float metrics, the keys of :func:`ecr_hf.scoring.span_metrics` (the same as the
+        token-classification trainer logs: ``f1`` at ``p``, ``p{p}_*``, ``char_*``, ``strict_*`` ...), plus ``faithfulness_*`` (exact-copy rate and
         mismatch statistics, see :class:`ecr_hf.decode.FaithfulnessReport`).
     """
     data = _rows(dataset, ["source", "entities"])
@@ -198,8 +199,9 @@ def evaluate_generations(
         raise ValueError(f"got {len(generations)} generations for {len(data['source'])} rows; pass one per row")
     predicted, report = decode_corpus(generations, data["source"], open_marker=open_marker, close_marker=close_marker)
     gold = [[s._replace(label=None) for s in to_spans(e, doc=k)] for k, e in enumerate(data["entities"])]
-    scores = soft_match_scores(gold, predicted, p_values=p_values, texts=data["source"])
-    return {**flatten_scores(scores, p), **report.to_dict(prefix="faithfulness_")}
+    main = float(p_values[0] if p is None else p)
+    scores = span_metrics(gold, predicted, texts=data["source"], p_values=p_values, score_p=main)
+    return {**scores, **report.to_dict(prefix="faithfulness_")}
 
 
 @dataclass
