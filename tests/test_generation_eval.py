@@ -33,15 +33,6 @@ DOCS = [
 TEMPLATE = "{input}\n=>"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run ~8x faster on one thread than fighting over shared cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @lru_cache(maxsize=None)
 def tokenizer() -> PreTrainedTokenizerFast:
     tok = Tokenizer(models.BPE())

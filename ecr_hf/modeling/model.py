@@ -33,6 +33,7 @@ from transformers.utils import logging
 
 from .bidirectional import apply_bidirectional_attention
 from .config import TokenClassifierConfig
+from ..token_data import ensure_pad_token
 from .crf import LinearChainCRF
 
 logger = logging.get_logger(__name__)
@@ -97,17 +98,6 @@ def _lora_config(options: dict, model: PreTrainedModel) -> LoraConfig:
                          "which is trained in full (modules_to_save); target backbone layers only")
     options["modules_to_save"] = sorted(set(heads) | set(options.get("modules_to_save") or ()))
     return LoraConfig(task_type=TaskType.TOKEN_CLS, **options)
-
-
-def _fill_pad_token(tokenizer) -> None:
-    if tokenizer.pad_token is not None:
-        return
-    if tokenizer.eos_token is None:
-        raise ValueError("the tokenizer has neither a pad nor an EOS token; add one with "
-                         "tokenizer.add_special_tokens({'pad_token': '<pad>'}) and resize the model's embeddings")
-    tokenizer.pad_token = tokenizer.eos_token
-    logger.info("Tokenizer has no pad token: padding with EOS %r (masked by attention_mask, not by id)",
-                tokenizer.eos_token)
 
 
 class ECRTokenClassifier(nn.Module):
@@ -226,10 +216,12 @@ def build_token_classifier(config: TokenClassifierConfig, tokenizer=None) -> ECR
         >>> model(**batch).loss.backward()  # doctest: +SKIP
     """
     if tokenizer is not None:
-        _fill_pad_token(tokenizer)
+        ensure_pad_token(tokenizer)
         if config.pad_token_id is None:
             config = dataclasses.replace(config, pad_token_id=tokenizer.pad_token_id)
     model = _load(config.base_model_name_or_path, config)
+    if tokenizer is not None and len(tokenizer) > model.get_input_embeddings().num_embeddings:
+        model.resize_token_embeddings(len(tokenizer))  # ensure_pad_token had to add a <pad> token
     if config.pad_token_id is None:
         text = model.config.get_text_config()
         eos = text.eos_token_id[0] if isinstance(text.eos_token_id, list) else text.eos_token_id
