@@ -183,6 +183,32 @@ def _case_average(g_doc, g_w, g_s, p_doc, p_w, p_s, n_docs, zero_division) -> di
     return dict(case_precision=float(prec.mean()), case_recall=float(rec.mean()), case_f1=float(f1.mean()))
 
 
+def _sums(key: np.ndarray | None, length: np.ndarray, score: np.ndarray, n: int = 1) -> np.ndarray:
+    """``[Σ l·s, Σ l, Σ s, count]`` per group (``key``), or over everything (``key=None``)."""
+    if key is None:
+        return np.array([(length * score).sum(), length.sum(), score.sum(), len(length)], dtype=np.float64)
+    return np.stack([np.bincount(key, weights=w, minlength=n)
+                     for w in (length * score, length, score, np.ones(len(length)))])
+
+
+def _bin_sums(length_int: np.ndarray, length: np.ndarray, score: np.ndarray,
+              bins: tuple[tuple[int, int | None], ...]) -> list[np.ndarray]:
+    """:func:`_sums` per length bin: cumulative sums over lengths, each bin a difference of two."""
+    cap = max(max(lo, hi or lo) for lo, hi in bins) + 1  # lengths above the largest bound share a slot
+    cum = np.cumsum(_sums(np.minimum(length_int, cap), length, score, cap + 1), axis=1)
+    return [cum[:, cap if hi is None else hi] - cum[:, lo - 1] for lo, hi in bins]
+
+
+def _entry(g: np.ndarray, q: np.ndarray, zero_division: float) -> dict[str, float]:
+    """Scores of one group from the gold and predicted ``[Σ l·s, Σ l, Σ s, count]``."""
+    tp_r, den_r, s_r, n_r = (float(x) for x in g)
+    tp_p, den_p, s_p, n_p = (float(x) for x in q)
+    out = _prf(tp_p, den_p, tp_r, den_r, zero_division)
+    out.update({f"marker_{k}": v for k, v in _prf(s_p, n_p, s_r, n_r, zero_division).items()})
+    out.update(recall_tp=tp_r, fn=den_r - tp_r, precision_tp=tp_p, fp=den_p - tp_p, n_gold=int(n_r), n_pred=int(n_p))
+    return out
+
+
 def score_arrays(
     gold: SpanArrays,
     pred: SpanArrays,
@@ -207,18 +233,7 @@ def score_arrays(
     order = np.argsort(qj, kind="stable")  # pairs are already sorted by qj; kept for safety
     q_score = _holder(qj[order], (overlap / ql[qj])[order], len(ql), p_values)
 
-    def block(gm: np.ndarray, qm: np.ndarray, p: float) -> dict[str, float]:
-        gs, qs = g_score[p][gm], q_score[p][qm]
-        tp_r, den_r = float((gl[gm] * gs).sum()), float(gl[gm].sum())  # no BLAS: threads cost more here
-        tp_p, den_p = float((ql[qm] * qs).sum()), float(ql[qm].sum())
-        out = _prf(tp_p, den_p, tp_r, den_r, zero_division)
-        marker = _prf(float(qs.sum()), float(qm.sum()), float(gs.sum()), float(gm.sum()), zero_division)
-        out.update({f"marker_{k}": v for k, v in marker.items()})
-        out.update(recall_tp=tp_r, fn=den_r - tp_r, precision_tp=tp_p, fp=den_p - tp_p,
-                   n_gold=int(gm.sum()), n_pred=int(qm.sum()))
-        return out
-
-    g_all, q_all = np.ones(len(gl), bool), np.ones(len(ql), bool)
+    gl_int, ql_int = gl.astype(np.int64), ql.astype(np.int64)
     result: dict[str, Any] = {
         "p": {},
         "typed": typed,
@@ -232,13 +247,17 @@ def score_arrays(
         "labels": labels,
     }
     for p in p_values:
-        entry = block(g_all, q_all, p)
-        entry.update(_case_average(g.doc, gl, g_score[p], q.doc, ql, q_score[p], n_documents, zero_division))
-        entry["bins"] = {
-            bin_name(lo, hi): block((gl >= lo) & (gl <= (hi or np.inf)), (ql >= lo) & (ql <= (hi or np.inf)), p)
-            for lo, hi in bins
-        }
-        entry["per_label"] = {name: block(g.label == k, q.label == k, p) for k, name in enumerate(labels)}
+        gs, qs = g_score[p], q_score[p]
+        entry = _entry(_sums(None, gl, gs), _sums(None, ql, qs), zero_division)
+        entry.update(_case_average(g.doc, gl, gs, q.doc, ql, qs, n_documents, zero_division))
+        if bins:
+            g_bins, q_bins = _bin_sums(gl_int, gl, gs, bins), _bin_sums(ql_int, ql, qs, bins)
+            entry["bins"] = {bin_name(*b): _entry(gb, qb, zero_division) for b, gb, qb in zip(bins, g_bins, q_bins)}
+        else:
+            entry["bins"] = {}
+        g_lab, q_lab = _sums(g.label + 1, gl, gs, len(labels) + 1), _sums(q.label + 1, ql, qs, len(labels) + 1)
+        entry["per_label"] = {name: _entry(g_lab[:, k + 1], q_lab[:, k + 1], zero_division)
+                              for k, name in enumerate(labels)}
         result["p"][p] = entry
     return result
 

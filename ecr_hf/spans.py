@@ -8,6 +8,8 @@ CoNLL, tokenizer offsets, ``evaluate`` modules, trainers) converts to and from t
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -140,20 +142,20 @@ class SpanArrays(NamedTuple):
         if texts is not None and len(texts) != len(docs):
             raise SpanError(f"got {len(docs)} span documents but {len(texts)} texts")
         try:
-            flat = [s for d in docs for s in d]
+            flat = list(chain.from_iterable(docs))
             if flat and isinstance(flat[0], Mapping):
-                starts = [s["start"] for s in flat]
-                ends = [s["end"] for s in flat]
+                starts = list(map(itemgetter("start"), flat))
+                ends = list(map(itemgetter("end"), flat))
                 names = [s.get("label") for s in flat]
             else:
-                starts = [s[0] for s in flat]
-                ends = [s[1] for s in flat]
+                starts = list(map(itemgetter(0), flat))
+                ends = list(map(itemgetter(1), flat))
                 names = [s[2] if len(s) > 2 else None for s in flat]
-            start, end = np.asarray(starts), np.asarray(ends)
+            start, end = np.asarray(starts), np.asarray(ends)  # not fromiter: it would truncate 1.5 to 1
             ok = (
                 all(isinstance(d, (list, tuple)) for d in docs)
                 and (not flat or (start.dtype.kind in "iu" and end.dtype.kind in "iu"))
-                and all(n is None or (isinstance(n, str) and n) for n in names)
+                and all(n is None or (isinstance(n, str) and n) for n in set(names))
             )
         except (KeyError, TypeError, IndexError, AttributeError):
             ok = False
@@ -176,7 +178,7 @@ class SpanArrays(NamedTuple):
         index = {x: k for k, x in enumerate(vocab)}
         index[None] = -1
         try:
-            label = np.array([index[x] for x in names], dtype=np.int64)
+            label = np.fromiter(map(index.__getitem__, names), dtype=np.int64, count=len(names))
         except KeyError as e:
             raise SpanError(f"label {e.args[0]!r} is not in the label set {vocab}") from None
         return cls(doc, start, end, label.reshape(-1), tuple(vocab))
@@ -193,8 +195,8 @@ def pair_arrays(
     predictions: Sequence[Iterable[Any] | None],
     texts: Sequence[str] | None = None,
 ) -> tuple[SpanArrays, SpanArrays]:
-    """Validate a gold and a predicted corpus together: same document count, one label vocabulary,
-    spans sorted by ``(document, start, end, label)``."""
+    """Validate a gold and a predicted corpus together: same document count, one label vocabulary.
+    Spans keep their input order (every scorer here is order-free)."""
     references, predictions = list(references), list(predictions)
     if len(references) != len(predictions):
         raise SpanError(
@@ -204,10 +206,4 @@ def pair_arrays(
     gold = SpanArrays.from_documents(references, texts)
     pred = SpanArrays.from_documents(predictions, texts)
     labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
-
-    def ordered(arr: SpanArrays) -> SpanArrays:
-        arr = arr.relabel(labels)
-        order = np.lexsort((arr.label, arr.end, arr.start, arr.doc))
-        return SpanArrays(arr.doc[order], arr.start[order], arr.end[order], arr.label[order], labels)
-
-    return ordered(gold), ordered(pred)
+    return gold.relabel(labels), pred.relabel(labels)
