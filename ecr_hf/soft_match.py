@@ -167,12 +167,11 @@ def _prf(tp_p: float, den_p: float, tp_r: float, den_r: float, zero_division: fl
     return dict(precision=float(precision), recall=float(recall), f1=float(f1))
 
 
-def _case_average(g_doc, g_w, g_s, p_doc, p_w, p_s, n_docs, zero_division) -> dict[str, float]:
+def _case_average(g_doc, g_w, g_s, q_doc, q_w, q_s, den_r, den_p, zero_division) -> dict[str, float]:
     """Per-document P/R/F1, averaged over documents with any gold or predicted span."""
+    n_docs = len(den_r)
     tp_r = np.bincount(g_doc, weights=g_w * g_s, minlength=n_docs)
-    den_r = np.bincount(g_doc, weights=g_w, minlength=n_docs)
-    tp_p = np.bincount(p_doc, weights=p_w * p_s, minlength=n_docs)
-    den_p = np.bincount(p_doc, weights=p_w, minlength=n_docs)
+    tp_p = np.bincount(q_doc, weights=q_w * q_s, minlength=n_docs)
     scored = (den_r > 0) | (den_p > 0)
     if not scored.any():
         return dict(case_precision=zero_division, case_recall=zero_division, case_f1=zero_division)
@@ -183,19 +182,34 @@ def _case_average(g_doc, g_w, g_s, p_doc, p_w, p_s, n_docs, zero_division) -> di
     return dict(case_precision=float(prec.mean()), case_recall=float(rec.mean()), case_f1=float(f1.mean()))
 
 
-def _sums(key: np.ndarray | None, length: np.ndarray, score: np.ndarray, n: int = 1) -> np.ndarray:
-    """``[Σ l·s, Σ l, Σ s, count]`` per group (``key``), or over everything (``key=None``)."""
-    if key is None:
-        return np.array([(length * score).sum(), length.sum(), score.sum(), len(length)], dtype=np.float64)
-    return np.stack([np.bincount(key, weights=w, minlength=n)
-                     for w in (length * score, length, score, np.ones(len(length)))])
+class _Groups(NamedTuple):
+    """One side's spans keyed by (label, clipped length), with the p-independent sums per key."""
+
+    key: np.ndarray
+    shape: tuple[int, int]  # (labels + 1, length slots)
+    length: np.ndarray
+    length_sum: np.ndarray
+    count: np.ndarray
+
+    @classmethod
+    def build(cls, label: np.ndarray, length: np.ndarray, n_labels: int, cap: int) -> "_Groups":
+        key = (label + 1) * (cap + 1) + np.minimum(length.astype(np.int64), cap)
+        n = (n_labels + 1) * (cap + 1)
+        return cls(key, (n_labels + 1, cap + 1), length, np.bincount(key, weights=length, minlength=n),
+                   np.bincount(key, minlength=n).astype(np.float64))
+
+    def table(self, score: np.ndarray) -> np.ndarray:
+        """``[Σ l·s, Σ l, Σ s, count]`` per (label slot, length slot): shape ``(4, labels + 1, slots)``."""
+        n = self.shape[0] * self.shape[1]
+        ls = np.bincount(self.key, weights=self.length * score, minlength=n)
+        ss = np.bincount(self.key, weights=score, minlength=n)
+        return np.stack([ls, self.length_sum, ss, self.count]).reshape(4, *self.shape)
 
 
-def _bin_sums(length_int: np.ndarray, length: np.ndarray, score: np.ndarray,
-              bins: tuple[tuple[int, int | None], ...]) -> list[np.ndarray]:
-    """:func:`_sums` per length bin: cumulative sums over lengths, each bin a difference of two."""
-    cap = max(max(lo, hi or lo) for lo, hi in bins) + 1  # lengths above the largest bound share a slot
-    cum = np.cumsum(_sums(np.minimum(length_int, cap), length, score, cap + 1), axis=1)
+def _bin_sums(table: np.ndarray, bins: tuple[tuple[int, int | None], ...]) -> list[np.ndarray]:
+    """Sums per length bin: cumulative over length slots, each bin a difference of two."""
+    cum = np.cumsum(table.sum(axis=1), axis=1)
+    cap = table.shape[2] - 1  # lengths above the largest bound share the last slot
     return [cum[:, cap if hi is None else hi] - cum[:, lo - 1] for lo, hi in bins]
 
 
@@ -233,7 +247,11 @@ def score_arrays(
     order = np.argsort(qj, kind="stable")  # pairs are already sorted by qj; kept for safety
     q_score = _holder(qj[order], (overlap / ql[qj])[order], len(ql), p_values)
 
-    gl_int, ql_int = gl.astype(np.int64), ql.astype(np.int64)
+    cap = max((max(lo, hi or lo) for lo, hi in bins), default=0) + 1
+    g_groups = _Groups.build(g.label, gl, len(labels), cap)
+    q_groups = _Groups.build(q.label, ql, len(labels), cap)
+    doc_gold = np.bincount(g.doc, weights=gl, minlength=n_documents)
+    doc_pred = np.bincount(q.doc, weights=ql, minlength=n_documents)
     result: dict[str, Any] = {
         "p": {},
         "typed": typed,
@@ -248,14 +266,12 @@ def score_arrays(
     }
     for p in p_values:
         gs, qs = g_score[p], q_score[p]
-        entry = _entry(_sums(None, gl, gs), _sums(None, ql, qs), zero_division)
-        entry.update(_case_average(g.doc, gl, gs, q.doc, ql, qs, n_documents, zero_division))
-        if bins:
-            g_bins, q_bins = _bin_sums(gl_int, gl, gs, bins), _bin_sums(ql_int, ql, qs, bins)
-            entry["bins"] = {bin_name(*b): _entry(gb, qb, zero_division) for b, gb, qb in zip(bins, g_bins, q_bins)}
-        else:
-            entry["bins"] = {}
-        g_lab, q_lab = _sums(g.label + 1, gl, gs, len(labels) + 1), _sums(q.label + 1, ql, qs, len(labels) + 1)
+        g_tab, q_tab = g_groups.table(gs), q_groups.table(qs)
+        entry = _entry(g_tab.sum(axis=(1, 2)), q_tab.sum(axis=(1, 2)), zero_division)
+        entry.update(_case_average(g.doc, gl, gs, q.doc, ql, qs, doc_gold, doc_pred, zero_division))
+        entry["bins"] = {bin_name(*b): _entry(gb, qb, zero_division)
+                         for b, gb, qb in zip(bins, _bin_sums(g_tab, bins), _bin_sums(q_tab, bins))}
+        g_lab, q_lab = g_tab.sum(axis=2), q_tab.sum(axis=2)
         entry["per_label"] = {name: _entry(g_lab[:, k + 1], q_lab[:, k + 1], zero_division)
                               for k, name in enumerate(labels)}
         result["p"][p] = entry
