@@ -123,6 +123,9 @@ class TagSet:
             valid = all(isinstance(e, str) and e for e in entities)
             if not entities or not valid or len(set(entities)) < len(entities):
                 raise ValueError(f"entity labels must be distinct non-empty strings, got {list(entities)}")
+            if tags := [e for e in entities if e == "O" or e[:2] in ("B-", "I-")]:
+                raise ValueError(f"{tags} look like tags, not entity labels: pass entity labels (e.g. ['Disease']) "
+                                 "or a model's label2id dict ({'O': 0, 'B-Disease': 1, ...})")
             scheme = scheme or "BIO"
             names = ("O",) + tuple(f"{p}-{e}" for e in entities for p in ("BI" if scheme == "BIO" else "I"))
             tags = cls(names, entities, scheme)

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 from datasets import Dataset, DatasetDict
+from datasets.fingerprint import generate_random_fingerprint
 
 from .alignment import (
     IGNORE_INDEX,
@@ -249,8 +250,11 @@ def tokenize_and_align(
                         "tokens (or lose them where an earlier span holds all their tokens)", altered, total)
         return out
 
+    # A fresh fingerprint: hashing the closure (and the tokenizer it holds) costs ~0.5 s a call, and a
+    # cache hit keyed on anything cheaper could pair a dataset with another tokenizer's features.
     return dataset.map(encode, batched=True, batch_size=batch_size, with_indices=True, num_proc=num_proc,
-                       remove_columns=dataset.column_names, desc="Tokenizing and aligning spans")
+                       remove_columns=dataset.column_names, desc="Tokenizing and aligning spans",
+                       new_fingerprint=generate_random_fingerprint())
 
 
 _PAD_VALUES = {"attention_mask": 0, "labels": IGNORE_INDEX, "offset_mapping": 0, "token_positions": -1, "word_ids": -1}

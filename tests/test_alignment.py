@@ -578,3 +578,8 @@ def test_left_truncating_tokenizer_gives_the_same_windows():
     expected = tokenize_and_align(docs, tok, LABELS, max_length=10, stride=2).to_list()
     assert tokenize_and_align(docs, left, LABELS, max_length=10, stride=2).to_list() == expected
     assert left.truncation_side == "left"
+
+
+def test_tag_names_given_as_entity_labels_raise():
+    with pytest.raises(ValueError, match="look like tags"):
+        TagSet.from_labels(["O", "B-Disease", "I-Disease"])
