@@ -37,7 +37,7 @@ def load_split(path: str, split: str, limit: int | None) -> Dataset:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(NCBI))
-    ap.add_argument("--train-limit", type=int, default=2000)
+    ap.add_argument("--train-limit", type=int, default=1200)
     ap.add_argument("--eval-limit", type=int, default=None)
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--lr", type=float, default=1e-4)

@@ -23,10 +23,10 @@ from finetune_minilm_ncbi import KEYS, NCBI, load_split
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(NCBI))
-    ap.add_argument("--train-limit", type=int, default=600)
-    ap.add_argument("--eval-limit", type=int, default=200)
+    ap.add_argument("--train-limit", type=int, default=800)
+    ap.add_argument("--eval-limit", type=int, default=300)
     ap.add_argument("--epochs", type=float, default=1.0)
-    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--crf", action="store_true")
     ap.add_argument("--bidirectional", nargs="+", default=["none", "all"],
