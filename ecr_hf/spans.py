@@ -173,6 +173,49 @@ class SpanArrays(NamedTuple):
         return cls._build(doc, start, end, names, labels)
 
     @classmethod
+    def from_arrow(cls, column: Any, texts: Sequence[str] | None = None) -> "SpanArrays":
+        """Read a column of span lists straight from Arrow: a ``pyarrow`` list-of-struct array
+        (``start``, ``end``, optional ``label``) or a ``datasets`` column (``dataset["entities"]``).
+        No Python object is made per span; bad spans are re-read by :func:`to_corpus` for the error."""
+        import pyarrow as pa
+
+        if hasattr(column, "source") and hasattr(column, "column_name"):  # datasets.Column
+            column = column.source.with_format("arrow")[column.column_name]
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if not pa.types.is_list(column.type) and not pa.types.is_large_list(column.type):
+            raise SpanError(f"expected an Arrow list of span structs, got type {column.type}")
+        offsets = column.offsets.to_numpy()
+        values = column.flatten()
+        fields = {values.type.field(k).name for k in range(values.type.num_fields)}
+        if not {"start", "end"} <= fields:
+            raise SpanError(f"the span structs have fields {sorted(fields)}; expected 'start', 'end' and 'label'")
+        start = values.field("start").to_numpy(zero_copy_only=False)
+        end = values.field("end").to_numpy(zero_copy_only=False)
+        doc = np.repeat(np.arange(len(column), dtype=np.int64), np.diff(offsets))
+        if "label" in fields:
+            encoded = values.field("label").dictionary_encode()
+            names = [str(x) if x else None for x in encoded.dictionary.to_pylist()]
+            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+            vocab = sorted({x for x in names if x is not None})
+            remap = np.array([vocab.index(x) if x is not None else -1 for x in names] + [-1], dtype=np.int64)
+            label = remap[codes]
+        else:
+            vocab, label = [], np.full(len(start), -1, dtype=np.int64)
+        bad = start.dtype.kind not in "iu" or end.dtype.kind not in "iu" or column.null_count or values.null_count
+        if not bad and len(start):
+            start, end = start.astype(np.int64), end.astype(np.int64)
+            invalid = (start < 0) | (start >= end)
+            if texts is not None:
+                invalid |= end > np.array([len(t) for t in texts], dtype=np.int64)[doc]
+            bad = bool(invalid.any())
+        if texts is not None and len(texts) != len(column):
+            raise SpanError(f"got {len(column)} span documents but {len(texts)} texts")
+        if bad:
+            return cls.from_corpus(to_corpus(column.to_pylist(), texts))
+        return cls(doc, start.astype(np.int64), end.astype(np.int64), label, tuple(vocab))
+
+    @classmethod
     def _build(cls, doc, start, end, names, labels) -> "SpanArrays":
         vocab = list(labels) if labels is not None else sorted({x for x in names if x is not None})
         index = {x: k for k, x in enumerate(vocab)}
@@ -190,6 +233,10 @@ class SpanArrays(NamedTuple):
         return SpanArrays(self.doc, self.start, self.end, mapping[self.label], tuple(labels))
 
 
+def _is_arrow(x: Any) -> bool:
+    return type(x).__module__.startswith("pyarrow") or (hasattr(x, "source") and hasattr(x, "column_name"))
+
+
 def pair_arrays(
     references: Sequence[Iterable[Any] | None],
     predictions: Sequence[Iterable[Any] | None],
@@ -197,13 +244,14 @@ def pair_arrays(
 ) -> tuple[SpanArrays, SpanArrays]:
     """Validate a gold and a predicted corpus together: same document count, one label vocabulary.
     Spans keep their input order (every scorer here is order-free)."""
-    references, predictions = list(references), list(predictions)
+    references, predictions = (x if _is_arrow(x) or isinstance(x, Sequence) else list(x)
+                               for x in (references, predictions))
     if len(references) != len(predictions):
         raise SpanError(
             f"predictions has {len(predictions)} documents but references has {len(references)}; "
             "give one span list per document (an empty list for a document without spans)"
         )
-    gold = SpanArrays.from_documents(references, texts)
-    pred = SpanArrays.from_documents(predictions, texts)
+    gold, pred = (SpanArrays.from_arrow(x, texts) if _is_arrow(x) else SpanArrays.from_documents(x, texts)
+                  for x in (references, predictions))
     labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
     return gold.relabel(labels), pred.relabel(labels)

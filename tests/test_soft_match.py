@@ -324,3 +324,25 @@ def test_large_p_does_not_underflow():
     r = score(gold, pred, 100)["recall"]
     assert r == pytest.approx(0.001 * 2 ** (1 / 100), rel=1e-12)
     assert np.isfinite(r)
+
+
+def test_arrow_and_datasets_columns_give_the_same_scores():
+    import datasets
+
+    gold = [[{"start": 0, "end": 10, "label": "A"}], [], [{"start": 2, "end": 5, "label": None}]]
+    pred = [[{"start": 0, "end": 4, "label": "A"}, {"start": 6, "end": 10, "label": "B"}], [],
+            [{"start": 1, "end": 5, "label": None}]]
+    ds = datasets.Dataset.from_dict({"gold": gold, "pred": pred})
+    for typed in (False, True):
+        want = flatten_scores(soft_match_scores(gold, pred, p_values=[1, 2], typed=typed))
+        assert flatten_scores(soft_match_scores(ds["gold"], ds["pred"], p_values=[1, 2], typed=typed)) == want
+        assert flatten_scores(soft_match_scores(ds.data.column("gold"), ds.data.column("pred"), p_values=[1, 2],
+                                                typed=typed)) == want
+    picked = ds.select([2, 0])  # an indices mapping over the Arrow table
+    assert soft_match_scores(picked["gold"], picked["pred"])["p"][1.0]["recall"] == pytest.approx(
+        soft_match_scores([gold[2], gold[0]], [pred[2], pred[0]])["p"][1.0]["recall"])
+    bad = datasets.Dataset.from_dict({"s": [[], [{"start": 4, "end": 4, "label": "A"}]]})
+    with pytest.raises(SpanError, match="document 1, span 0: start 4 >= end 4"):
+        soft_match_scores(bad["s"], bad["s"])
+    with pytest.raises(SpanError, match="past the end"):
+        soft_match_scores(ds["gold"], ds["pred"], texts=["short", "", "abcdef"])
