@@ -18,14 +18,12 @@ training job (43 s per step); expect roughly half that on two free cores.
 """
 
 import argparse
-import json
 import os
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch
-from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from ecr_hf.instruct import (
@@ -38,29 +36,12 @@ from ecr_hf.instruct import (
 )
 from ecr_hf.offline_models import offline_model_path
 
-DATA = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "ncbi_disease",
-                    "ncbi_disease.conll.jsonl")
-
-
-def load_split(path: str, split: str, limit: int | None) -> Dataset:
-    """The first ``limit`` sentences of ``split`` (train/devel/test), as ``{"text", "entities"}`` rows."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            row = json.loads(line)
-            if row["split"] == split:
-                ents = [{"start": e["start"], "end": e["end"], "label": e["label"]} for e in row["entities"]]
-                rows.append({"doc_id": row["doc_id"], "text": row["text"], "entities": ents})
-                if limit is not None and len(rows) == limit:
-                    break
-    if not rows:
-        raise ValueError(f"no {split!r} sentences in {path}")
-    return Dataset.from_list(rows)
+from finetune_minilm_ncbi import NCBI as DATA, load_split  # noqa: E402  (examples/ is on sys.path)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=DATA, help="NCBI-disease JSONL (split, text, entities per sentence)")
+    ap.add_argument("--data", default=str(DATA), help="NCBI-disease JSONL (split, text, entities per sentence)")
     ap.add_argument("--train-limit", type=int, default=256, help="training sentences (the first ones)")
     ap.add_argument("--test-limit", type=int, default=64, help="test sentences (the first ones)")
     ap.add_argument("--format", choices=["chat", "plain"], default="chat",
