@@ -185,3 +185,14 @@ def test_trl_completion_only_loss_covers_exactly_the_completion(tmp_path, conver
         assert positions.tolist() == list(range(int(positions[0]), int(real.sum())))
         assert tok.decode(ids[loss]) == completion + tok.eos_token
         assert tok.decode(ids[real & ~loss]) == prompt
+
+
+def test_system_prompt_and_pretokenised_decimals():
+    docs = [{"text": "p < 0 . 01 . No fever .", "entities": [{"start": 16, "end": 21, "label": "C"}]}]
+    ds = to_instruction_dataset(docs, template="Find: {input}", conversational=True, system_prompt="Be exact.")
+    assert ds[0]["prompt"] == [{"role": "system", "content": "Be exact."},
+                               {"role": "user", "content": "Find: p < 0 . 01 ."}]
+    assert list(ds["source"]) == ["p < 0 . 01 .", "No fever ."]
+    assert ds[1]["completion"] == [{"role": "assistant", "content": "No @@fever## ."}]
+    with pytest.raises(ValueError, match="conversational=True"):
+        to_instruction_dataset(docs, template="Find: {input}", system_prompt="Be exact.")

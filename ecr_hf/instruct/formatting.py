@@ -30,8 +30,9 @@ from .templates import TEMPLATES, render_prompt, resolve_template
 __all__ = ["sentence_units", "to_instruction_dataset"]
 
 # A sentence ends after 。．！？!? (and closing brackets/quotes right after them), after a "." that
-# is followed by whitespace or the end (so "3.5 mg" stays whole), and at a newline.
-_SENTENCE_END = re.compile(r"[。．！？!?][」』）)\]\"'”’]*|\.(?=\s|$)|\n")
+# is followed by whitespace or the end but not by whitespace and a digit (so "3.5 mg" and the
+# pre-tokenised "0 . 01" of CoNLL corpora stay whole), and at a newline.
+_SENTENCE_END = re.compile(r"[。．！？!?][」』）)\]\"'”’]*|\.(?=\s|$)(?!\s+\d)|\n")
 
 _SPAN = {"start": Value("int64"), "end": Value("int64"), "label": Value("string")}
 _MESSAGES = List({"role": Value("string"), "content": Value("string")})
@@ -50,6 +51,8 @@ def sentence_units(text: str, spans: Iterable[Any] | None = None) -> list[tuple[
         [(0, 5), (5, 10)]
         >>> sentence_units("Dose 3.5 mg. Chest\\npain.", [(13, 23)])
         [(0, 12), (13, 24)]
+        >>> sentence_units("p < 0 . 01 . Fine .")
+        [(0, 12), (13, 19)]
     """
     spans = to_spans(spans, text=text)
     cuts = np.fromiter((m.end() for m in _SENTENCE_END.finditer(text)), dtype=np.int64)
@@ -85,6 +88,7 @@ def to_instruction_dataset(
     template: str = "ja",
     unit: Literal["sentence", "document"] = "sentence",
     conversational: bool = False,
+    system_prompt: str | None = None,
     open_marker: str = "@@",
     close_marker: str = "##",
     text_column: str = "text",
@@ -102,6 +106,8 @@ def to_instruction_dataset(
         conversational: if True, ``prompt``/``completion`` are single user/assistant messages (TRL's
             conversational prompt-completion type, rendered with the tokenizer's chat template);
             else plain strings.
+        system_prompt: conversational only: a system message put before each prompt. Without one,
+            some chat templates (SmolLM2's, Qwen2's) insert a default system line of their own.
         open_marker / close_marker: the span markers; the built-in templates name ``@@`` and ``##``,
             so other markers need a template of your own.
         text_column / entities_column: where to read the text and the spans.
@@ -118,6 +124,9 @@ def to_instruction_dataset(
     """
     if unit not in ("sentence", "document"):
         raise ValueError(f"unit must be 'sentence' or 'document', got {unit!r}")
+    if system_prompt is not None and not conversational:
+        raise ValueError("system_prompt applies to conversational datasets; pass conversational=True, or put "
+                         "the instruction into the template")
     resolve_template(template)
     if template in TEMPLATES and (open_marker, close_marker) != ("@@", "##"):
         raise ValueError(f"the built-in template {template!r} tells the model to use @@ and ##, but the markers "
@@ -145,7 +154,11 @@ def to_instruction_dataset(
                 source = text[a:b]
                 prompt = render_prompt(template, source)
                 marked = spans_to_marked(source, local, open_marker, close_marker, doc=k)
-                out["prompt"].append(_messages("user", prompt) if conversational else prompt)
+                if conversational:
+                    system = _messages("system", system_prompt) if system_prompt is not None else []
+                    out["prompt"].append(system + _messages("user", prompt))
+                else:
+                    out["prompt"].append(prompt)
                 out["completion"].append(_messages("assistant", marked) if conversational else marked)
                 out["source"].append(source)
                 out["entities"].append([s.to_dict() for s in local])

@@ -209,7 +209,10 @@ class ECRSFTConfig(SFTConfig):
     """``SFTConfig`` plus evaluation by generation (:class:`ECRSFTTrainer`).
 
     Only the fields below are added; every ``SFTConfig`` default is kept (note TRL's: ``bf16=True``
-    unless ``fp16``, ``gradient_checkpointing=True``, ``learning_rate=2e-5``).
+    unless ``fp16``, activation (gradient) checkpointing on, ``learning_rate=2e-5``). On a CPU pass
+    ``use_cpu=True, bf16=False, activation_checkpointing=False`` (transformers 5 renamed
+    ``gradient_checkpointing``). For a LoRA model, ``merge_and_unload()`` before a long
+    :func:`generate_predictions` run makes generation faster with the same answers.
     """
 
     generation_eval: bool = field(
