@@ -88,6 +88,11 @@ def test_encoder_learns_toy_task_and_scores_character_spans(tmp_path):
     assert trainer.state.best_metric == max(per_epoch)
     after = trainer.evaluate()
     assert after["eval_f1"] == pytest.approx(trainer.state.best_metric)  # the best checkpoint was reloaded
+    with torch.no_grad():  # the restore really reads the checkpoint: wipe the weights, reload them
+        for param in trainer.model.parameters():
+            param.zero_()
+    trainer._load_best_model()
+    assert trainer.evaluate()["eval_f1"] == pytest.approx(trainer.state.best_metric)
     for key in ("eval_f1", "eval_p100_f1", "eval_char_f1", "eval_strict_f1", "eval_label_Sign_f1",
                 "eval_len_3-6_recall", "eval_case_f1", "eval_marker_f1"):
         assert key in after
