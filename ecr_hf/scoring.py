@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .semeval import semeval_scores
-from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, flatten_scores, soft_match_scores
+from .semeval import semeval_arrays
+from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, flatten_scores, score_arrays
+from .spans import pair_arrays
 
 __all__ = ["span_metrics"]
 
@@ -37,14 +38,16 @@ def span_metrics(
         (0.8889, 0.4028, 0.0, 0.8)
     """
     p_values = tuple(dict.fromkeys([float(score_p), *map(float, p_values), 1.0]))
-    soft = soft_match_scores(references, predictions, p_values=p_values, typed=typed, texts=texts,
-                             length_bins=length_bins, zero_division=zero_division)
+    gold, pred = pair_arrays(references, predictions, texts)  # validated once, for every scorer below
+    n_docs = len(references)
+    soft = score_arrays(gold, pred, n_docs, p_values=p_values, typed=typed, length_bins=length_bins,
+                        zero_division=zero_division)
     flat = flatten_scores(soft, p=score_p)
-    untyped_p1 = soft["p"][1.0] if not typed else soft_match_scores(
-        references, predictions, p_values=[1.0], texts=texts, length_bins=None, zero_division=zero_division)["p"][1.0]
+    untyped_p1 = soft["p"][1.0] if not typed else score_arrays(
+        gold, pred, n_docs, p_values=[1.0], length_bins=None, zero_division=zero_division)["p"][1.0]
     for key in ("precision", "recall", "f1"):
         flat[f"char_{key}"] = float(untyped_p1[key])
-    strict = semeval_scores(references, predictions, zero_division=zero_division)["strict"]
+    strict = semeval_arrays(gold, pred, zero_division=zero_division)["strict"]
     for key in ("precision", "recall", "f1"):
         flat[f"strict_{key}"] = float(strict[key])
     return flat

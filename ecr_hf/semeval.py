@@ -41,7 +41,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .spans import SpanArrays, pair_arrays
 
-__all__ = ["SCHEMAS", "UNTYPED", "semeval_scores"]
+__all__ = ["SCHEMAS", "UNTYPED", "semeval_scores", "semeval_arrays"]
 
 SCHEMAS = ("strict", "exact", "partial", "ent_type")
 UNTYPED = "_"
@@ -160,6 +160,12 @@ def _schemas(gold: SpanArrays, pred: SpanArrays, zero_division: float) -> dict[s
 
 def _subset(arr: SpanArrays, mask: np.ndarray) -> SpanArrays:
     return SpanArrays(arr.doc[mask], arr.start[mask], arr.end[mask], arr.label[mask], arr.labels)
+
+
+def semeval_arrays(gold: SpanArrays, pred: SpanArrays, *, zero_division: float = 0.0) -> dict[str, dict[str, float | int]]:
+    """The four schemas over already paired corpora (:func:`ecr_hf.spans.pair_arrays`), without the
+    per-label breakdown: for callers that validated their input once for several scorers."""
+    return _schemas(gold, pred, _check_zero_division(zero_division))
 
 
 def semeval_scores(references: Iterable[Any], predictions: Iterable[Any], *, zero_division: float = 0.0) -> dict:
