@@ -96,12 +96,12 @@ def merge_overlaps(arr: SpanArrays, typed: bool, stride: int) -> _Line:
     group = arr.doc * (len(arr.labels) + 1) + (arr.label + 1) if typed else arr.doc
     gstart = group * stride + arr.start
     gend = group * stride + arr.end
+    doc, label = arr.doc, arr.label
+    if len(gstart) == 0 or bool(np.all(gstart[1:] >= gend[:-1])):  # already sorted and disjoint: usual
+        return _Line(gstart, gend, doc, label, 0)
     # sort by start, longest first among equal starts (so a run's head is its longest member)
     order = np.lexsort((-gend, gstart))
-    gstart, gend = gstart[order], gend[order]
-    doc, label = arr.doc[order], arr.label[order]
-    if len(gstart) == 0:
-        return _Line(gstart, gend, doc, label, 0)
+    gstart, gend, doc, label = gstart[order], gend[order], doc[order], label[order]
     reach = np.maximum.accumulate(gend)
     new_run = np.empty(len(gstart), dtype=bool)
     new_run[0] = True
@@ -119,19 +119,30 @@ def merge_overlaps(arr: SpanArrays, typed: bool, stride: int) -> _Line:
     return _Line(gstart[heads], ends, doc[heads], label[first_of_run], n_merged)
 
 
+def _count_below(ref: np.ndarray, query: np.ndarray, *, inclusive: bool) -> np.ndarray:
+    """``#{ref <= q}`` (``inclusive``) or ``#{ref < q}`` for each q; both arrays sorted.
+
+    ``searchsorted`` would binary-search every query; a stable sort of the two sorted runs is
+    timsort's linear merge, and the queries come out of it in their own order.
+    """
+    both = np.concatenate([ref, query] if inclusive else [query, ref])
+    is_query = np.argsort(both, kind="stable")
+    is_query = is_query >= len(ref) if inclusive else is_query < len(query)
+    return np.flatnonzero(is_query) - np.arange(len(query))
+
+
 def _pairs(a: _Line, b: _Line) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """All overlapping (i in a, j in b) pairs of two disjoint sorted span sets, and overlap lengths.
 
-    Both sets are disjoint and sorted, so the b-spans meeting a[i] are a contiguous run and the
-    total number of pairs is at most ``len(a) + len(b)``: linear in input size.
+    Both sets are disjoint and sorted (so their ends are sorted too), the b-spans meeting a[i] are a
+    contiguous run, and the pairs number at most ``len(a) + len(b)``: linear in input size. Pairs
+    come sorted by i and by j.
     """
-    lo = np.searchsorted(b.end, a.start, side="right")
-    hi = np.searchsorted(b.start, a.end, side="left")
+    lo = _count_below(b.end, a.start, inclusive=True)
+    hi = _count_below(b.start, a.end, inclusive=False)
     count = np.maximum(hi - lo, 0)
-    total = int(count.sum())
     ai = np.repeat(np.arange(len(a.start)), count)
-    first = np.cumsum(count) - count
-    bj = np.arange(total) - np.repeat(first, count) + np.repeat(lo, count)
+    bj = np.arange(len(ai)) - np.repeat(np.cumsum(count) - count - lo, count)
     overlap = np.minimum(a.end[ai], b.end[bj]) - np.maximum(a.start[ai], b.start[bj])
     return ai, bj, overlap
 
@@ -154,9 +165,59 @@ def _holder(owner: np.ndarray, ratio: np.ndarray, n: int, p_values: tuple[float,
         elif p == 1.0:
             out[p] = np.bincount(owner, weights=ratio, minlength=n)
         else:
-            powered = rel * rel if p == 2.0 else rel * np.sqrt(rel) if p == 1.5 else rel**p  # pow() is slow
-            out[p] = peak * np.bincount(owner, weights=powered, minlength=n) ** (1.0 / p)
+            out[p] = peak * np.bincount(owner, weights=_power(rel, p), minlength=n) ** (1.0 / p)
     return out
+
+
+def _power(x: np.ndarray, p: float) -> np.ndarray:
+    """``x ** p``; by squaring for integer p and through sqrt for halves (``pow`` is slow)."""
+    if p == int(p) and p <= 1024:
+        out, base, k = np.ones_like(x), x, int(p)
+        while k:
+            if k & 1:
+                out = out * base
+            k >>= 1
+            if k:
+                base = base * base
+        return out
+    if 2 * p == int(2 * p) and p <= 1024:
+        return _power(x, p - 0.5) * np.sqrt(x)
+    return x**p
+
+
+class _Scores(NamedTuple):
+    """Every span's score at every p. A span with one fragment scores ``a / l`` at any p, so
+    ``single`` holds those scores once (0 elsewhere) and only the few spans with several fragments,
+    ``multi``, are scored per p (``by_p``). Sums of scores are computed the same way."""
+
+    single: np.ndarray
+    multi: np.ndarray
+    by_p: dict[float, np.ndarray]
+
+    @classmethod
+    def build(cls, owner: np.ndarray, ratio: np.ndarray, n: int, p_values: tuple[float, ...]) -> "_Scores":
+        """``owner``: the span of each fragment (sorted); ``ratio``: fragment length / span length."""
+        single = np.zeros(n)
+        if not len(owner):
+            return cls(single, np.zeros(0, np.int64), {p: np.zeros(0) for p in p_values})
+        new = np.empty(len(owner), dtype=bool)
+        new[0] = True
+        np.not_equal(owner[1:], owner[:-1], out=new[1:])
+        alone = new.copy()
+        alone[:-1] &= new[1:]  # the first fragment of its span and the next one is another span's
+        single[owner[alone]] = ratio[alone]
+        rest = ~alone
+        owner, ratio = owner[rest], ratio[rest]
+        multi = owner[new[rest]]
+        local = np.cumsum(new[rest]) - 1
+        return cls(single, multi, _holder(local, ratio, len(multi), p_values))
+
+    def sums(self, key: np.ndarray, weight: np.ndarray | None, n: int) -> dict[float, np.ndarray]:
+        """``Σ weight·score`` per key, for every p: one pass for the single-fragment spans."""
+        base = np.bincount(key, weights=self.single if weight is None else weight * self.single, minlength=n)
+        k, w = key[self.multi], None if weight is None else weight[self.multi]
+        return {p: base + np.bincount(k, weights=v if w is None else w * v, minlength=n)
+                for p, v in self.by_p.items()}
 
 
 def _prf(tp_p: float, den_p: float, tp_r: float, den_r: float, zero_division: float) -> dict[str, float]:
@@ -168,20 +229,9 @@ def _prf(tp_p: float, den_p: float, tp_r: float, den_r: float, zero_division: fl
     return dict(precision=float(precision), recall=float(recall), f1=float(f1))
 
 
-def _per_document(doc: np.ndarray, values: np.ndarray, n_docs: int) -> np.ndarray:
-    """Sum of ``values`` per document; ``doc`` is sorted (merged spans come in document order)."""
-    out = np.zeros(n_docs)
-    if len(doc):
-        heads = np.r_[0, np.flatnonzero(np.diff(doc)) + 1]
-        out[doc[heads]] = np.add.reduceat(values, heads)
-    return out
-
-
-def _case_average(g_doc, g_w, g_s, q_doc, q_w, q_s, den_r, den_p, zero_division) -> dict[str, float]:
-    """Per-document P/R/F1, averaged over documents with any gold or predicted span."""
-    n_docs = len(den_r)
-    tp_r = _per_document(g_doc, g_w * g_s, n_docs)
-    tp_p = _per_document(q_doc, q_w * q_s, n_docs)
+def _case_average(tp_r, den_r, tp_p, den_p, zero_division) -> dict[str, float]:
+    """Per-document P/R/F1 from per-document sums, averaged over documents with any gold or
+    predicted span."""
     scored = (den_r > 0) | (den_p > 0)
     if not scored.any():
         return dict(case_precision=zero_division, case_recall=zero_division, case_f1=zero_division)
@@ -192,28 +242,26 @@ def _case_average(g_doc, g_w, g_s, q_doc, q_w, q_s, den_r, den_p, zero_division)
     return dict(case_precision=float(prec.mean()), case_recall=float(rec.mean()), case_f1=float(f1.mean()))
 
 
-class _Groups(NamedTuple):
-    """One side's spans keyed by (label, clipped length), with the p-independent sums per key."""
+class _Side(NamedTuple):
+    """One side's merged spans with their per-p score sums: ``[Σ l·s, Σ l, Σ s, count]`` per
+    (label slot, length slot) and ``Σ l·s``, ``Σ l`` per document."""
 
-    key: np.ndarray
-    shape: tuple[int, int]  # (labels + 1, length slots)
-    length: np.ndarray
-    length_sum: np.ndarray
-    count: np.ndarray
+    tables: dict[float, np.ndarray]  # p -> shape (4, labels + 1, length slots)
+    doc_hits: dict[float, np.ndarray]
+    doc_length: np.ndarray
 
     @classmethod
-    def build(cls, label: np.ndarray, length: np.ndarray, n_labels: int, cap: int) -> "_Groups":
-        key = (label + 1) * (cap + 1) + np.minimum(length.astype(np.int64), cap)
-        n = (n_labels + 1) * (cap + 1)
-        return cls(key, (n_labels + 1, cap + 1), length, np.bincount(key, weights=length, minlength=n),
-                   np.bincount(key, minlength=n).astype(np.float64))
-
-    def table(self, score: np.ndarray) -> np.ndarray:
-        """``[Σ l·s, Σ l, Σ s, count]`` per (label slot, length slot): shape ``(4, labels + 1, slots)``."""
-        n = self.shape[0] * self.shape[1]
-        ls = np.bincount(self.key, weights=self.length * score, minlength=n)
-        ss = np.bincount(self.key, weights=score, minlength=n)
-        return np.stack([ls, self.length_sum, ss, self.count]).reshape(4, *self.shape)
+    def build(cls, line: _Line, length: np.ndarray, scores: _Scores, n_labels: int, cap: int,
+              n_docs: int) -> "_Side":
+        shape = (n_labels + 1, cap + 1)
+        n = shape[0] * shape[1]
+        key = (line.label + 1) * (cap + 1) + np.minimum(length.astype(np.int64), cap)
+        length_sum = np.bincount(key, weights=length, minlength=n)
+        count = np.bincount(key, minlength=n).astype(np.float64)
+        hits, plain = scores.sums(key, length, n), scores.sums(key, None, n)
+        tables = {p: np.stack([hits[p], length_sum, plain[p], count]).reshape(4, *shape) for p in hits}
+        return cls(tables, scores.sums(line.doc, length, n_docs), np.bincount(line.doc, weights=length,
+                                                                              minlength=n_docs))
 
 
 def _bin_sums(table: np.ndarray, bins: tuple[tuple[int, int | None], ...]) -> list[np.ndarray]:
@@ -246,22 +294,17 @@ def score_arrays(
     """The scoring core over flattened span arrays (see :func:`soft_match_scores` for the result)."""
     p_values, bins = _check_p(p_values), _check_bins(length_bins)
     labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
-    gold, pred = gold.relabel(labels), pred.relabel(labels)  # a no-op after pair_arrays
+    if gold.labels != labels or pred.labels != labels:  # pair_arrays already shares one label set
+        gold, pred = gold.relabel(labels), pred.relabel(labels)
     top = max(int(gold.end.max(initial=0)), int(pred.end.max(initial=0)))
     g = merge_overlaps(gold, typed, top + 1)
     q = merge_overlaps(pred, typed, top + 1)
     gl = (g.end - g.start).astype(np.float64)
     ql = (q.end - q.start).astype(np.float64)
-    gi, qj, overlap = _pairs(g, q)
-    g_score = _holder(gi, overlap / gl[gi], len(gl), p_values)
-    order = np.argsort(qj, kind="stable")  # pairs are already sorted by qj; kept for safety
-    q_score = _holder(qj[order], (overlap / ql[qj])[order], len(ql), p_values)
-
+    gi, qj, overlap = _pairs(g, q)  # sorted by gi and by qj
     cap = max((max(lo, hi or lo) for lo, hi in bins), default=0) + 1
-    g_groups = _Groups.build(g.label, gl, len(labels), cap)
-    q_groups = _Groups.build(q.label, ql, len(labels), cap)
-    doc_gold = _per_document(g.doc, gl, n_documents)
-    doc_pred = _per_document(q.doc, ql, n_documents)
+    gs = _Side.build(g, gl, _Scores.build(gi, overlap / gl[gi], len(gl), p_values), len(labels), cap, n_documents)
+    qs = _Side.build(q, ql, _Scores.build(qj, overlap / ql[qj], len(ql), p_values), len(labels), cap, n_documents)
     result: dict[str, Any] = {
         "p": {},
         "typed": typed,
@@ -275,10 +318,9 @@ def score_arrays(
         "labels": labels,
     }
     for p in p_values:
-        gs, qs = g_score[p], q_score[p]
-        g_tab, q_tab = g_groups.table(gs), q_groups.table(qs)
+        g_tab, q_tab = gs.tables[p], qs.tables[p]
         entry = _entry(g_tab.sum(axis=(1, 2)), q_tab.sum(axis=(1, 2)), zero_division)
-        entry.update(_case_average(g.doc, gl, gs, q.doc, ql, qs, doc_gold, doc_pred, zero_division))
+        entry.update(_case_average(gs.doc_hits[p], gs.doc_length, qs.doc_hits[p], qs.doc_length, zero_division))
         entry["bins"] = {bin_name(*b): _entry(gb, qb, zero_division)
                          for b, gb, qb in zip(bins, _bin_sums(g_tab, bins), _bin_sums(q_tab, bins))}
         g_lab, q_lab = g_tab.sum(axis=2), q_tab.sum(axis=2)

@@ -7,6 +7,7 @@ CoNLL, tokenizer offsets, ``evaluate`` modules, trainers) converts to and from t
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
 from operator import itemgetter
@@ -126,7 +127,7 @@ class SpanArrays(NamedTuple):
         doc = np.repeat(np.arange(len(corpus), dtype=np.int64), [len(d) for d in corpus])
         start = np.array([s[0] for s in flat], dtype=np.int64)
         end = np.array([s[1] for s in flat], dtype=np.int64)
-        return cls._build(doc, start, end, [s[2] for s in flat], labels)
+        return cls._build(doc, start, end, *_first_seen([s[2] for s in flat]), labels)
 
     @classmethod
     def from_documents(
@@ -146,16 +147,16 @@ class SpanArrays(NamedTuple):
             if flat and isinstance(flat[0], Mapping):
                 starts = list(map(itemgetter("start"), flat))
                 ends = list(map(itemgetter("end"), flat))
-                names = [s.get("label") for s in flat]
+                codes, names = _first_seen([s.get("label") for s in flat])
             else:
                 starts = list(map(itemgetter(0), flat))
                 ends = list(map(itemgetter(1), flat))
-                names = [s[2] if len(s) > 2 else None for s in flat]
+                codes, names = _first_seen([s[2] if len(s) > 2 else None for s in flat])
             start, end = np.asarray(starts), np.asarray(ends)  # not fromiter: it would truncate 1.5 to 1
             ok = (
                 all(isinstance(d, (list, tuple)) for d in docs)
                 and (not flat or (start.dtype.kind in "iu" and end.dtype.kind in "iu"))
-                and all(n is None or (isinstance(n, str) and n) for n in set(names))
+                and all(n is None or (isinstance(n, str) and n) for n in names)
             )
         except (KeyError, TypeError, IndexError, AttributeError):
             ok = False
@@ -169,8 +170,8 @@ class SpanArrays(NamedTuple):
         if not ok:  # slow path: exact error message, or coercion of unusual inputs
             return cls.from_corpus(to_corpus(docs, texts), labels)
         if not flat:
-            return cls._build(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), [], labels)
-        return cls._build(doc, start, end, names, labels)
+            doc = start = end = np.zeros(0, np.int64)
+        return cls._build(doc, start, end, codes, names, labels)
 
     @classmethod
     def from_arrow(cls, column: Any, texts: Sequence[str] | None = None) -> "SpanArrays":
@@ -216,21 +217,31 @@ class SpanArrays(NamedTuple):
         return cls(doc, start.astype(np.int64), end.astype(np.int64), label, tuple(vocab))
 
     @classmethod
-    def _build(cls, doc, start, end, names, labels) -> "SpanArrays":
-        vocab = list(labels) if labels is not None else sorted({x for x in names if x is not None})
+    def _build(cls, doc, start, end, codes, names, labels) -> "SpanArrays":
+        """``codes`` index ``names`` (see :func:`_first_seen`); label ids go into ``labels`` or, by
+        default, the sorted label names."""
+        vocab = list(labels) if labels is not None else sorted(x for x in names if x is not None)
         index = {x: k for k, x in enumerate(vocab)}
         index[None] = -1
-        try:
-            label = np.fromiter(map(index.__getitem__, names), dtype=np.int64, count=len(names))
-        except KeyError as e:
-            raise SpanError(f"label {e.args[0]!r} is not in the label set {vocab}") from None
-        return cls(doc, start, end, label.reshape(-1), tuple(vocab))
+        unknown = [x for x in names if x not in index]
+        if unknown:
+            raise SpanError(f"label {unknown[0]!r} is not in the label set {vocab}")
+        remap = np.array([index[x] for x in names], dtype=np.int64)
+        return cls(doc, start, end, remap[codes], tuple(vocab))
 
     def relabel(self, labels: Sequence[str]) -> "SpanArrays":
         """The same spans with label ids into ``labels`` (a superset of ``self.labels``)."""
         index = {x: k for k, x in enumerate(labels)}
         mapping = np.array([index[x] for x in self.labels] + [-1], dtype=np.int64)
         return SpanArrays(self.doc, self.start, self.end, mapping[self.label], tuple(labels))
+
+
+def _first_seen(names: list[Any]) -> tuple[np.ndarray, list[Any]]:
+    """Codes of ``names`` in order of first appearance, and the distinct names: one dict lookup each."""
+    seen: defaultdict[Any, int] = defaultdict()
+    seen.default_factory = seen.__len__
+    codes = np.fromiter(map(seen.__getitem__, names), dtype=np.int64, count=len(names))
+    return codes, list(seen)
 
 
 def _is_arrow(x: Any) -> bool:
