@@ -25,6 +25,7 @@ from itertools import chain, repeat
 from typing import Any, NamedTuple
 
 import numpy as np
+import pyarrow as pa
 from datasets import Features, List, Value
 
 from .decode import decode_corpus
@@ -52,8 +53,8 @@ _HELP = ("give, per document, a list of {'start', 'end', 'label'} dicts, a '@@..
 class SpanDocuments(NamedTuple):
     """What the scoring core needs: span lists per document, and what the input form adds."""
 
-    references: list[list[Any]]
-    predictions: list[list[Any]]
+    references: list[list[Any]] | pa.ChunkedArray  # Arrow: span columns that evaluate stored
+    predictions: list[list[Any]] | pa.ChunkedArray
     texts: list[str] | None  # source texts (marked form) or the ``texts=`` option (span form)
     units: list[int] | None  # sequence lengths (label-sequence forms): a span's unit is one position
     faithfulness: dict[str, float]  # faithfulness_* keys when marked predictions were decoded
@@ -230,6 +231,10 @@ def _binary_spans(docs: Sequence[Sequence[int]]) -> list[list[Span]]:
     return out
 
 
+def _is_span_column(kind: pa.DataType) -> bool:
+    return pa.types.is_list(kind) and pa.types.is_struct(kind.value_type)
+
+
 def to_span_documents(
     predictions: Sequence[Any],
     references: Sequence[Any],
@@ -248,6 +253,10 @@ def to_span_documents(
             one does not reproduce its reference text strictly; ``True`` always; ``False`` never (a
             prediction that differs from its text then raises).
 
+    ``evaluate`` hands stored batches over as ``pyarrow`` columns (the modules' ``format="arrow"``):
+    span columns go to the core as they are (:meth:`ecr_hf.spans.SpanArrays.from_arrow`), the other
+    forms are read back to Python first.
+
     Examples:
         >>> docs = to_span_documents(["@@fever## and @@cough##"], ["@@fever## and cough"])
         >>> docs.texts, docs.references
@@ -255,7 +264,11 @@ def to_span_documents(
         >>> docs.predictions
         [[Span(start=0, end=5, label=None), Span(start=10, end=15, label=None)]]
     """
-    form = detect_form(predictions, references)
+    arrow = isinstance(predictions, pa.ChunkedArray) and isinstance(references, pa.ChunkedArray)
+    if arrow and not _is_span_column(references.type):
+        predictions, references = predictions.to_pylist(), references.to_pylist()
+        arrow = False
+    form = "spans" if arrow else detect_form(predictions, references)
     if texts is not None:
         if form != "spans":
             raise ValueError(f"texts= checks the offsets of span lists; {form!r} inputs carry their own text or "
@@ -265,6 +278,8 @@ def to_span_documents(
             raise ValueError(f"texts must be one string per document ({len(references)}), got {_show(texts)}")
     if decode is not None and form != "marked":
         raise ValueError(f"decode= applies to marked strings, not to {form!r} inputs")
+    if arrow:  # span columns gathered by evaluate, validated when added: the core reads them as they are
+        return SpanDocuments(references, predictions, texts, None, {})
     if form == "spans":
         return SpanDocuments([d or [] for d in references], [d or [] for d in predictions], texts, None, {})
     if form == "tags":
@@ -294,8 +309,16 @@ class SpanMetricMixin:
     Every entry point validates with :func:`check_inputs` before ``evaluate`` stores anything (its
     Arrow features alone would cast ``3.5`` to ``3`` or ``5`` to ``"5"`` silently). A
     single-process ``compute`` given both inputs, with nothing added before, calls ``_compute``
-    directly; ``add``, ``add_batch`` and distributed runs keep ``evaluate``'s own storage.
+    directly; ``add``, ``add_batch`` and distributed runs keep ``evaluate``'s own storage, and read
+    it back as Arrow.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Stored batches reach ``_compute`` as Arrow columns, not Python lists (see to_span_documents).
+        # Set after construction: MetricInfo refuses a format for nested features, a check meant for
+        # the numpy/torch formats.
+        self.info.format = "arrow"
 
     def _stored_form(self) -> str | None:
         if self.writer is None:

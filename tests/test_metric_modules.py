@@ -23,7 +23,7 @@ from ecr_hf.evaluate_modules import METRIC_NAMES, load_metric, metric_script, re
 from ecr_hf.formats import MarkerError
 from ecr_hf.semeval import semeval_scores
 from ecr_hf.soft_match import flatten_scores, soft_match_scores
-from ecr_hf.spans import Span, SpanError
+from ecr_hf.spans import Span, SpanArrays, SpanError
 from ecr_hf.token_level import token_scores
 
 REPO = Path(__file__).resolve().parents[1]
@@ -330,6 +330,26 @@ def test_two_processes_give_the_single_process_result(wsm, tmp_path):
         assert proc.exitcode == 0
     assert results[1] is None
     assert results[0] == wsm.compute(predictions=preds, references=refs, p=2.0) == core(refs, preds, 2.0)
+
+
+@pytest.mark.parametrize("name", METRIC_NAMES)
+def test_stored_span_batches_reach_the_core_as_arrow(name, monkeypatch):
+    metric = load_metric(name)
+    one_shot = metric.compute(predictions=SPANS["preds"], references=SPANS["refs"])
+    metric.add_batch(predictions=SPANS["preds"], references=SPANS["refs"])
+
+    def no_python_copy(*args, **kwargs):
+        raise AssertionError("stored spans were read back as Python dicts")
+
+    monkeypatch.setattr(SpanArrays, "from_documents", no_python_copy)
+    assert metric.compute() == one_shot
+
+
+def test_stored_span_batches_are_checked_against_texts():
+    metric = load_metric("weighted_soft_match")
+    metric.add_batch(predictions=[[span(0, 3, "X")], [span(2, 9, "X")]], references=[GOOD, GOOD])
+    with pytest.raises(SpanError, match="document 1, span 0: end 9 is past the end of the text"):
+        metric.compute(texts=["abcdef", "abcdef"])
 
 
 def test_single_process_compute_skips_the_arrow_round_trip(monkeypatch):
