@@ -97,7 +97,10 @@ def merge_overlaps(arr: SpanArrays, typed: bool, stride: int) -> _Line:
     gstart = group * stride + arr.start
     gend = group * stride + arr.end
     doc, label = arr.doc, arr.label
-    if len(gstart) == 0 or bool(np.all(gstart[1:] >= gend[:-1])):  # already sorted and disjoint: usual
+    if typed:  # spans usually come sorted per document; a stable sort by label group keeps that order
+        order = np.argsort(group, kind="stable")
+        gstart, gend, doc, label = gstart[order], gend[order], doc[order], label[order]
+    if len(gstart) == 0 or bool(np.all(gstart[1:] >= gend[:-1])):  # sorted and disjoint: the usual case
         return _Line(gstart, gend, doc, label, 0)
     # sort by start, longest first among equal starts (so a run's head is its longest member)
     order = np.lexsort((-gend, gstart))
