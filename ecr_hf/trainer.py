@@ -2,7 +2,8 @@
 factory that does the same for the plain ``Trainer``.
 
 Evaluation decodes each batch of window logits as it comes (CRF: Viterbi; else argmax after window
-merging), so memory holds span lists, never a corpus of logits. The logged keys are those of
+merging), so memory holds span lists, never a corpus of logits. In distributed evaluation every
+process gathers all windows and scores the whole evaluation set. The logged keys are those of
 :func:`ecr_hf.scoring.span_metrics`, prefixed ``eval_``: ``eval_f1`` is the weighted soft match F1 at
 ``score_p``, so ``metric_for_best_model="f1"`` selects on it.
 """
@@ -161,9 +162,23 @@ class ECRTrainer(Trainer):
         crf = getattr(self.accelerator.unwrap_model(model), "crf", None)
         if crf is not None:  # Viterbi per window over the positions that carry tokens
             scores = crf.decode(logits, meta["token_positions"] >= 0).masked_fill(meta["token_positions"] < 0, 0)
+        if self.accelerator.num_processes > 1:
+            scores, meta = self._gather_windows(scores, meta)
         self._merger.add(scores, meta["token_positions"], meta["document_index"], meta["offset_mapping"],
                          word_ids=meta.get("word_ids"), num_windows=meta.get("num_windows"))
         return loss, None, None
+
+    def _gather_windows(self, scores: torch.Tensor, meta: dict[str, torch.Tensor]):
+        """Every process gets every process's windows of this batch, so that each one scores the whole
+        evaluation set. ``gather_for_metrics`` drops the windows repeated to even out the last batch;
+        padding tokens get position -1, which the merger ignores."""
+        padded = {"scores": scores, **meta}
+        for key, value in padded.items():
+            if value.dim() > 1:
+                padded[key] = self.accelerator.pad_across_processes(
+                    value, dim=1, pad_index=-1 if key in ("token_positions", "word_ids") else 0)
+        gathered = self.accelerator.gather_for_metrics(padded)
+        return gathered.pop("scores"), gathered
 
     def evaluation_loop(self, dataloader, description, prediction_loss_only=None, ignore_keys=None,
                         metric_key_prefix="eval") -> EvalLoopOutput:

@@ -1,6 +1,11 @@
 """ECRTrainer and make_compute_metrics: a toy task is learned and scored on character spans."""
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,6 +157,34 @@ def test_decoder_lora_bidirectional_crf_trains_saves_and_reloads(tmp_path):
     reloaded = ECRTokenClassifier.from_pretrained(tmp_path / "saved")
     again = ECRTrainer(model=reloaded, args=args_for(tmp_path), eval_dataset=test, processing_class=tok).evaluate()
     assert again["eval_f1"] == pytest.approx(scores["eval_f1"])
+
+
+def test_two_process_evaluation_scores_the_whole_set(tmp_path):
+    """torchrun, 2 CPU processes (gloo): each rank gathers all windows and reports the single-process scores."""
+    from ddp_eval_worker import EVAL_DOCS
+
+    tok = toy_tokenizer()
+    model = build_token_classifier(TokenClassifierConfig(tiny_checkpoint(tmp_path, "bert"), labels=LABELS), tok)
+    trainer = ECRTrainer(model=model, args=args_for(tmp_path, num_train_epochs=1, learning_rate=1e-2), train_dataset=toy_documents(80, 1),
+                         processing_class=tok)
+    trainer.train()  # part-trained: some spans right, some wrong
+    trainer.save_model(str(tmp_path / "saved"))
+    test = toy_documents(EVAL_DOCS, seed=2)
+    single = trainer.evaluate(test)
+    spans = [[s._asdict() for s in doc] for doc in trainer.predict(test).predictions]
+    assert 0.2 < single["eval_f1"] < 1.0
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(Path(__file__).parent / "ddp_eval_worker.py"), str(tmp_path / "saved"), str(tmp_path)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for rank in (0, 1):
+        got = json.loads((tmp_path / f"rank{rank}.json").read_text())
+        assert got["spans"] == spans
+        for key, value in single.items():
+            if key.startswith("eval_") and not key.endswith(("runtime", "per_second", "loss")):
+                assert got["metrics"][key] == pytest.approx(value, abs=1e-12), key
 
 
 def test_trainer_rejects_pretokenized_data_and_bad_spans(tmp_path):
