@@ -165,6 +165,30 @@ def test_trainer_with_lora_and_named_eval_sets(tmp_path):
     assert trainer.evaluate(ds.select([3]), metric_key_prefix="test")["test_faithfulness_n_documents"] == 1
 
 
+def sft_eval_setup(model, tok, out_dir, **kwargs) -> ECRSFTTrainer:
+    """An untrained trainer whose evaluation generates freely for 5 rows (2 processes: 3 + 2)."""
+    ds = to_instruction_dataset([*DOCS, DOCS[0]], template=TEMPLATE)
+    args = config(out_dir, generation_constrained=False, generation_max_new_tokens=12, generation_batch_size=2, **kwargs)
+    return ECRSFTTrainer(model, args=args, train_dataset=ds, eval_dataset=ds, processing_class=tok)
+
+
+def test_two_process_generation_is_sharded_and_gathered_in_order(tmp_path):
+    """torchrun on 2 CPU processes: each rank generates for its share and scores the whole set."""
+    from test_trainer import run_two_processes
+
+    tiny_llama().save_pretrained(tmp_path / "model")
+    tokenizer().save_pretrained(tmp_path / "model")
+    single = sft_eval_setup(tiny_llama(), tokenizer(), tmp_path).evaluate()
+    assert 0.0 < single["eval_faithfulness_mean_similarity"] < 1.0  # free generation: pairing matters
+    ranks = run_two_processes("sft", tmp_path / "model", tmp_path)
+    assert [got["rows"] for got in ranks] == [[3], [2]]
+    trl_keys = ("runtime", "per_second", "_time", "loss", "entropy", "mean_token_accuracy", "num_tokens")
+    for got in ranks:  # the span metrics are equal; TRL's token metrics are averaged in another order
+        for key, value in single.items():
+            if not key.endswith(trl_keys):
+                assert got["metrics"][key] == pytest.approx(value, abs=1e-12), key
+
+
 def test_config_and_trainer_errors(tmp_path):
     for bad in [dict(generation_batch_size=0), dict(open_marker="##"), dict(soft_match_p_values=[0.5]),
                 dict(eval_packing=True)]:

@@ -159,14 +159,25 @@ def test_decoder_lora_bidirectional_crf_trains_saves_and_reloads(tmp_path):
     assert again["eval_f1"] == pytest.approx(scores["eval_f1"])
 
 
+def run_two_processes(mode: str, model_dir, out_dir) -> list[dict]:
+    """``tests/ddp_worker.py`` under torchrun on 2 CPU processes; what each rank wrote."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(Path(__file__).parent / "ddp_worker.py"), mode, str(model_dir), str(out_dir)],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return [json.loads((Path(out_dir) / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+
+
 def test_two_process_evaluation_scores_the_whole_set(tmp_path):
-    """torchrun, 2 CPU processes (gloo): each rank gathers all windows and reports the single-process scores."""
-    from ddp_eval_worker import EVAL_DOCS
+    """Each rank gathers all windows (the evened last batch's repeats dropped) and reports the
+    single-process scores and spans."""
+    from ddp_worker import EVAL_DOCS
 
     tok = toy_tokenizer()
     model = build_token_classifier(TokenClassifierConfig(tiny_checkpoint(tmp_path, "bert"), labels=LABELS), tok)
-    trainer = ECRTrainer(model=model, args=args_for(tmp_path, num_train_epochs=1, learning_rate=1e-2), train_dataset=toy_documents(80, 1),
-                         processing_class=tok)
+    trainer = ECRTrainer(model=model, args=args_for(tmp_path, num_train_epochs=1, learning_rate=1e-2),
+                         train_dataset=toy_documents(80, 1), processing_class=tok)
     trainer.train()  # part-trained: some spans right, some wrong
     trainer.save_model(str(tmp_path / "saved"))
     test = toy_documents(EVAL_DOCS, seed=2)
@@ -174,16 +185,10 @@ def test_two_process_evaluation_scores_the_whole_set(tmp_path):
     spans = [[s._asdict() for s in doc] for doc in trainer.predict(test).predictions]
     assert 0.2 < single["eval_f1"] < 1.0
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
-    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                          str(Path(__file__).parent / "ddp_eval_worker.py"), str(tmp_path / "saved"), str(tmp_path)],
-                         env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    for rank in (0, 1):
-        got = json.loads((tmp_path / f"rank{rank}.json").read_text())
+    for got in run_two_processes("token-classification", tmp_path / "saved", tmp_path):
         assert got["spans"] == spans
         for key, value in single.items():
-            if key.startswith("eval_") and not key.endswith(("runtime", "per_second", "loss")):
+            if key.startswith("eval_") and not key.endswith(("runtime", "per_second", "loss", "_time")):
                 assert got["metrics"][key] == pytest.approx(value, abs=1e-12), key
 
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from accelerate.utils import gather_object
 from datasets import Dataset
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -291,17 +292,26 @@ class ECRSFTTrainer(SFTTrainer):
         return output
 
     def generation_metrics(self, dataset: Dataset) -> dict[str, float]:
-        """Generate for ``dataset`` (capped at ``generation_max_samples``) and score the answers."""
-        args = self.args
+        """Generate for ``dataset`` (capped at ``generation_max_samples``) and score the answers.
+
+        Under plain data parallelism each process generates for its contiguous share of the rows and
+        the answers are gathered in order, so every process scores the whole set. With DeepSpeed or
+        FSDP every process generates for every row: sharded weights need all processes in each
+        forward pass.
+        """
+        args, acc = self.args, self.accelerator
         if args.generation_max_samples is not None and len(dataset) > args.generation_max_samples:
             dataset = dataset.select(range(args.generation_max_samples))
-        model = self.accelerator.unwrap_model(self.model)
+        shard = acc.num_processes > 1 and not (self.is_deepspeed_enabled or self.is_fsdp_enabled)
+        rows = dataset.shard(acc.num_processes, acc.process_index, contiguous=True) if shard else dataset
         generations = generate_predictions(
-            model, self.processing_class, dataset,
+            acc.unwrap_model(self.model), self.processing_class, rows,
             batch_size=args.generation_batch_size or args.per_device_eval_batch_size,
             max_new_tokens=args.generation_max_new_tokens, constrained=args.generation_constrained,
             open_marker=args.open_marker, close_marker=args.close_marker,
-            show_progress=not args.disable_tqdm)
+            show_progress=not args.disable_tqdm and acc.is_local_main_process)
+        if shard:
+            generations = gather_object(generations)
         return evaluate_generations(dataset, generations, open_marker=args.open_marker,
                                     close_marker=args.close_marker, p_values=args.soft_match_p_values)
 
