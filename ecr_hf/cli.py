@@ -6,6 +6,8 @@ prints the scores and saves the model. ``ecr-hf register-metrics`` makes ``evalu
 work by bare name, offline (see :mod:`ecr_hf.evaluate_modules`). ``ecr-hf score`` scores a JSONL file
 of predicted spans against a JSONL file of gold spans, one document per line
 (``{"doc_id", "text", "entities": [{"start", "end", "label"}]}``, as in ``shared/data/*/*.jsonl``).
+``ecr-hf cv-split``, ``cv-score`` and ``leaderboard`` run the cross-validated protocol of
+:mod:`ecr_hf.leaderboard`: folds, per-fold scores saved as a leaderboard file, tables of several.
 """
 
 from __future__ import annotations
@@ -154,6 +156,46 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cv_split(args: argparse.Namespace) -> int:
+    from .leaderboard import cross_validation_indices
+
+    docs = list(read_span_documents(args.data).values())  # written back as read: every field kept
+    folds = cross_validation_indices(len(docs), args.folds, validation=not args.no_validation, seed=args.seed)
+    for k, fold in enumerate(folds):
+        for name, index in fold.items():
+            path = Path(args.output_dir) / f"fold{k}" / f"{name}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "w", encoding="utf-8") as f:
+                f.writelines(json.dumps(docs[i], ensure_ascii=False) + "\n" for i in index.tolist())
+    sizes = ", ".join(f"{name} {len(split)}" for name, split in folds[0].items())
+    print(f"{len(docs)} documents in {args.folds} folds ({sizes} in fold 0): {args.output_dir}/fold{{k}}/")
+    return 0
+
+
+def _cv_score(args: argparse.Namespace) -> int:
+    from .leaderboard import cross_validate, leaderboard_table
+
+    if "{k}" not in args.references or "{k}" not in args.predictions:
+        raise ValueError("--references and --predictions are path patterns with {k} for the fold number, "
+                         "e.g. splits/fold{k}/test.jsonl")
+    folds = [_pair(read_span_documents(args.references.format(k=k)), read_span_documents(args.predictions.format(k=k)))
+             for k in range(args.folds)]
+    refs, preds, texts = (list(x) for x in zip(*folds))
+    result = cross_validate(refs, preds, texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed)
+    path = result.save(args.output, model_name=args.model_name, dataset=args.dataset, method=args.method)
+    print(leaderboard_table([{**result.to_dict()["config"], **result.to_dict()["results"]}]))
+    print(f"\nsaved {path}; tabulate several with: ecr-hf leaderboard {Path(path).parent}/*.json")
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from .leaderboard import leaderboard_table, load_results
+
+    results = args.results[0] if len(args.results) == 1 else args.results  # one argument may be a folder
+    print(leaderboard_table(load_results(results), by=args.by, metrics=args.metrics, fmt=args.format))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ecr-hf", description="Extended Clinical Concept Recognition tools.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +232,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     train.add_argument("--output-dir", default="outputs/ecr-hf-train")
     train.add_argument("--seed", type=int, default=0)
     train.set_defaults(func=_train)
+
+    split = sub.add_parser("cv-split", help="document-level cross-validation folds of a JSONL file "
+                           "(fold k: test part k, validation part k+1, train the rest)")
+    split.add_argument("data", help="JSONL of documents {doc_id, text, entities}")
+    split.add_argument("--folds", type=int, default=5)
+    split.add_argument("--no-validation", action="store_true", help="no validation split: train on the rest")
+    split.add_argument("--seed", type=int, default=0)
+    split.add_argument("--output-dir", required=True, help="writes <dir>/fold{k}/{train,validation,test}.jsonl")
+    split.set_defaults(func=_cv_split)
+
+    cv = sub.add_parser("cv-score", help="score each fold's predictions and save a leaderboard file (mean and SD)")
+    cv.add_argument("--references", required=True, help="gold JSONL path pattern with {k}, e.g. splits/fold{k}/test.jsonl")
+    cv.add_argument("--predictions", required=True, help="predicted JSONL path pattern with {k}")
+    cv.add_argument("--folds", type=int, default=5)
+    cv.add_argument("--model-name", required=True)
+    cv.add_argument("--dataset", required=True, help="data set name, e.g. ncbi_disease")
+    cv.add_argument("--method", default=None, help="e.g. token-classification, instruction-tuning")
+    cv.add_argument("--p", type=float, nargs="+", default=list(DEFAULT_P_VALUES),
+                    help="fragmentation penalties; the first is the main one (default: 1 1.5 2 100)")
+    cv.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
+    cv.add_argument("--output", required=True, help="the leaderboard file to write (JSON)")
+    cv.set_defaults(func=_cv_score)
+
+    board = sub.add_parser("leaderboard", help="tabulate leaderboard files: mean (SD) per p or per length bin")
+    board.add_argument("results", nargs="+", help="leaderboard files (JSON) or a folder of them")
+    board.add_argument("--by", choices=("p", "length"), default="p")
+    board.add_argument("--metrics", nargs="+", default=["f1", "recall", "precision"])
+    board.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    board.set_defaults(func=_leaderboard)
 
     args = parser.parse_args(argv)
     if getattr(args, "bidirectional", "none").isdigit():

@@ -1,0 +1,215 @@
+"""Cross-validated leaderboard reports: folds, mean/SD per key against an independent computation,
+the leaderboard file round trip, the paper's tables, and the CLI end to end."""
+
+import doctest
+import json
+import math
+import random
+import statistics
+
+import numpy as np
+import pytest
+from datasets import Dataset
+
+import ecr_hf.leaderboard as leaderboard_module
+from ecr_hf.cli import main
+from ecr_hf.leaderboard import (
+    CrossValidationResult,
+    cross_validate,
+    cross_validation_indices,
+    cross_validation_splits,
+    leaderboard_table,
+    load_results,
+)
+from ecr_hf.spans import SpanError
+
+
+def test_doctests():
+    result = doctest.testmod(leaderboard_module)
+    assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("n_docs, n_folds, validation", [(10, 5, True), (23, 5, True), (7, 3, False), (5, 5, True)])
+def test_folds_partition_the_documents(n_docs, n_folds, validation):
+    folds = cross_validation_indices(n_docs, n_folds, validation=validation, seed=3)
+    tested = np.sort(np.concatenate([f["test"] for f in folds]))
+    assert tested.tolist() == list(range(n_docs))  # every document tested exactly once
+    for k, fold in enumerate(folds):
+        parts = [fold[name] for name in fold]
+        assert np.sort(np.concatenate(parts)).tolist() == list(range(n_docs))  # disjoint and complete
+        assert all(np.all(np.diff(p) > 0) for p in parts)  # each split in document order
+        assert abs(len(fold["test"]) - n_docs / n_folds) < 1
+        if validation:
+            assert fold["validation"].tolist() == folds[(k + 1) % n_folds]["test"].tolist()
+        else:
+            assert set(fold) == {"train", "test"}
+    assert [f["test"].tolist() for f in cross_validation_indices(n_docs, n_folds, validation=validation, seed=3)] == \
+        [f["test"].tolist() for f in folds]
+    assert [f["test"].tolist() for f in cross_validation_indices(n_docs, n_folds, validation=validation, seed=4)] != \
+        [f["test"].tolist() for f in folds]
+
+
+def test_splits_are_dataset_dicts_of_the_documents():
+    docs = [{"doc_id": f"d{i}", "text": "x" * (i + 1), "entities": [{"start": 0, "end": 1, "label": "D"}]}
+            for i in range(10)]
+    for source in (docs, Dataset.from_list(docs)):
+        folds = cross_validation_splits(source, 5, seed=1)
+        index = cross_validation_indices(10, 5, seed=1)
+        for fold, idx in zip(folds, index):
+            for name in ("train", "validation", "test"):
+                assert fold[name]["doc_id"] == [docs[i]["doc_id"] for i in idx[name]]
+
+
+def test_fold_count_errors():
+    with pytest.raises(ValueError, match="n_folds must be between 3 and the number of documents"):
+        cross_validation_indices(10, 2)
+    with pytest.raises(ValueError, match="between 2 and the number of documents \\(4\\)"):
+        cross_validation_indices(4, 5, validation=False)
+
+
+def _char_prf(gold_docs, pred_docs):
+    """Character-level P/R/F1 over sets of (document, character): p=1 weighted soft match, untyped."""
+    def chars(docs):
+        return {(d, c) for d, spans in enumerate(docs) for s, e, *_ in spans for c in range(s, e)}
+    g, p = chars(gold_docs), chars(pred_docs)
+    precision, recall = len(g & p) / len(p), len(g & p) / len(g)
+    return precision, recall, 2 * precision * recall / (precision + recall)
+
+
+def _random_fold(rng, n_docs):
+    gold, pred = [], []
+    for _ in range(n_docs):
+        spans, pos = [], 0
+        for _ in range(rng.randint(1, 5)):
+            pos += rng.randint(1, 6)
+            length = rng.randint(1, 25)
+            spans.append((pos, pos + length, rng.choice("AB")))
+            pos += length
+        gold.append(spans)
+        pred.append([(max(0, s + rng.randint(-2, 2)), e + rng.randint(-2, 2), lab) for s, e, lab in spans
+                     if rng.random() < 0.8 and e - s > 4])
+    return gold, pred
+
+
+def test_mean_and_sd_match_an_independent_computation():
+    rng = random.Random(0)
+    folds = [_random_fold(rng, 12) for _ in range(5)]
+    cv = cross_validate([g for g, _ in folds], [p for _, p in folds])
+    per_fold = [_char_prf(g, p) for g, p in folds]
+    mean, sd, summary = cv.mean(), cv.std(), cv.summary()
+    for i, key in enumerate(("precision", "recall", "f1")):
+        values = [f[i] for f in per_fold]
+        assert mean[key] == pytest.approx(statistics.mean(values), abs=1e-12)
+        assert sd[key] == pytest.approx(statistics.stdev(values), abs=1e-12)  # sample SD
+        assert summary[key] == mean[key] and summary[f"{key}_sd"] == sd[key]
+        assert mean[f"char_{key}"] == pytest.approx(mean[key], abs=1e-12)
+    assert [f["f1"] for f in cv.folds] == pytest.approx([f[2] for f in per_fold], abs=1e-12)
+    for key in ("p100_f1", "len_21+_recall", "strict_f1", "case_f1", "marker_f1", "label_A_f1"):
+        assert mean[key] == pytest.approx(statistics.mean(f[key] for f in cv.folds), abs=1e-12)
+
+
+def test_keys_missing_from_a_fold_average_over_the_folds_that_have_them():
+    gold = [[[(0, 4, "A")]], [[(0, 4, "B")]], [[(0, 4, "A")]]]
+    pred = [[[(0, 2, "A")]], [[(0, 4, "B")]], [[(0, 4, "A")]]]
+    cv = cross_validate(gold, pred)
+    assert cv.mean()["label_A_recall"] == pytest.approx(0.75)  # folds 0 and 2 only
+    assert cv.mean()["label_B_recall"] == 1.0 and math.isnan(cv.std()["label_B_recall"])  # one fold: no SD
+    assert cv.mean()["recall"] == pytest.approx((0.5 + 1 + 1) / 3)
+
+
+def test_bad_folds_raise_naming_the_fold():
+    with pytest.raises(SpanError, match="fold 1: .*document 0, span 0: start 5 >= end 5"):
+        cross_validate([[[(0, 2)]], [[(0, 2)]]], [[[(0, 2)]], [[(5, 5)]]])
+    with pytest.raises(ValueError, match="2 prediction folds but 1 reference folds"):
+        cross_validate([[[]]], [[[]], [[]]])
+    with pytest.raises(ValueError, match="no folds"):
+        cross_validate([], [])
+
+
+def test_leaderboard_file_round_trip_and_tables(tmp_path):
+    gold = [[[(0, 10, "D")]], [[(0, 4, "D")]]]
+    good = cross_validate(gold, [[[(0, 10, "D")]], [[(0, 4, "D")]]], p_values=[1, 100])
+    split = cross_validate(gold, [[[(0, 4, "D"), (6, 10, "D")]], [[(0, 4, "D")]]], p_values=[1, 100])
+    good.save(tmp_path / "good.json", model_name="good", dataset="toy", method="token-classification", epochs=3)
+    split.save(tmp_path / "split.json", model_name="split", dataset="toy")
+    saved = json.loads((tmp_path / "split.json").read_text())
+    assert saved["config"]["n_folds"] == 2 and saved["config"]["p_values"] == [1.0, 100.0]
+    assert saved["results"]["recall"] == pytest.approx(0.9) and len(saved["folds"]) == 2
+    assert saved["folds"][0] == pytest.approx({k: None if math.isnan(v) else v for k, v in split.folds[0].items()})
+
+    table = load_results(tmp_path)
+    assert isinstance(table, Dataset) and table["model_name"] == ["good", "split"]
+    assert table["epochs"] == [3, None] and table["recall"] == pytest.approx([1.0, 0.9])
+
+    # p=100 recall of "split" by hand: fold 0 max fragment 4/10 (= 0.4 up to 2**(1/100)), fold 1: 1
+    p100 = [(2 * 0.4 ** 100) ** 0.01, 1.0]
+    text = leaderboard_table(table, metrics=["recall"])
+    assert text.splitlines() == [
+        "**toy** (2 folds, mean (SD))", "",
+        "| model | p=1 recall | p=100 recall |", "|---|---|---|",
+        "| good (token-classification) | **1.000** (0.000) | **1.000** (0.000) |",
+        f"| split | 0.900 (0.141) | {statistics.mean(p100):.3f} ({statistics.stdev(p100):.3f}) |",
+    ]
+    # a bin without gold spans in a fold has no recall there: each bin here has spans in one fold only
+    assert math.isnan(split.folds[0]["len_3-6_recall"]) and split.folds[1]["len_3-6_recall"] == 1.0
+    assert split.mean()["len_7-10_recall"] == pytest.approx(0.8) and math.isnan(split.std()["len_7-10_recall"])
+    assert split.folds[0]["len_3-6_precision"] == 1.0  # ... but predicted spans of 4 characters: precision
+    assert leaderboard_table(table, by="length", metrics=["recall"], fmt="csv").splitlines() == [
+        "model,1-2 recall,3-6 recall,7-10 recall,11-20 recall,21+ recall",
+        "good (token-classification),-,1.000,1.000,-,-",
+        "split,-,1.000,0.800,-,-",
+    ]
+    assert saved["folds"][0]["len_3-6_recall"] is None  # NaN is written as null
+
+
+def test_table_errors(tmp_path):
+    cross_validate([[[(0, 3)]], [[(0, 3)]]], [[[(0, 3)]], [[(0, 3)]]], p_values=[1]).save(
+        tmp_path / "a.json", model_name="a", dataset="toy")
+    cross_validate([[[(0, 3)]], [[(0, 3)]]], [[[(0, 3)]], [[(0, 3)]]], p_values=[1, 2]).save(
+        tmp_path / "b.json", model_name="b", dataset="toy")
+    with pytest.raises(ValueError, match="the runs have different p_values"):
+        leaderboard_table(load_results(tmp_path))
+    with pytest.raises(ValueError, match="the results have no key \\['p1_f2'\\]"):
+        leaderboard_table(load_results(tmp_path / "a.json"), metrics=["f2"])
+    with pytest.raises(ValueError, match="by must be 'p' or 'length'"):
+        leaderboard_table(load_results(tmp_path / "a.json"), by="label")
+    (tmp_path / "c.json").write_text("{}")
+    with pytest.raises(ValueError, match="c.json: not a leaderboard file"):
+        load_results(tmp_path)
+
+
+def test_cli_cross_validation_end_to_end(tmp_path, capsys):
+    rng = random.Random(1)
+    lines = []
+    for i in range(20):
+        text = f"doc {i} " + " ".join(rng.choice(["fever", "lung cancer", "and", "no"]) for _ in range(6))
+        spans = [{"start": j, "end": j + len(w), "label": "D"} for w in ("fever", "lung cancer")
+                 for j in [text.find(w)] if j >= 0]
+        lines.append({"doc_id": f"d{i}", "text": text, "entities": spans, "source": "toy"})
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(d) + "\n" for d in lines))
+    assert main(["cv-split", str(data), "--folds", "4", "--output-dir", str(tmp_path / "splits")]) == 0
+    for k in range(4):
+        test = [json.loads(x) for x in (tmp_path / "splits" / f"fold{k}" / "test.jsonl").read_text().splitlines()]
+        assert all(d == lines[int(d["doc_id"][1:])] for d in test)  # written back as read, every field kept
+        with open(tmp_path / f"pred{k}.jsonl", "w") as f:  # a system that finds only "fever"
+            for d in test:
+                f.write(json.dumps({"doc_id": d["doc_id"], "entities": [e for e in d["entities"]
+                                                                        if d["text"][e["start"]:e["end"]] == "fever"]}) + "\n")
+    capsys.readouterr()
+    assert main(["cv-score", "--references", str(tmp_path / "splits/fold{k}/test.jsonl"), "--predictions",
+                 str(tmp_path / "pred{k}.jsonl"), "--folds", "4", "--model-name", "fever-only", "--dataset", "toy",
+                 "--output", str(tmp_path / "results" / "fever.json")]) == 0
+    assert "| fever-only | 1.000 (0.000)" not in capsys.readouterr().out  # recall < 1: lung cancer is missed
+    result = json.loads((tmp_path / "results" / "fever.json").read_text())
+    golds = [[json.loads(x)["entities"] for x in (tmp_path / "splits" / f"fold{k}" / "test.jsonl").read_text().splitlines()]
+             for k in range(4)]
+    recalls = [sum(e["end"] - e["start"] for doc in g for e in doc if e["end"] - e["start"] == 5)
+               / sum(e["end"] - e["start"] for doc in g for e in doc) for g in golds]
+    assert result["results"]["recall"] == pytest.approx(statistics.mean(recalls))
+    assert result["results"]["precision"] == 1.0
+    assert main(["leaderboard", str(tmp_path / "results"), "--format", "csv", "--metrics", "recall"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].startswith(f"fever-only,{statistics.mean(recalls):.3f} (")
+    assert main(["cv-score", "--references", "x.jsonl", "--predictions", "y{k}.jsonl", "--model-name", "m",
+                 "--dataset", "d", "--output", "o.json"]) == 2
+    assert "path patterns with {k}" in capsys.readouterr().err
