@@ -20,14 +20,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .decode import decode_corpus
 from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
 
 __all__ = ["main", "read_span_documents"]
 
 
-def read_span_documents(path: str | Path) -> dict[str, dict[str, Any]]:
+def read_span_documents(path: str | Path, *, marked: bool = False) -> dict[str, dict[str, Any]]:
     """``{doc_id: document}`` from a JSONL file of span documents; every line needs ``doc_id`` and
-    ``entities``, and a doc_id may appear once."""
+    ``entities`` (or, with ``marked``, a ``marked`` string: a generation to decode), and a doc_id may
+    appear once."""
     docs: dict[str, dict[str, Any]] = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -37,17 +39,20 @@ def read_span_documents(path: str | Path) -> dict[str, dict[str, Any]]:
                 doc = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not a JSON object ({e})") from None
-            if not isinstance(doc, dict) or "doc_id" not in doc or not isinstance(doc.get("entities"), list):
+            if not isinstance(doc, dict) or "doc_id" not in doc or not (
+                    isinstance(doc.get("entities"), list) or (marked and isinstance(doc.get("marked"), str))):
                 raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and an 'entities' list "
-                                 "of {'start', 'end', 'label'}")
+                                 "of {'start', 'end', 'label'}" + (" or a 'marked' string" if marked else ""))
             if doc["doc_id"] in docs:
                 raise ValueError(f"{path}:{n}: doc_id {doc['doc_id']!r} appears twice")
             docs[doc["doc_id"]] = doc
     return docs
 
 
-def _pair(references: dict[str, dict], predictions: dict[str, dict]) -> tuple[list, list, list[str] | None]:
-    """Span lists in reference order, and the reference texts (if every document has one)."""
+def _pair(references: dict[str, dict], predictions: dict[str, dict],
+          typed: bool = False) -> tuple[list, list, list[str] | None, dict[str, float]]:
+    """Span lists in reference order, the reference texts (if every document has one), and the
+    ``faithfulness_*`` report when predictions given as ``marked`` generations were decoded."""
     missing = [k for k in references if k not in predictions]
     extra = [k for k in predictions if k not in references]
     if missing or extra:
@@ -61,8 +66,21 @@ def _pair(references: dict[str, dict], predictions: dict[str, dict]) -> tuple[li
             raise ValueError(f"doc_id {key!r}: the prediction's text differs from the reference text, so its "
                              "offsets refer to another text")
     refs = [doc["entities"] for doc in references.values()]
-    preds = [predictions[key]["entities"] for key in references]
-    return refs, preds, texts if all(isinstance(t, str) for t in texts) else None
+    preds = [predictions[key].get("entities") for key in references]
+    generated = [k for k, p in enumerate(preds) if p is None]  # 'marked' lines: decode onto the gold text
+    faithfulness: dict[str, float] = {}
+    if generated:
+        if any(not isinstance(texts[k], str) for k in generated):
+            raise ValueError("predictions given as 'marked' generations are decoded onto the reference 'text'; "
+                             "the references lack it")
+        if typed:
+            raise ValueError("'marked' generations carry no labels: typed scores need 'entities' with labels")
+        keys = list(references)
+        spans, report = decode_corpus([predictions[keys[k]]["marked"] for k in generated], [texts[k] for k in generated])
+        for k, found in zip(generated, spans):
+            preds[k] = found
+        faithfulness = report.to_dict(prefix="faithfulness_")
+    return refs, preds, texts if all(isinstance(t, str) for t in texts) else None, faithfulness
 
 
 def _table(result: dict[str, Any], main_p: float) -> str:
@@ -85,14 +103,18 @@ def _table(result: dict[str, Any], main_p: float) -> str:
 
 
 def _score(args: argparse.Namespace) -> int:
-    refs, preds, texts = _pair(read_span_documents(args.references), read_span_documents(args.predictions))
+    refs, preds, texts, faithfulness = _pair(read_span_documents(args.references),
+                                             read_span_documents(args.predictions, marked=True), args.typed)
     result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts)
     main_p = float(args.p[0])
     if args.format == "json":
-        flat = flatten_scores(result, main_p)
+        flat = {**flatten_scores(result, main_p), **faithfulness}
         print(json.dumps({k: (None if math.isnan(v) else v) for k, v in flat.items()}, indent=2))
     else:
         print(_table(result, main_p))
+        if faithfulness:
+            print("\ndecoded 'marked' generations: " + ", ".join(
+                f"{k[len('faithfulness_'):]} {v:.4g}" for k, v in faithfulness.items()))
     return 0
 
 
@@ -178,10 +200,13 @@ def _cv_score(args: argparse.Namespace) -> int:
     if "{k}" not in args.references or "{k}" not in args.predictions:
         raise ValueError("--references and --predictions are path patterns with {k} for the fold number, "
                          "e.g. splits/fold{k}/test.jsonl")
-    folds = [_pair(read_span_documents(args.references.format(k=k)), read_span_documents(args.predictions.format(k=k)))
+    folds = [_pair(read_span_documents(args.references.format(k=k)),
+                   read_span_documents(args.predictions.format(k=k), marked=True), args.typed)
              for k in range(args.folds)]
-    refs, preds, texts = (list(x) for x in zip(*folds))
+    refs, preds, texts, faithfulness = (list(x) for x in zip(*folds))
     result = cross_validate(refs, preds, texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed)
+    for scores, report in zip(result.folds, faithfulness):  # decoded generations: Table S18 per fold
+        scores.update(report)
     path = result.save(args.output, model_name=args.model_name, dataset=args.dataset, method=args.method)
     print(leaderboard_table([{**result.to_dict()["config"], **result.to_dict()["results"]}]))
     print(f"\nsaved {path}; tabulate several with: ecr-hf leaderboard {Path(path).parent}/*.json")
@@ -208,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     score = sub.add_parser("score", help="weighted soft matching of a predictions JSONL against a references JSONL")
     score.add_argument("--references", required=True, help="JSONL of gold documents {doc_id, text, entities}")
-    score.add_argument("--predictions", required=True, help="JSONL of predicted documents {doc_id, entities}")
+    score.add_argument("--predictions", required=True,
+                       help="JSONL of predicted documents {doc_id, entities}, or {doc_id, marked} generations to decode")
     score.add_argument("--p", type=float, nargs="+", default=list(DEFAULT_P_VALUES),
                        help="fragmentation penalties; the first is the main one (default: 1 1.5 2 100)")
     score.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
@@ -244,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cv = sub.add_parser("cv-score", help="score each fold's predictions and save a leaderboard file (mean and SD)")
     cv.add_argument("--references", required=True, help="gold JSONL path pattern with {k}, e.g. splits/fold{k}/test.jsonl")
-    cv.add_argument("--predictions", required=True, help="predicted JSONL path pattern with {k}")
+    cv.add_argument("--predictions", required=True, help="predicted JSONL path pattern with {k}: {doc_id, entities} "
+                    "or {doc_id, marked} generations (decoded; faithfulness_* keys join the scores)")
     cv.add_argument("--folds", type=int, default=5)
     cv.add_argument("--model-name", required=True)
     cv.add_argument("--dataset", required=True, help="data set name, e.g. ncbi_disease")

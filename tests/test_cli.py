@@ -62,6 +62,22 @@ def test_score_table_and_typed(files, capsys):
     assert any(line.split()[:3] == ["disease", "2", "3"] for line in lines)
 
 
+def test_score_decodes_marked_generations(tmp_path, files, capsys):
+    refs, preds = files
+    assert main(["score", "--references", refs, "--predictions", preds, "--p", "2", "1", "--format", "json"]) == 0
+    from_spans = json.loads(capsys.readouterr().out)
+    generations = write_jsonl(tmp_path / "gen.jsonl", [  # the same spans; d2's copy has a typo ("cogh")
+        {"doc_id": "d1", "marked": "@@感染性##心@@内膜炎##（@@IE##）"}, {"doc_id": "d2", "marked": "fever @@cogh##"}])
+    assert main(["score", "--references", refs, "--predictions", generations, "--p", "2", "1", "--format", "json"]) == 0
+    decoded = json.loads(capsys.readouterr().out)
+    assert decoded.pop("faithfulness_exact_match_rate") == 0.5 and decoded.pop("faithfulness_n_documents") == 2
+    unlabelled = ("faithfulness_", "label_")  # generations carry no labels: per-label precision has nothing
+    assert {k: v for k, v in decoded.items() if not k.startswith(unlabelled)} == \
+        {k: v for k, v in from_spans.items() if not k.startswith(unlabelled)}
+    assert main(["score", "--references", refs, "--predictions", generations, "--typed"]) == 2
+    assert "'marked' generations carry no labels" in capsys.readouterr().err
+
+
 def test_score_errors(tmp_path, files, capsys):
     refs, _ = files
     partial = write_jsonl(tmp_path / "partial.jsonl", PREDS[:1])

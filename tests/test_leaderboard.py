@@ -208,6 +208,20 @@ def test_cli_cross_validation_end_to_end(tmp_path, capsys):
                / sum(e["end"] - e["start"] for doc in g for e in doc) for g in golds]
     assert result["results"]["recall"] == pytest.approx(statistics.mean(recalls))
     assert result["results"]["precision"] == 1.0
+    for k in range(4):  # the same system as generations, one copied with a typo: decoded, then scored
+        test = [json.loads(x) for x in (tmp_path / "splits" / f"fold{k}" / "test.jsonl").read_text().splitlines()]
+        with open(tmp_path / f"gen{k}.jsonl", "w") as f:
+            for i, d in enumerate(test):
+                marked = d["text"].replace("fever", "@@fever##").replace("doc ", "dc " if i == 0 else "doc ", 1)
+                f.write(json.dumps({"doc_id": d["doc_id"], "marked": marked}) + "\n")
+    assert main(["cv-score", "--references", str(tmp_path / "splits/fold{k}/test.jsonl"), "--predictions",
+                 str(tmp_path / "gen{k}.jsonl"), "--folds", "4", "--model-name", "fever-gen", "--dataset", "toy",
+                 "--output", str(tmp_path / "results" / "gen.json")]) == 0
+    generated = json.loads((tmp_path / "results" / "gen.json").read_text())
+    assert generated["results"]["recall"] == pytest.approx(result["results"]["recall"])
+    assert generated["results"]["faithfulness_exact_match_rate"] == pytest.approx(statistics.mean(
+        1 - 1 / len(g) for g in golds))
+    capsys.readouterr()
     assert main(["leaderboard", str(tmp_path / "results"), "--format", "csv", "--metrics", "recall"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith(f"fever-only,{statistics.mean(recalls):.3f} (")
     assert main(["cv-score", "--references", "x.jsonl", "--predictions", "y{k}.jsonl", "--model-name", "m",
