@@ -6,8 +6,9 @@ prints the scores and saves the model. ``ecr-hf register-metrics`` makes ``evalu
 work by bare name, offline (see :mod:`ecr_hf.evaluate_modules`). ``ecr-hf score`` scores a JSONL file
 of predicted spans against a JSONL file of gold spans, one document per line
 (``{"doc_id", "text", "entities": [{"start", "end", "label"}]}``, as in ``shared/data/*/*.jsonl``).
-``ecr-hf cv-split``, ``cv-score`` and ``leaderboard`` run the cross-validated protocol of
-:mod:`ecr_hf.leaderboard`: folds, per-fold scores saved as a leaderboard file, tables of several.
+``ecr-hf predict`` writes a trained classifier's spans for a JSONL of texts. ``ecr-hf cv-split``,
+``cv-score`` and ``leaderboard`` run the cross-validated protocol of :mod:`ecr_hf.leaderboard`:
+folds, per-fold scores saved as a leaderboard file, tables of several.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_s
 __all__ = ["main", "read_span_documents"]
 
 
-def read_span_documents(path: str | Path, *, marked: bool = False) -> dict[str, dict[str, Any]]:
+def read_span_documents(path: str | Path, *, marked: bool = False, entities: bool = True) -> dict[str, dict[str, Any]]:
     """``{doc_id: document}`` from a JSONL file of span documents; every line needs ``doc_id`` and
-    ``entities`` (or, with ``marked``, a ``marked`` string: a generation to decode), and a doc_id may
-    appear once."""
+    ``entities`` (or, with ``marked``, a ``marked`` string: a generation to decode; with
+    ``entities=False``, a ``text`` instead), and a doc_id may appear once."""
     docs: dict[str, dict[str, Any]] = {}
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -39,7 +40,10 @@ def read_span_documents(path: str | Path, *, marked: bool = False) -> dict[str, 
                 doc = json.loads(line)
             except json.JSONDecodeError as e:
                 raise ValueError(f"{path}:{n}: not a JSON object ({e})") from None
-            if not isinstance(doc, dict) or "doc_id" not in doc or not (
+            if not entities:
+                if not isinstance(doc, dict) or "doc_id" not in doc or not isinstance(doc.get("text"), str):
+                    raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and a 'text' string")
+            elif not isinstance(doc, dict) or "doc_id" not in doc or not (
                     isinstance(doc.get("entities"), list) or (marked and isinstance(doc.get("marked"), str))):
                 raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and an 'entities' list "
                                  "of {'start', 'end', 'label'}" + (" or a 'marked' string" if marked else ""))
@@ -181,14 +185,15 @@ def _train(args: argparse.Namespace) -> int:
 def _cv_split(args: argparse.Namespace) -> int:
     from .leaderboard import cross_validation_indices
 
-    docs = list(read_span_documents(args.data).values())  # written back as read: every field kept
+    docs = list(read_span_documents(args.data).values())  # every field kept; 'split' names the fold's split
     folds = cross_validation_indices(len(docs), args.folds, validation=not args.no_validation, seed=args.seed)
     for k, fold in enumerate(folds):
         for name, index in fold.items():
             path = Path(args.output_dir) / f"fold{k}" / f"{name}.jsonl"
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps(docs[i], ensure_ascii=False) + "\n" for i in index.tolist())
+                f.writelines(json.dumps({**docs[i], "split": name}, ensure_ascii=False) + "\n"
+                             for i in index.tolist())
     sizes = ", ".join(f"{name} {len(split)}" for name, split in folds[0].items())
     print(f"{len(docs)} documents in {args.folds} folds ({sizes} in fold 0): {args.output_dir}/fold{{k}}/")
     return 0
@@ -210,6 +215,20 @@ def _cv_score(args: argparse.Namespace) -> int:
     path = result.save(args.output, model_name=args.model_name, dataset=args.dataset, method=args.method)
     print(leaderboard_table([{**result.to_dict()["config"], **result.to_dict()["results"]}]))
     print(f"\nsaved {path}; tabulate several with: ecr-hf leaderboard {Path(path).parent}/*.json")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .extractor import ECRExtractor
+
+    docs = read_span_documents(args.data, entities=False)
+    extractor = ECRExtractor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
+    found = extractor([doc["text"] for doc in docs.values()], progress=True)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.output, "w", encoding="utf-8") as f:
+        for key, spans in zip(docs, found):
+            f.write(json.dumps({"doc_id": key, "entities": spans}, ensure_ascii=False) + "\n")
+    print(f"{sum(map(len, found))} spans in {len(found)} documents: {args.output}")
     return 0
 
 
@@ -281,6 +300,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     cv.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
     cv.add_argument("--output", required=True, help="the leaderboard file to write (JSON)")
     cv.set_defaults(func=_cv_score)
+
+    predict = sub.add_parser("predict", help="spans of a trained token classifier for a JSONL of texts")
+    predict.add_argument("--model", required=True, help="a folder saved by ecr-hf train / ECRTrainer.save_model")
+    predict.add_argument("--data", required=True, help="JSONL of documents {doc_id, text} (entities are ignored)")
+    predict.add_argument("--output", required=True, help="JSONL to write: {doc_id, entities} per document")
+    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--max-length", type=int, default=None, help="window length (default: the tokenizer's)")
+    predict.set_defaults(func=_predict)
 
     board = sub.add_parser("leaderboard", help="tabulate leaderboard files: mean (SD) per p or per length bin")
     board.add_argument("results", nargs="+", help="leaderboard files (JSON) or a folder of them")

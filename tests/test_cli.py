@@ -78,6 +78,36 @@ def test_score_decodes_marked_generations(tmp_path, files, capsys):
     assert "'marked' generations carry no labels" in capsys.readouterr().err
 
 
+def test_predict_writes_the_extractor_spans(tmp_path, capsys):
+    from test_trainer import LABELS, tiny_checkpoint, toy_documents, toy_tokenizer
+
+    from ecr_hf.extractor import ECRExtractor
+    from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
+
+    tok = toy_tokenizer()
+    model = build_token_classifier(TokenClassifierConfig(tiny_checkpoint(tmp_path, "bert"), labels=LABELS), tok)
+    model.save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    docs = [{"doc_id": f"t{i}", **d} for i, d in enumerate(toy_documents(6, seed=5))]
+    data = write_jsonl(tmp_path / "docs.jsonl", [{"doc_id": d["doc_id"], "text": d["text"]} for d in docs])
+    out = tmp_path / "preds.jsonl"
+    assert main(["predict", "--model", str(tmp_path / "model"), "--data", data, "--output", str(out),
+                 "--max-length", "12"]) == 0
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    expected = ECRExtractor.from_pretrained(tmp_path / "model", max_length=12)([d["text"] for d in docs])
+    assert [w["doc_id"] for w in written] == [d["doc_id"] for d in docs]
+    def without_scores(docs):
+        return [[{k: v for k, v in span.items() if k != "score"} for span in doc] for doc in docs]
+
+    assert without_scores(w["entities"] for w in written) == without_scores(expected)
+    assert [s["score"] for w in written for s in w["entities"]] == pytest.approx(
+        [s["score"] for doc in expected for s in doc], abs=1e-5)
+    assert sum(map(len, expected)) > 0  # an untrained head still tags something: the comparison is not empty
+    refs = write_jsonl(tmp_path / "refs.jsonl", docs)  # the output scores as it is
+    assert main(["score", "--references", refs, "--predictions", str(out), "--format", "json"]) == 0
+    assert main(["predict", "--model", str(tmp_path / "model"), "--data", refs + "x", "--output", str(out)]) == 2
+
+
 def test_score_errors(tmp_path, files, capsys):
     refs, _ = files
     partial = write_jsonl(tmp_path / "partial.jsonl", PREDS[:1])

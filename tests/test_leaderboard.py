@@ -191,7 +191,7 @@ def test_cli_cross_validation_end_to_end(tmp_path, capsys):
     assert main(["cv-split", str(data), "--folds", "4", "--output-dir", str(tmp_path / "splits")]) == 0
     for k in range(4):
         test = [json.loads(x) for x in (tmp_path / "splits" / f"fold{k}" / "test.jsonl").read_text().splitlines()]
-        assert all(d == lines[int(d["doc_id"][1:])] for d in test)  # written back as read, every field kept
+        assert all(d == {**lines[int(d["doc_id"][1:])], "split": "test"} for d in test)  # every field kept
         with open(tmp_path / f"pred{k}.jsonl", "w") as f:  # a system that finds only "fever"
             for d in test:
                 f.write(json.dumps({"doc_id": d["doc_id"], "entities": [e for e in d["entities"]
