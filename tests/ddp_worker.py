@@ -19,19 +19,21 @@ EVAL_DOCS = 21  # an odd count: the last batch is evened out with repeated windo
 
 
 def token_classification(model_dir: str, out_dir: str) -> dict:
-    """``ECRTrainer.evaluate()`` metrics and ``predict()`` spans of the toy test set."""
+    """``ECRTrainer.evaluate()`` metrics and ``predict()`` spans of the toy test set, and the metrics
+    of its first document alone (fewer windows than processes)."""
     from test_trainer import args_for, toy_documents
 
     trainer = ECRTrainer(model=ECRTokenClassifier.from_pretrained(model_dir), args=args_for(Path(out_dir), ddp_backend="gloo"),
                          processing_class=AutoTokenizer.from_pretrained(model_dir))
     metrics = trainer.evaluate(toy_documents(EVAL_DOCS, seed=2))
     spans = [[s._asdict() for s in doc] for doc in trainer.predict(toy_documents(EVAL_DOCS, seed=2)).predictions]
-    return {"metrics": metrics, "spans": spans}
+    one_doc = trainer.evaluate(toy_documents(EVAL_DOCS, seed=2)[:1], metric_key_prefix="one")  # one window
+    return {"metrics": metrics, "spans": spans, "one_doc": one_doc}
 
 
 def sft(model_dir: str, out_dir: str) -> dict:
-    """``ECRSFTTrainer.evaluate()`` metrics, and how many rows this rank generated for."""
-    from test_generation_eval import sft_eval_setup
+    """``ECRSFTTrainer.evaluate()`` metrics on 5 rows and on 1, and how many rows this rank generated for."""
+    from test_generation_eval import sft_eval_rows, sft_eval_setup
 
     rows, generate = [], generation.generate_predictions
 
@@ -42,7 +44,9 @@ def sft(model_dir: str, out_dir: str) -> dict:
     generation.generate_predictions = counting
     trainer = sft_eval_setup(AutoModelForCausalLM.from_pretrained(model_dir), AutoTokenizer.from_pretrained(model_dir),
                              out_dir, ddp_backend="gloo")
-    return {"metrics": trainer.evaluate(), "rows": rows}
+    metrics = trainer.evaluate()
+    one_row = trainer.evaluate(sft_eval_rows().select([0]), metric_key_prefix="one")  # fewer rows than ranks
+    return {"metrics": metrics, "one_row": one_row, "rows": rows}
 
 
 if __name__ == "__main__":

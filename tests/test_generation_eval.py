@@ -165,9 +165,13 @@ def test_trainer_with_lora_and_named_eval_sets(tmp_path):
     assert trainer.evaluate(ds.select([3]), metric_key_prefix="test")["test_faithfulness_n_documents"] == 1
 
 
+def sft_eval_rows():
+    return to_instruction_dataset([*DOCS, DOCS[0]], template=TEMPLATE)
+
+
 def sft_eval_setup(model, tok, out_dir, **kwargs) -> ECRSFTTrainer:
     """An untrained trainer whose evaluation generates freely for 5 rows (2 processes: 3 + 2)."""
-    ds = to_instruction_dataset([*DOCS, DOCS[0]], template=TEMPLATE)
+    ds = sft_eval_rows()
     args = config(out_dir, generation_constrained=False, generation_max_new_tokens=12, generation_batch_size=2, **kwargs)
     return ECRSFTTrainer(model, args=args, train_dataset=ds, eval_dataset=ds, processing_class=tok)
 
@@ -178,15 +182,18 @@ def test_two_process_generation_is_sharded_and_gathered_in_order(tmp_path):
 
     tiny_llama().save_pretrained(tmp_path / "model")
     tokenizer().save_pretrained(tmp_path / "model")
-    single = sft_eval_setup(tiny_llama(), tokenizer(), tmp_path).evaluate()
+    trainer = sft_eval_setup(tiny_llama(), tokenizer(), tmp_path)
+    single = trainer.evaluate()
+    one_row = trainer.evaluate(sft_eval_rows().select([0]), metric_key_prefix="one")  # fewer rows than ranks
     assert 0.0 < single["eval_faithfulness_mean_similarity"] < 1.0  # free generation: pairing matters
     ranks = run_two_processes("sft", tmp_path / "model", tmp_path)
-    assert [got["rows"] for got in ranks] == [[3], [2]]
+    assert [got["rows"] for got in ranks] == [[3, 1], [2, 0]]
     trl_keys = ("runtime", "per_second", "_time", "loss", "entropy", "mean_token_accuracy", "num_tokens")
     for got in ranks:  # the span metrics are equal; TRL's token metrics are averaged in another order
-        for key, value in single.items():
-            if not key.endswith(trl_keys):
-                assert got["metrics"][key] == pytest.approx(value, abs=1e-12), key
+        for expected, metrics in ((single, got["metrics"]), (one_row, got["one_row"])):
+            for key, value in expected.items():
+                if not key.endswith(trl_keys):
+                    assert metrics[key] == pytest.approx(value, abs=1e-12), key
 
 
 def test_config_and_trainer_errors(tmp_path):

@@ -183,13 +183,15 @@ def test_two_process_evaluation_scores_the_whole_set(tmp_path):
     test = toy_documents(EVAL_DOCS, seed=2)
     single = trainer.evaluate(test)
     spans = [[s._asdict() for s in doc] for doc in trainer.predict(test).predictions]
+    one_doc = trainer.evaluate(test[:1], metric_key_prefix="one")
     assert 0.2 < single["eval_f1"] < 1.0
 
     for got in run_two_processes("token-classification", tmp_path / "saved", tmp_path):
         assert got["spans"] == spans
-        for key, value in single.items():
-            if key.startswith("eval_") and not key.endswith(("runtime", "per_second", "loss", "_time")):
-                assert got["metrics"][key] == pytest.approx(value, abs=1e-12), key
+        for expected, metrics in ((single, got["metrics"]), (one_doc, got["one_doc"])):
+            for key, value in expected.items():
+                if key != "epoch" and not key.endswith(("runtime", "per_second", "loss", "_time")):
+                    assert metrics[key] == pytest.approx(value, abs=1e-12), key
 
 
 def test_trainer_rejects_pretokenized_data_and_bad_spans(tmp_path):

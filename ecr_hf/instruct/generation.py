@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from accelerate.utils import gather_object
 from datasets import Dataset
@@ -303,7 +304,9 @@ class ECRSFTTrainer(SFTTrainer):
         if args.generation_max_samples is not None and len(dataset) > args.generation_max_samples:
             dataset = dataset.select(range(args.generation_max_samples))
         shard = acc.num_processes > 1 and not (self.is_deepspeed_enabled or self.is_fsdp_enabled)
-        rows = dataset.shard(acc.num_processes, acc.process_index, contiguous=True) if shard else dataset
+        # contiguous shares in rank order (Dataset.shard fails with fewer rows than processes)
+        rows = dataset.select(np.array_split(np.arange(len(dataset)), acc.num_processes)[acc.process_index]) \
+            if shard else dataset
         generations = generate_predictions(
             acc.unwrap_model(self.model), self.processing_class, rows,
             batch_size=args.generation_batch_size or args.per_device_eval_batch_size,
