@@ -186,6 +186,8 @@ class SpanArrays(NamedTuple):
             column = column.combine_chunks()
         if not pa.types.is_list(column.type) and not pa.types.is_large_list(column.type):
             raise SpanError(f"expected an Arrow list of span structs, got type {column.type}")
+        if texts is not None and len(texts) != len(column):
+            raise SpanError(f"got {len(column)} span documents but {len(texts)} texts")
         offsets = column.offsets.to_numpy()
         values = column.flatten()
         fields = {values.type.field(k).name for k in range(values.type.num_fields)}
@@ -210,8 +212,6 @@ class SpanArrays(NamedTuple):
             if texts is not None:
                 invalid |= end > np.array([len(t) for t in texts], dtype=np.int64)[doc]
             bad = bool(invalid.any())
-        if texts is not None and len(texts) != len(column):
-            raise SpanError(f"got {len(column)} span documents but {len(texts)} texts")
         if bad:
             return cls.from_corpus(to_corpus(column.to_pylist(), texts))
         return cls(doc, start.astype(np.int64), end.astype(np.int64), label, tuple(vocab))

@@ -346,3 +346,5 @@ def test_arrow_and_datasets_columns_give_the_same_scores():
         soft_match_scores(bad["s"], bad["s"])
     with pytest.raises(SpanError, match="past the end"):
         soft_match_scores(ds["gold"], ds["pred"], texts=["short", "", "abcdef"])
+    with pytest.raises(SpanError, match="got 3 span documents but 2 texts"):  # checked before any offset
+        soft_match_scores(ds["gold"], ds["pred"], texts=["abcdefghijk", ""])
