@@ -196,15 +196,12 @@ class SpanArrays(NamedTuple):
         start = values.field("start").to_numpy(zero_copy_only=False)
         end = values.field("end").to_numpy(zero_copy_only=False)
         doc = np.repeat(np.arange(len(column), dtype=np.int64), np.diff(offsets))
-        if "label" in fields:
+        if "label" in fields:  # codes into the dictionary's names, nulls after them as None
             encoded = values.field("label").dictionary_encode()
-            names = [str(x) if x else None for x in encoded.dictionary.to_pylist()]
-            codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-            vocab = sorted({x for x in names if x is not None})
-            remap = np.array([vocab.index(x) if x is not None else -1 for x in names] + [-1], dtype=np.int64)
-            label = remap[codes]
+            names = [str(x) if x else None for x in encoded.dictionary.to_pylist()] + [None]
+            codes = encoded.indices.fill_null(len(names) - 1).to_numpy(zero_copy_only=False).astype(np.int64)
         else:
-            vocab, label = [], np.full(len(start), -1, dtype=np.int64)
+            names, codes = [None], np.zeros(len(start), dtype=np.int64)
         bad = start.dtype.kind not in "iu" or end.dtype.kind not in "iu" or column.null_count or values.null_count
         if not bad and len(start):
             start, end = start.astype(np.int64), end.astype(np.int64)
@@ -214,7 +211,7 @@ class SpanArrays(NamedTuple):
             bad = bool(invalid.any())
         if bad:
             return cls.from_corpus(to_corpus(column.to_pylist(), texts))
-        return cls(doc, start.astype(np.int64), end.astype(np.int64), label, tuple(vocab))
+        return cls._build(doc, start.astype(np.int64), end.astype(np.int64), codes, names, None)
 
     @classmethod
     def _build(cls, doc, start, end, codes, names, labels) -> "SpanArrays":
