@@ -150,6 +150,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from transformers import AutoTokenizer
 
+    from .alignment import TagSet
     from .modeling import TokenClassifierConfig, build_token_classifier
     from .offline_models import OFFLINE_MODELS, offline_model_path
     from .trainer import ECRTrainer, ECRTrainingArguments
@@ -158,7 +159,7 @@ def _train(args: argparse.Namespace) -> int:
     test = _split(args.eval or args.train, args.eval_split)
     path = str(offline_model_path(args.model)) if args.model in OFFLINE_MODELS else args.model
     entity_labels = sorted({e["label"] for d in train for e in d["entities"]})
-    labels = ["O"] + [f"{p}-{x}" for x in entity_labels for p in "BI"]
+    labels = list(TagSet.from_labels(entity_labels).names)
     tokenizer = AutoTokenizer.from_pretrained(path)
     lora = {"r": args.lora_r, "lora_alpha": 2 * args.lora_r} if args.lora_r else None
     model = build_token_classifier(TokenClassifierConfig(path, labels=labels, lora=lora, crf=args.crf,

@@ -24,6 +24,7 @@ from transformers import AutoTokenizer
 
 from ecr_hf.cli import SAMPLE, read_span_documents
 from ecr_hf.leaderboard import cross_validate, cross_validation_splits, leaderboard_table, load_results
+from ecr_hf.alignment import TagSet
 from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
 from ecr_hf.offline_models import offline_model_path
 from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments
@@ -45,7 +46,7 @@ def minilm_system(fold, k: int, args) -> list[list[dict]]:
     path = offline_model_path("minilm")
     tokenizer = AutoTokenizer.from_pretrained(path)
     entity_labels = sorted({e["label"] for d in fold["train"]["entities"] for e in d})
-    labels = ["O"] + [f"{p}-{x}" for x in entity_labels for p in "BI"]
+    labels = list(TagSet.from_labels(entity_labels).names)
     model = build_token_classifier(TokenClassifierConfig(str(path), labels=labels), tokenizer)
     training_args = ECRTrainingArguments(
         output_dir=str(Path(args.output_dir) / f"minilm-fold{k}"), num_train_epochs=args.epochs,

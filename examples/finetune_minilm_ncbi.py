@@ -15,6 +15,7 @@ from pathlib import Path
 from datasets import Dataset
 from transformers import AutoTokenizer
 
+from ecr_hf.alignment import TagSet
 from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
 from ecr_hf.offline_models import offline_model_path
 from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments
@@ -46,7 +47,7 @@ def main() -> None:
 
     train = load_split(args.data, "train", args.train_limit)
     test = load_split(args.data, "test", args.eval_limit)
-    labels = ["O"] + [f"{p}-{x}" for x in sorted({e["label"] for d in train["entities"] for e in d}) for p in "BI"]
+    labels = list(TagSet.from_labels(sorted({e["label"] for d in train["entities"] for e in d})).names)
     path = offline_model_path("minilm")
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = build_token_classifier(TokenClassifierConfig(str(path), labels=labels), tokenizer)
