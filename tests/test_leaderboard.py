@@ -14,7 +14,6 @@ from datasets import Dataset
 import ecr_hf.leaderboard as leaderboard_module
 from ecr_hf.cli import main
 from ecr_hf.leaderboard import (
-    CrossValidationResult,
     cross_validate,
     cross_validation_indices,
     cross_validation_splits,
