@@ -246,7 +246,6 @@ def bio_to_spans(
     return out if batch else out[0]
 
 
-
 _BINARY = {0: "O", 1: "I"}
 
 

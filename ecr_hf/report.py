@@ -6,9 +6,10 @@ Unlike the ``evaluate`` seqeval module it keeps ``macro avg`` and ``weighted avg
 a span listed twice in one document counts once on its side (BIO tags cannot repeat a chunk, so this
 is what seqeval does). Unlabelled spans are reported under ``"_"``, seqeval's name for untyped chunks.
 
-``bio_to_spans`` (defined in :mod:`ecr_hf.formats`, re-exported here) turns tag sequences into token spans ``[start, end)`` the way seqeval does, in
-``mode="strict"`` (chunks must follow the scheme; ill-formed runs are dropped) or in its default
-conlleval mode (any I/E after O or after another type opens a chunk).
+``bio_to_spans`` (defined in :mod:`ecr_hf.formats`, re-exported here) turns tag sequences into token
+spans ``[start, end)`` the way seqeval does, in ``mode="strict"`` (chunks must follow the scheme;
+ill-formed runs are dropped) or in its default conlleval mode (any I/E after O or after another type
+opens a chunk).
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from .semeval import UNTYPED, _check_zero_division, _prf
 from .formats import SCHEMES, bio_to_spans
+from .semeval import UNTYPED, _check_zero_division, _prf
 from .spans import pair_arrays
 
 __all__ = ["SCHEMES", "bio_to_spans", "classification_report"]  # the first two live in formats
+
 
 def _format(rows: dict[str, dict[str, Any]], digits: int) -> str:
     width = max([len(name) for name in rows] + [len("weighted avg"), digits])
