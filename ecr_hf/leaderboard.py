@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, DatasetDict
 
+from .outputs import atomic_write_text
 from .scoring import span_metrics
 from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
 
@@ -113,25 +114,36 @@ class CrossValidationResult:
         sd = self.std()
         return {name: value for k, m in self.mean().items() for name, value in ((k, m), (f"{k}_sd", sd[k]))}
 
+    def _settings(self) -> dict[str, Any]:
+        return {"n_folds": len(self.folds), "p_values": list(self.p_values), "score_p": self.score_p,
+                "typed": self.typed, "length_bins": [list(b) for b in self.length_bins]}
+
     def to_dict(self) -> dict[str, Any]:
         """The leaderboard file's content: ``config``, ``results`` (mean and SD) and ``folds``."""
-        config = {**self.config, "n_folds": len(self.folds), "p_values": list(self.p_values),
-                  "score_p": self.score_p, "typed": self.typed,
-                  "length_bins": [list(b) for b in self.length_bins]}
-        return {"config": config, "results": _json_floats(self.summary()), "folds": [_json_floats(f) for f in self.folds]}
+        return {"config": {**self.config, **self._settings()}, "results": _json_floats(self.summary()),
+                "folds": [_json_floats(f) for f in self.folds]}
 
     def save(self, path: str | Path, *, model_name: str, dataset: str, method: str | None = None,
-             **config: Any) -> Path:
+             overwrite: bool = False, **config: Any) -> Path:
         """Write the leaderboard file (JSON) for ``model_name`` on ``dataset``; ``config`` adds any
-        other description (``model_sha``, ``epochs``...). NaN (an SD from one fold) is written as null."""
+        other description (``model_sha``, ``epochs``...). NaN (an SD from one fold) is written as null.
+
+        The file is written atomically (a temporary file in the same folder, renamed): a failed write
+        leaves the previous file whole. An existing file raises
+        :class:`~ecr_hf.outputs.OutputExistsError` unless ``overwrite``. Each call describes this
+        result afresh: :attr:`config` is not changed, so one call's ``config`` never leaks into the next.
+        """
         from . import __version__
 
-        self.config.update(model_name=model_name, dataset=dataset, method=method, **config,
-                           ecr_hf_version=__version__)
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        return path
+        settings = self._settings()
+        reserved = sorted(set(config) & {*settings, "ecr_hf_version"})
+        if reserved:
+            raise ValueError(f"{path}: {reserved} are set from the result itself; do not pass them to save()")
+        content = self.to_dict()
+        content["config"] = {**self.config, "model_name": model_name, "dataset": dataset, "method": method,
+                             **config, "ecr_hf_version": __version__, **settings}
+        text = json.dumps(content, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+        return atomic_write_text(path, text, overwrite=overwrite)
 
 
 def _json_floats(values: Mapping[str, float]) -> dict[str, float | None]:

@@ -4,6 +4,7 @@ the leaderboard file round trip, the paper's tables, and the CLI end to end."""
 import doctest
 import json
 import math
+import os
 import random
 import statistics
 
@@ -20,6 +21,7 @@ from ecr_hf.leaderboard import (
     leaderboard_table,
     load_results,
 )
+from ecr_hf.outputs import OutputExistsError
 from ecr_hf.spans import SpanError
 
 
@@ -226,3 +228,37 @@ def test_cli_cross_validation_end_to_end(tmp_path, capsys):
     assert main(["cv-score", "--references", "x.jsonl", "--predictions", "y{k}.jsonl", "--model-name", "m",
                  "--dataset", "d", "--output", "o.json"]) == 2
     assert "path patterns with {k}" in capsys.readouterr().err
+
+
+def _tiny(p_values=(1,)):
+    return cross_validate([[[(0, 3)]], [[(0, 3)]]], [[[(0, 3)]], [[(0, 2)]]], p_values=p_values)
+
+
+def test_save_refuses_to_overwrite_and_writes_atomically(tmp_path, monkeypatch):
+    path = tmp_path / "a.json"
+    _tiny().save(path, model_name="a", dataset="toy")
+    before = path.read_text()
+    with pytest.raises(OutputExistsError, match="a.json exists"):
+        _tiny().save(path, model_name="b", dataset="toy")
+    assert path.read_text() == before
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", disk_full)  # the write fails before the rename: the old file stays
+    with pytest.raises(OSError, match="No space left"):
+        _tiny().save(path, model_name="b", dataset="toy", overwrite=True)
+    monkeypatch.undo()
+    assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["a.json"]  # no temporary left
+    _tiny().save(path, model_name="b", dataset="toy", overwrite=True)
+    assert json.loads(path.read_text())["config"]["model_name"] == "b"
+
+
+def test_save_does_not_carry_config_into_the_next_save(tmp_path):
+    cv = _tiny()
+    cv.save(tmp_path / "a.json", model_name="a", dataset="toy", epochs=3, model_sha="abc")
+    cv.save(tmp_path / "b.json", model_name="b", dataset="toy")
+    config = json.loads((tmp_path / "b.json").read_text())["config"]
+    assert "epochs" not in config and "model_sha" not in config and cv.config == {}
+    with pytest.raises(ValueError, match="\\['n_folds'\\] are set from the result itself"):
+        cv.save(tmp_path / "c.json", model_name="c", dataset="toy", n_folds=9)
+    assert not (tmp_path / "c.json").exists()
