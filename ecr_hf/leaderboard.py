@@ -12,12 +12,36 @@ gives the three steps of that protocol:
 * :meth:`CrossValidationResult.save` / :func:`load_results` / :func:`leaderboard_table`: one JSON
   file per system and data set (``{"config", "results", "folds"}``, the layout of Hub leaderboard
   results data sets), read back as a ``datasets.Dataset`` and rendered as the paper's tables.
+
+Results files follow one schema, checked before :meth:`CrossValidationResult.save` writes and by
+:func:`load_results` on every file it reads. A file is UTF-8, strict JSON (no ``NaN`` or
+``Infinity``, no repeated key), one object with exactly these keys:
+
+* ``config`` (object): ``model_name`` and ``dataset`` (non-empty strings), ``method`` (string or
+  null), ``n_folds`` (integer >= 1), ``p_values`` (non-empty list of distinct finite numbers >= 1),
+  ``score_p`` (finite number >= 1), ``typed`` (true or false), ``length_bins`` (list of distinct
+  ``[lo, hi]`` integer pairs, 1 <= lo <= hi, ``hi`` null for no upper bound), and any other JSON
+  values that describe the run (``epochs``, ``ecr_hf_version``...);
+* ``results`` (object): ``{key: number or null}``, null where undefined (an SD from one fold, a
+  length bin without spans); true and false are not numbers; no key repeats a ``config`` key;
+* ``folds`` (list of ``n_folds`` objects): each ``{key: number or null}``.
+
+JSON has no infinity, so a leaderboard run cannot use ``p = inf`` (the max-fragment limit):
+:func:`cross_validate` refuses it; ``p = 100``, as in the paper, stands in for it. A file that
+breaks the schema raises :class:`ResultsFileError`, which names the file and what is wrong; so do
+two files for the same (``model_name``, ``dataset``, ``method``), naming both (keep one file per
+system, or tell the runs apart by ``method``).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import numbers
+import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +54,8 @@ from .outputs import atomic_write_text
 from .scoring import span_metrics
 from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
 
-__all__ = ["cross_validation_indices", "cross_validation_splits", "cross_validate", "CrossValidationResult", "load_results", "leaderboard_table"]
+__all__ = ["cross_validation_indices", "cross_validation_splits", "cross_validate", "CrossValidationResult",
+           "ResultsFileError", "load_results", "leaderboard_table"]
 
 
 def cross_validation_indices(n_documents: int, n_folds: int = 5, *, validation: bool = True,
@@ -91,7 +116,7 @@ class CrossValidationResult:
     score_p: float = 1.0
     typed: bool = False
     length_bins: tuple[tuple[int, int | None], ...] = DEFAULT_LENGTH_BINS
-    config: dict[str, Any] = field(default_factory=dict)  # model_name, dataset, method, ... (see save)
+    config: dict[str, Any] = field(default_factory=dict)  # other description for every file (see save)
 
     def _values(self) -> dict[str, np.ndarray]:
         keys = dict.fromkeys(k for fold in self.folds for k in fold)
@@ -114,40 +139,165 @@ class CrossValidationResult:
         sd = self.std()
         return {name: value for k, m in self.mean().items() for name, value in ((k, m), (f"{k}_sd", sd[k]))}
 
-    def _settings(self) -> dict[str, Any]:
-        return {"n_folds": len(self.folds), "p_values": list(self.p_values), "score_p": self.score_p,
-                "typed": self.typed, "length_bins": [list(b) for b in self.length_bins]}
-
-    def to_dict(self) -> dict[str, Any]:
-        """The leaderboard file's content: ``config``, ``results`` (mean and SD) and ``folds``."""
-        return {"config": {**self.config, **self._settings()}, "results": _json_floats(self.summary()),
+    def to_dict(self, **description: Any) -> dict[str, Any]:
+        """The leaderboard file's content: ``config`` (:attr:`config`, then ``description`` such as
+        ``model_name=...``, then the scoring settings), ``results`` (mean and SD, NaN as None) and
+        ``folds``."""
+        settings = {"n_folds": len(self.folds), "p_values": list(self.p_values), "score_p": self.score_p,
+                    "typed": self.typed, "length_bins": [list(b) for b in self.length_bins]}
+        reserved = sorted(set(description) & set(settings))
+        if reserved:
+            raise ValueError(f"{reserved} are set from the result itself; do not pass them")
+        return {"config": {**self.config, **description, **settings}, "results": _json_floats(self.summary()),
                 "folds": [_json_floats(f) for f in self.folds]}
 
-    def save(self, path: str | Path, *, model_name: str, dataset: str, method: str | None = None,
+    def save(self, path: str | os.PathLike, *, model_name: str, dataset: str, method: str | None = None,
              overwrite: bool = False, **config: Any) -> Path:
-        """Write the leaderboard file (JSON) for ``model_name`` on ``dataset``; ``config`` adds any
-        other description (``model_sha``, ``epochs``...). NaN (an SD from one fold) is written as null.
+        """Write the leaderboard file (JSON, the schema in the module docstring) for ``model_name`` on
+        ``dataset``; ``config`` adds any other description (``model_sha``, ``epochs``...).
 
-        The file is written atomically (a temporary file in the same folder, renamed): a failed write
-        leaves the previous file whole. An existing file raises
-        :class:`~ecr_hf.outputs.OutputExistsError` unless ``overwrite``. Each call describes this
-        result afresh: :attr:`config` is not changed, so one call's ``config`` never leaks into the next.
+        The content is checked against the schema first (:class:`ResultsFileError`), so what is
+        saved always loads. The file is written atomically (a temporary file in the same folder,
+        renamed): a failed write leaves the previous file whole. An existing file raises
+        :class:`~ecr_hf.outputs.OutputExistsError` unless ``overwrite``. :attr:`config` is not
+        changed: one call's ``config`` never leaks into the next call's file.
         """
         from . import __version__
 
-        settings = self._settings()
-        reserved = sorted(set(config) & {*settings, "ecr_hf_version"})
-        if reserved:
-            raise ValueError(f"{path}: {reserved} are set from the result itself; do not pass them to save()")
-        content = self.to_dict()
-        content["config"] = {**self.config, "model_name": model_name, "dataset": dataset, "method": method,
-                             **config, "ecr_hf_version": __version__, **settings}
+        if "ecr_hf_version" in config:
+            raise ValueError("ecr_hf_version is set by save(); do not pass it")
+        content = self.to_dict(model_name=model_name, dataset=dataset, method=method, **config,
+                               ecr_hf_version=__version__)
+        try:
+            _check_file(content)
+        except ValueError as e:
+            raise ResultsFileError(f"{path}: not saved: {e}") from None
         text = json.dumps(content, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
         return atomic_write_text(path, text, overwrite=overwrite)
 
 
+class ResultsFileError(ValueError):
+    """A leaderboard results file that breaks the schema (module docstring); the message names it."""
+
+
 def _json_floats(values: Mapping[str, float]) -> dict[str, float | None]:
     return {k: None if math.isnan(v) else v for k, v in values.items()}
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_finite(value: Any) -> bool:
+    try:
+        return _is_real(value) and math.isfinite(value)
+    except OverflowError:  # an integer past the float range
+        return False
+
+
+def _check_p(value: Any, name: str) -> float:
+    if not (_is_finite(value) and value >= 1):
+        raise ValueError(f"{name} must hold finite numbers >= 1, got {value!r} (results files are JSON, which "
+                         "has no infinity: use p = 100 for the max-fragment limit, as the paper does)")
+    return float(value)
+
+
+def _check_p_values(values: Any) -> list[float]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise ValueError(f"p_values must be a list of numbers, got {values!r}")
+    out = [_check_p(p, "p_values") for p in values]
+    if not out:
+        raise ValueError("p_values is empty; give at least one p")
+    return out
+
+
+def _check_length_bins(bins: Any) -> list[tuple[int, int | None]]:
+    if isinstance(bins, (str, bytes, Mapping)) or not isinstance(bins, Iterable):
+        raise ValueError(f"length_bins must be a list of [lo, hi] pairs, got {bins!r}")
+    out = []
+    for b in bins:
+        lo, hi = b if isinstance(b, (list, tuple)) and len(b) == 2 else (None, None)
+        is_int = [isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in (lo, hi)]
+        if not (is_int[0] and lo >= 1 and (hi is None or is_int[1] and hi >= lo)):
+            raise ValueError(f"length bin {b!r} is not [lo, hi] with integers 1 <= lo <= hi (hi None for no "
+                             "upper bound)")
+        out.append((int(lo), None if hi is None else int(hi)))
+    return out
+
+
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number", type(None): "null"}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _check_scores(scores: Any, where: str) -> dict[str, float | None]:
+    if not isinstance(scores, dict):
+        raise ValueError(f"{where} is {_json_type(scores)}, not an object of numbers")
+    for key, value in scores.items():
+        if value is not None and not _is_finite(value):
+            raise ValueError(f"{where} {key!r} is {value!r}: results are finite numbers or null (true and false "
+                             "are not scores)")
+    return {k: None if v is None else float(v) for k, v in scores.items()}
+
+
+def _check_file(data: Any) -> dict[str, Any]:
+    """The table row (``config``, then ``results``) of a results file's content; a ValueError says
+    what breaks the schema of the module docstring."""
+    parts = ("config", "results", "folds")
+    if not isinstance(data, dict):
+        raise ValueError(f"holds {_json_type(data)}, not an object with {list(parts)}")
+    if set(data) != set(parts):
+        raise ValueError(f"not a leaderboard file: expected the keys {list(parts)}, got {list(data)}")
+    config, results, folds = (data[k] for k in parts)
+    if not isinstance(config, dict):
+        raise ValueError(f"'config' is {_json_type(config)}, not an object")
+    missing = [k for k in ("model_name", "dataset", "method", "n_folds", "p_values", "score_p", "typed",
+                           "length_bins") if k not in config]
+    if missing:
+        raise ValueError(f"'config' lacks {missing}")
+    for key in ("model_name", "dataset", "method"):
+        value = config[key]
+        if not (isinstance(value, str) and value.strip() or key == "method" and value is None):
+            raise ValueError(f"config {key!r} must be a non-empty string{' or null' * (key == 'method')}, "
+                             f"got {value!r}")
+    n_folds = config["n_folds"]
+    if not (isinstance(n_folds, int) and not isinstance(n_folds, bool) and n_folds >= 1):
+        raise ValueError(f"config 'n_folds' must be an integer >= 1, got {n_folds!r}")
+    for key, check in (("p_values", _check_p_values), ("length_bins", _check_length_bins)):
+        if not isinstance(config[key], list):
+            raise ValueError(f"config {key!r} is {_json_type(config[key])}, not an array")
+        values = check(config[key])
+        if len(set(values)) < len(values):
+            raise ValueError(f"config {key!r} repeats a value: {config[key]}")
+    _check_p(config["score_p"], "score_p")
+    if not isinstance(config["typed"], bool):
+        raise ValueError(f"config 'typed' must be true or false, got {config['typed']!r}")
+    results = _check_scores(results, "'results'")
+    if not isinstance(folds, list) or len(folds) != n_folds:
+        raise ValueError(f"'folds' must be an array of n_folds = {n_folds} objects, got "
+                         f"{len(folds) if isinstance(folds, list) else _json_type(folds)}")
+    for k, fold in enumerate(folds):
+        _check_scores(fold, f"fold {k}")
+    clash = sorted(set(config) & set(results))
+    if clash:
+        raise ValueError(f"'results' repeats the config keys {clash[:5]}")
+    row: dict[str, Any] = {}
+    for key, value in config.items():
+        try:
+            text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"config {key!r} is not a JSON value: {e}") from None
+        if isinstance(value, int) and not -2**63 <= value < 2**63:
+            raise ValueError(f"config {key!r} = {value} is past the 64-bit integer range")
+        row[key] = text if isinstance(value, (list, dict)) else value  # lists and objects: JSON text columns
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"holds a lone surrogate {e.object[e.start]!r}, which UTF-8 cannot encode") from None
+    return {**row, **results}
 
 
 def cross_validate(
@@ -158,7 +308,7 @@ def cross_validate(
     p_values: Sequence[float] = DEFAULT_P_VALUES,
     score_p: float = 1.0,
     typed: bool = False,
-    length_bins: Sequence[tuple[int, int | None]] = DEFAULT_LENGTH_BINS,
+    length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
 ) -> CrossValidationResult:
     """Score each fold's test predictions against its gold spans.
 
@@ -167,9 +317,11 @@ def cross_validate(
             ``datasets`` column such as ``folds[k]["test"]["entities"]``).
         predictions: one corpus per fold, the same documents in the same order.
         texts: one list of document texts per fold (or None), to check offsets against.
-        p_values, score_p, typed, length_bins: as in :func:`ecr_hf.scoring.span_metrics`. A ratio with
-            a zero denominator is 0.0 within a fold, except for length bins and labels: there it is
-            undefined (NaN) and left out of the mean, so an empty bin does not pull a mean down.
+        p_values, score_p, typed, length_bins: as in :func:`ecr_hf.scoring.span_metrics`, but every p
+            finite (a results file is JSON, which has no infinity: use p = 100 as the paper does);
+            repeated p values count once. A ratio with a zero denominator is 0.0 within a fold,
+            except for length bins and labels: there it is undefined (NaN) and left out of the
+            mean, so an empty bin does not pull a mean down.
 
     Examples:
         >>> gold = [[[(0, 10, "D")]], [[(0, 4, "D")]]]
@@ -184,7 +336,11 @@ def cross_validate(
         raise ValueError("no folds given")
     if texts is not None and len(texts) != len(references):
         raise ValueError(f"got {len(texts)} text folds but {len(references)} reference folds")
-    p_values = tuple(float(p) for p in p_values)
+    p_values = tuple(dict.fromkeys(_check_p_values(p_values)))
+    score_p = _check_p(score_p, "score_p")
+    if not isinstance(typed, (bool, np.bool_)):
+        raise ValueError(f"typed must be True or False, got {typed!r}")
+    length_bins = () if length_bins is None else tuple(_check_length_bins(length_bins))
     folds = []
     for k, (refs, preds) in enumerate(zip(references, predictions)):
         try:
@@ -193,7 +349,7 @@ def cross_validate(
         except ValueError as e:
             raise type(e)(f"fold {k}: {e}") from e
         folds.append(_undefined_as_nan(scores, [f"len_{bin_name(*b)}" for b in length_bins]))
-    return CrossValidationResult(folds, p_values, float(score_p), typed, tuple(tuple(b) for b in length_bins))
+    return CrossValidationResult(folds, p_values, score_p, bool(typed), length_bins)
 
 
 def _undefined_as_nan(scores: dict[str, float], bins: list[str]) -> dict[str, float]:
@@ -211,22 +367,76 @@ def _undefined_as_nan(scores: dict[str, float], bins: list[str]) -> dict[str, fl
     return out
 
 
-def load_results(paths: str | Path | Iterable[str | Path]) -> Dataset:
-    """Leaderboard files (a folder of ``*.json``, or paths) as a ``Dataset``: one row per file, the
-    ``config`` fields then the ``results`` keys as columns (None where a file lacks a key)."""
-    if isinstance(paths, (str, Path)) and Path(paths).is_dir():
-        paths = sorted(Path(paths).glob("*.json"))
-    elif isinstance(paths, (str, Path)):
-        paths = [paths]
-    rows = []
-    for path in paths:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(data, dict) or not {"config", "results"} <= data.keys():
-            raise ValueError(f"{path}: not a leaderboard file (expected 'config' and 'results')")
-        config = {k: json.dumps(v) if isinstance(v, (list, dict)) else v for k, v in data["config"].items()}
-        rows.append({**config, **data["results"]})
-    if not rows:
-        raise ValueError("no leaderboard files found")
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON; write null for an undefined value")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        repeated = [k for k, n in Counter(k for k, _ in pairs).items() if n > 1]
+        raise ValueError(f"an object repeats the key {repeated[0]!r}")
+    return out
+
+
+def _read_results(path: Path) -> dict[str, Any]:
+    """One results file's table row; :class:`ResultsFileError` names the file (and line) at fault."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise ResultsFileError(f"{path}, line {line}: not UTF-8 text (byte 0x{raw[e.start]:02x}); results "
+                               "files are UTF-8 JSON") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as e:
+        raise ResultsFileError(f"{path}, line {e.lineno} column {e.colno}: not valid JSON ({e.msg})") from None
+    except (ValueError, RecursionError) as e:
+        raise ResultsFileError(f"{path}: {e if isinstance(e, ValueError) else 'nested too deep'}") from None
+    try:
+        return _check_file(data)
+    except ValueError as e:
+        raise ResultsFileError(f"{path}: {e}") from None
+
+
+def _column_type(value: Any) -> str | None:
+    return None if value is None else "boolean" if isinstance(value, bool) else \
+        "string" if isinstance(value, str) else "number"
+
+
+def load_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Dataset:
+    """Leaderboard files (paths, or folders of ``*.json``) as a ``Dataset``: one row per file, the
+    ``config`` fields (lists and objects as JSON text) then the ``results`` keys as columns (None
+    where a file lacks a key). The same file named twice is read once.
+
+    Raises :class:`ResultsFileError`, naming the file, for a file that is not UTF-8, not JSON or
+    breaks the schema of the module docstring; naming both files, for two files of one
+    (``model_name``, ``dataset``, ``method``) and for a field whose type differs between files.
+    """
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    files = {}
+    for path in map(Path, paths):
+        for file in sorted(path.glob("*.json")) if path.is_dir() else [path]:
+            files.setdefault(file.resolve(), file)
+    if not files:
+        raise ResultsFileError(f"no leaderboard files (*.json) in {', '.join(map(str, paths)) or 'no paths'}")
+    rows, systems, types = [], {}, {}
+    for path in files.values():
+        row = _read_results(path)
+        system = (row["model_name"], row["dataset"], row["method"])
+        if system in systems:
+            raise ResultsFileError(f"{systems[system]} and {path} both hold model {system[0]!r} on dataset "
+                                   f"{system[1]!r} with method {system[2]!r}; keep one file per system, or "
+                                   "tell the runs apart by 'method'")
+        systems[system] = path
+        for key, value in row.items():
+            kind = _column_type(value)
+            first = types.setdefault(key, (kind, path)) if kind else (kind, path)
+            if first[0] != kind:
+                raise ResultsFileError(f"{path}: {key!r} is a {kind} here but a {first[0]} in {first[1]}; "
+                                       "give it one type in every file")
+        rows.append(row)
     keys = list(dict.fromkeys(k for row in rows for k in row))
     return Dataset.from_dict({k: [row.get(k) for row in rows] for k in keys})
 
@@ -246,7 +456,9 @@ def leaderboard_table(
     ``mean (SD)`` (``-`` where no fold defines the value, e.g. a bin without spans); systems are
     sorted by the first column, and the best mean of each column is in bold (markdown). ``metrics``
     may name any metric the keys hold, e.g. ``marker_f1``. One table per data set; its runs must
-    share their p values (length bins).
+    share ``typed`` and their p values (length bins and ``score_p``), and hold one row per
+    (``model_name``, ``method``). CSV fields are quoted as needed (:mod:`csv`); in markdown, ``|`` and
+    ``\\`` in names are escaped and line breaks become spaces.
     """
     if by not in ("p", "length"):
         raise ValueError(f"by must be 'p' or 'length', got {by!r}")
@@ -259,51 +471,84 @@ def leaderboard_table(
     for dataset in dict.fromkeys(row.get("dataset") for row in rows):
         group = [row for row in rows if row.get("dataset") == dataset]
         setting = "p_values" if by == "p" else "length_bins"
-        if len({json.dumps(_listed(row[setting])) for row in group}) > 1:
-            raise ValueError(f"dataset {dataset!r}: the runs have different {setting}; tabulate them apart")
-        columns = _columns(group[0], by, metrics)
+        shared = {setting: [tuple(_setting(row, setting)) for row in group],
+                  "typed": [row.get("typed") for row in group]}
+        if by == "length":
+            shared["score_p"] = [row.get("score_p") for row in group]
+        for name, values in shared.items():
+            if len(set(values)) > 1:
+                raise ValueError(f"dataset {dataset!r}: the runs have different {name}; tabulate them apart")
+        repeated = [s for s, n in Counter((row.get("model_name"), row.get("method")) for row in group).items() if n > 1]
+        if repeated:
+            raise ValueError(f"dataset {dataset!r}: several rows for model {repeated[0][0]!r} with method "
+                             f"{repeated[0][1]!r}; give one row per system")
+        columns = _columns(shared[setting][0], by, metrics)
         unknown = [key for _, key in columns if all(key not in row for row in group)]
         if unknown:
             raise ValueError(f"dataset {dataset!r}: the results have no key {unknown[:5]}")
         first = columns[0][1]
-        group.sort(key=lambda row: math.inf if (v := _number(row.get(first))) is None else -v)
-        best = {key: max((v for row in group if (v := _number(row.get(key))) is not None), default=None)
+        group.sort(key=lambda row: math.inf if (v := _number(row, first)) is None else -v)
+        best = {key: max((v for row in group if (v := _number(row, key)) is not None), default=None)
                 for _, key in columns}
         bold = fmt == "markdown" and len(group) > 1
-        cells = [[_cell(row, key, digits, bold and _number(row.get(key)) == best[key]) for _, key in columns]
+        cells = [[_cell(row, key, digits, bold and _number(row, key) == best[key]) for _, key in columns]
                  for row in group]
-        names = [str(row.get("model_name")) + (f" ({row['method']})" if row.get("method") else "") for row in group]
+        names = [_name(row) for row in group]
         header = ["model", *(title for title, _ in columns)]
         if fmt == "csv":
-            lines = [",".join(header)] + [",".join([name, *row]) for name, row in zip(names, cells)]
-        else:
-            lines = [f"**{dataset}** ({group[0].get('n_folds')} folds, mean (SD))", "",
-                     "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            lines += ["| " + " | ".join([name, *row]) + " |" for name, row in zip(names, cells)]
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows([header, *([name, *row] for name, row in zip(names, cells))])
+            tables.append(out.getvalue().rstrip("\n"))
+            continue
+        lines = [f"**{_markdown(str(dataset))}** ({group[0].get('n_folds')} folds, mean (SD))", "",
+                 "| " + " | ".join(map(_markdown, header)) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join([_markdown(name), *row]) + " |" for name, row in zip(names, cells)]
         tables.append("\n".join(lines))
     return "\n\n".join(tables)
 
 
-def _listed(value: Any) -> list:
-    """A config list, as saved or as :func:`load_results` stores it (JSON text)."""
-    return json.loads(value) if isinstance(value, str) else list(value)
+def _name(row: Mapping[str, Any]) -> str:
+    return str(row.get("model_name")) + (f" ({row['method']})" if row.get("method") else "")
 
 
-def _number(value: Any) -> float | None:
+def _markdown(text: str) -> str:
+    """A table cell: ``\\`` and ``|`` escaped, line breaks as spaces, so the row keeps its columns."""
+    return " ".join(text.replace("\\", "\\\\").replace("|", "\\|").splitlines())
+
+
+def _setting(row: Mapping[str, Any], name: str) -> list:
+    """``p_values`` or ``length_bins`` of a row, as saved or as :func:`load_results` stores it (JSON text)."""
+    if name not in row:
+        raise ValueError(f"{_name(row)}: the row has no {name!r}")
+    value = row[name]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"{_name(row)}: {name} {value!r} is not a JSON array") from None
+    return _check_p_values(value) if name == "p_values" else _check_length_bins(value)
+
+
+def _number(row: Mapping[str, Any], key: str) -> float | None:
     """A result value, None where it is undefined (null in the file, NaN in memory)."""
-    return None if value is None or math.isnan(value) else float(value)
+    value = row.get(key)
+    if value is None:
+        return None
+    if not _is_real(value):
+        raise ValueError(f"{_name(row)}: result {key!r} is {value!r}, not a number")
+    return None if math.isnan(value) else float(value)
 
 
-def _columns(row: Mapping[str, Any], by: str, metrics: Sequence[str]) -> list[tuple[str, str]]:
+def _columns(setting: Sequence[Any], by: str, metrics: Sequence[str]) -> list[tuple[str, str]]:
     if by == "p":
-        groups = [(f"p={format_p(p)}", f"p{format_p(p)}") for p in _listed(row["p_values"])]
+        groups = [(f"p={format_p(p)}", f"p{format_p(p)}") for p in setting]
     else:
-        groups = [(bin_name(*b), f"len_{bin_name(*b)}") for b in _listed(row["length_bins"])]
+        groups = [(bin_name(*b), f"len_{bin_name(*b)}") for b in setting]
     return [(f"{title} {metric}", f"{prefix}_{metric}") for title, prefix in groups for metric in metrics]
 
 
 def _cell(row: Mapping[str, Any], key: str, digits: int, bold: bool) -> str:
-    mean, sd = _number(row.get(key)), _number(row.get(f"{key}_sd"))
+    mean, sd = _number(row, key), _number(row, f"{key}_sd")
     if mean is None:
         return "-"  # undefined: no spans of that bin or label in any fold
     text = f"**{mean:.{digits}f}**" if bold else f"{mean:.{digits}f}"
