@@ -26,7 +26,10 @@ re-serialised, as ``huggingface_hub`` does.)
 
 from __future__ import annotations
 
+import json
 import math
+import numbers
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -44,7 +47,7 @@ from .leaderboard import CrossValidationResult, load_results
 from .outputs import atomic_write_text
 from .soft_match import format_p
 
-__all__ = ["ModelCardError", "CardMetric", "card_metrics", "model_index_results", "eval_result_entries",
+__all__ = ["ModelCardError", "CardMetric", "read_scores", "card_metrics", "model_index_results", "eval_result_entries",
            "write_model_card"]
 
 TASK_TYPE = "token-classification"
@@ -76,21 +79,41 @@ class CardMetric:
         return self.metric_type + (f"_p{format_p(self.args['p'])}" if "p" in self.args else "")
 
 
-def _flat(results: CrossValidationResult | Mapping[str, Any] | str | Path) -> dict[str, Any]:
+def read_scores(path: str | os.PathLike, *, typed: bool | None = None) -> dict[str, Any]:
+    """One system's scores from a JSON file, as one flat dict (a :func:`load_results` row's layout):
+    a leaderboard results file (checked by :func:`load_results`), or one test set's flat scores
+    (``ecr-hf score --format json``, a :func:`~ecr_hf.scoring.span_metrics` dict saved as JSON).
+
+    ``typed`` says how flat scores were computed (they do not record it); for a leaderboard file,
+    whose config records it, a different ``typed`` is an error.
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelCardError(f"{path}: cannot read scores JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ModelCardError(f"{path}: holds a JSON {type(data).__name__}, not an object of scores")
+    if "config" in data:
+        (flat,) = load_results(path).to_list()  # one file: one row, or ResultsFileError naming the file
+        if typed is not None and bool(flat["typed"]) != typed:
+            raise ModelCardError(f"{path}: the run was scored with typed={flat['typed']}, not typed={typed}")
+        return flat
+    return {**data, "typed": bool(typed)}
+
+
+def _flat(results: CrossValidationResult | Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
     """One system's config and scores as one flat dict (a :func:`load_results` row's layout)."""
     if isinstance(results, CrossValidationResult):
         data = results.to_dict()
         return {**data["config"], **data["results"]}
-    if isinstance(results, (str, Path)):
-        rows = load_results(results).to_list()
-        if len(rows) != 1:
-            raise ModelCardError(f"{results}: holds {len(rows)} leaderboard files; a model card takes one")
-        return rows[0]
+    if isinstance(results, (str, os.PathLike)):
+        return read_scores(results)
     if isinstance(results, Mapping):
         if "config" in results and "results" in results:  # a leaderboard file's content
             return {**results["config"], **results["results"]}
         return dict(results)
-    raise TypeError(f"expected a CrossValidationResult, a leaderboard file or a score dict, got {type(results).__name__}")
+    raise TypeError(f"expected a CrossValidationResult, a scores file or a score dict, got {type(results).__name__}")
 
 
 def _number(flat: Mapping[str, Any], key: str, *, score: bool) -> float | None:
@@ -98,7 +121,7 @@ def _number(flat: Mapping[str, Any], key: str, *, score: bool) -> float | None:
     value = flat.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ModelCardError(f"{key} is {value!r}, not a number")
     if math.isnan(value):
         return None
@@ -107,15 +130,25 @@ def _number(flat: Mapping[str, Any], key: str, *, score: bool) -> float | None:
     return float(value)
 
 
-def card_metrics(results: CrossValidationResult | Mapping[str, Any] | str | Path, *,
+def _p_values(flat: Mapping[str, Any]) -> list[float]:
+    """The run's ``p_values`` where its config records them (the p it chose to report), else
+    every p the keys hold."""
+    chosen = flat.get("p_values")
+    if chosen is not None:
+        return [float(p) for p in (json.loads(chosen) if isinstance(chosen, str) else chosen)]
+    return sorted({float(m.group(1)) for k in flat if (m := _P_KEY.match(k))})
+
+
+def card_metrics(results: CrossValidationResult | Mapping[str, Any] | str | os.PathLike, *,
                  metrics: Sequence[str] = ("f1", "precision", "recall")) -> list[CardMetric]:
     """The scores of ``results`` that go on a card, in card order: the weighted soft match at
     every p computed, then strict span and character-level scores, each as ``metrics``.
 
     ``results``: a :class:`~ecr_hf.leaderboard.CrossValidationResult`, a leaderboard file (path),
     its loaded content or a :func:`~ecr_hf.leaderboard.load_results` row, or one
-    :func:`~ecr_hf.scoring.span_metrics` dict. A score that is undefined (null) is left out; a
-    value that is not a number in [0, 1] is an error.
+    :func:`~ecr_hf.scoring.span_metrics` dict (its ``typed`` key, default false, says how it was
+    scored). The p values are the run's ``p_values`` where recorded. A score that is undefined
+    (null) is left out; a value that is not a number in [0, 1] is an error.
     """
     unknown = [m for m in metrics if m not in _KINDS]
     if unknown or not metrics:
@@ -124,7 +157,7 @@ def card_metrics(results: CrossValidationResult | Mapping[str, Any] | str | Path
     typed = bool(flat.get("typed", False))
     n_folds = flat.get("n_folds")
     folds = {"n_folds": int(n_folds)} if n_folds is not None else {}
-    p_values = sorted({float(m.group(1)) for k in flat if (m := _P_KEY.match(k))})
+    p_values = _p_values(flat)
     specs = [(f"p{format_p(p)}_{m}", f"weighted_soft_match_{m}",
               f"Weighted soft match {_KINDS[m]} (p={format_p(p)}{', typed' if typed else ''})",
               {"p": int(p) if p.is_integer() else p, "typed": typed, **folds}) for p in p_values for m in metrics]
@@ -150,7 +183,7 @@ def _dataset_id(flat: Mapping[str, Any], dataset_id: str | None) -> str:
 
 
 def model_index_results(
-    results: CrossValidationResult | Mapping[str, Any] | str | Path,
+    results: CrossValidationResult | Mapping[str, Any] | str | os.PathLike,
     *,
     dataset_id: str | None = None,
     dataset_name: str | None = None,
@@ -185,7 +218,7 @@ def model_index_results(
 
 
 def eval_result_entries(
-    results: CrossValidationResult | Mapping[str, Any] | str | Path,
+    results: CrossValidationResult | Mapping[str, Any] | str | os.PathLike,
     *,
     dataset_id: str | None = None,
     metrics: Sequence[str] = ("f1", "precision", "recall"),
@@ -257,7 +290,7 @@ def _eval_results_name(dataset_id: str) -> str:
 
 def write_model_card(
     folder: str | Path,
-    results: CrossValidationResult | Mapping[str, Any] | str | Path,
+    results: CrossValidationResult | Mapping[str, Any] | str | os.PathLike,
     *,
     model_name: str | None = None,
     dataset_id: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import yaml
 from huggingface_hub import ModelCard, parse_eval_result_entries
@@ -11,7 +12,8 @@ from huggingface_hub.repocard import metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from ecr_hf.leaderboard import cross_validate
-from ecr_hf.model_card import ModelCardError, card_metrics, eval_result_entries, model_index_results, write_model_card
+from ecr_hf.model_card import (ModelCardError, card_metrics, eval_result_entries, model_index_results, read_scores,
+                               write_model_card)
 from ecr_hf.scoring import span_metrics
 
 GOLD = [[[(0, 10, "D")], [(3, 9, "C")]], [[(0, 4, "D")]], [[(0, 8, "D"), (10, 20, "D")]]]
@@ -123,6 +125,33 @@ def test_test_set_scores_and_leaderboard_file(tmp_path, cv):
     assert [(m.key, m.value, m.sd) for m in card_metrics(path)] == [(m.key, m.value, m.sd) for m in card_metrics(cv)]
     entries = eval_result_entries(json.loads(path.read_text()), date="2026-01-01")
     assert entries[0].date == "2026-01-01" and entries[0].value == cv.mean()["p1_f1"]
+
+
+def test_read_scores_files(tmp_path, cv):
+    scores = span_metrics(GOLD[0], PRED[0], p_values=[1, 2], typed=True)
+    flat = tmp_path / "scores.json"  # as `ecr-hf score --format json` writes it
+    flat.write_text(json.dumps(scores), encoding="utf-8")
+    got = {m.key: m for m in card_metrics(read_scores(flat, typed=True))}
+    assert got["p2_f1"].value == scores["p2_f1"] and got["p2_f1"].args == {"p": 2, "typed": True}
+    saved = cv.save(tmp_path / "cv.json", model_name="m", dataset="d")
+    assert read_scores(saved)["n_folds"] == 3
+    with pytest.raises(ModelCardError, match="typed=False, not typed=True"):
+        read_scores(saved, typed=True)
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(ModelCardError, match="bad.json: holds a JSON list"):
+        read_scores(bad)
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(ModelCardError, match="bad.json: cannot read"):
+        write_model_card(tmp_path / "m", bad, dataset_id="d")
+    assert not (tmp_path / "m").exists()
+
+
+def test_reported_p_values_are_the_runs(cv):
+    run = cross_validate(GOLD, PRED, p_values=[2, 100])  # p=1 is scored too, but not asked for
+    run.config.update(dataset="d")
+    assert sorted({m.args.get("p") for m in card_metrics(run)} - {None}) == [2, 100]
+    assert card_metrics({"p1_f1": np.float32(0.5), "dataset": "d"}, metrics=["f1"])[0].value == 0.5
 
 
 def test_typed_names_and_single_fold_sd(tmp_path):
