@@ -13,6 +13,11 @@ How a generation is read:
   closed (e.g. at the end of a truncated generation) and a ``##`` that closes nothing are dropped.
 * Nested markers (``@@a @@b## c##``): the outermost span is kept and the spans inside it are dropped,
   since the format marks untyped concepts and the outer span already covers the inner text.
+* Markers in the source: a marker of the generation that is aligned character for character onto the
+  same marker at the same place of the source is source text, not a marker (``"a @@ b ## c"`` copied
+  exactly has no span). Only where the source has no such marker, or the copy differs there, is it read
+  as a marker. An exact copy of a source with markers therefore cannot mark a span that starts or ends
+  exactly at a copied marker.
 * Chat text (``"Sure, here is the output:\\n<answer>\\nHope this helps"``) is recognised at line
   granularity: when the generation has more lines than the source, up to ``_MAX_CHAT_LINES`` leading
   and trailing lines are cut where that brings the text closer to the source. Markers in them are
@@ -21,14 +26,31 @@ How a generation is read:
   normalised character by character (NFKC by default, so full-width/half-width variants match; offsets
   stay those of the raw texts) and aligned with ``rapidfuzz.distance.Indel.opcodes`` (a longest common
   subsequence, so every aligned pair is a literal match). Long texts are first anchored on unique
-  ``_ANCHOR_K``-grams shared by both, and only the gaps between anchors are aligned.
+  ``_ANCHOR_K``-grams shared by both, and only the gaps between anchors are aligned; a long gap whose
+  two sides differ little (a repetitive text with scattered edits has no unique anchors) is aligned in
+  a band around the diagonal (``Levenshtein.opcodes`` with a distance hint), which is near-linear.
 * A span of the answer becomes the hull of the source characters aligned to its characters: text the
   model inserted maps to nothing, source text the model dropped at a span edge stays outside. A run of
   rewritten characters (adjacent deletions and insertions) of equal length on both sides is read as
-  substitutions, position by position; a boundary strictly inside a run of unequal lengths has no
-  defensible source offset, and that span is dropped. So is a span whose text has no counterpart in the
-  source. A short chance match inside a rewrite (the "g" of "sneezing" and "cough") counts as part of
-  the rewrite. Spans are never placed outside the source.
+  substitutions, position by position. Spans are never placed outside the source.
+* The placement is checked: a span whose source text differs from its marked text (compared under
+  ``normalization``) is first looked for, as an exact copy of its marked text, in the source next to
+  where the alignment put it (within its own length on either side, between its neighbours); the
+  nearest copy wins. This repairs boundaries that an edit right next to a marker pulled off (in
+  ``"fever c@@cough##"`` the model inserted a "c", and the span is "cough", not "ough"). Otherwise the
+  hull is kept and counted as *adjusted* (``n_spans_adjusted``, with the text it got in ``issues``):
+  the model changed the span's text. A span with no defensible hull is dropped and counted: a boundary
+  strictly inside a run of unequal rewrites, text with no counterpart in the source (a hallucinated or
+  repeated span), or a hull that would overlap a neighbour. A short chance match inside a rewrite (the
+  "g" of "sneezing" and "cough") counts as part of the rewrite.
+* Cost is bounded by ``max_cells`` (default :data:`MAX_CELLS`, 2**28): no alignment or distance step
+  evaluates more cells of a dynamic-programming matrix than that (a plain alignment of ``n x m``
+  characters needs ``n * m`` cells, ``n * m / 8`` bytes; a banded one ``max(n, m)`` cells per unit of
+  band). Texts that are close or share anchors stay near-linear whatever their length. A stretch that
+  is both too long and too different to align within the cap (say, two unrelated 100,000-character
+  texts) is left unaligned: spans in it are dropped with the reason in ``issues``, and the document is
+  counted in ``capped``. Its ``similarity``/``edit_distance`` are ``nan``/``None`` when the distances
+  themselves exceed the cap, and such documents are left out of the report's means.
 * Boundaries are mapped with numpy, all documents of a batch (``_BATCH``) in one pass.
 """
 
@@ -48,7 +70,11 @@ from rapidfuzz.distance import Indel, Levenshtein
 
 from .spans import Span
 
-__all__ = ["DecodeResult", "FaithfulnessReport", "decode_marked", "decode_corpus"]
+__all__ = ["MAX_CELLS", "DecodeResult", "FaithfulnessReport", "decode_marked", "decode_corpus"]
+
+MAX_CELLS = 2**28
+"""Default ``max_cells``: the most cells of one alignment or distance matrix the decoder evaluates
+(2**28 cells: a 32 MiB bit matrix and some 40 ms for a plain alignment of two 16,000-character texts)."""
 
 _NORMALIZATION_FORMS = ("NFC", "NFKC", "NFD", "NFKD")
 # From this many alignment cells (len(answer) * len(source), ~3,500 characters each) the alignment is
@@ -70,20 +96,26 @@ class DecodeResult:
     """Spans decoded from one generation, with how faithfully the generation copied the source.
 
     ``n_spans_found`` counts the spans returned; ``n_spans_dropped`` the marked spans (or stray markers)
-    that could not be placed, each explained in ``issues`` (the first ``_MAX_ISSUES``). The faithfulness
-    fields compare the marker-free answer with the source: ``similarity`` is the Indel normalized
-    similarity ``2 * LCS / (len(a) + len(b))`` (the measure of ``difflib.SequenceMatcher.ratio`` with an
-    exact LCS), ``edit_distance`` the Levenshtein distance, ``length_difference`` ``len(answer) -
-    len(source)``. ``answer`` is the ``[start, end)`` of the generation that was read (chat cut off).
+    that could not be placed; ``n_spans_adjusted`` the returned spans whose source text differs from
+    their marked text (the model changed it). Each is explained in ``issues`` (the first
+    ``_MAX_ISSUES``). The faithfulness fields compare the marker-free answer with the source:
+    ``similarity`` is the Indel normalized similarity ``2 * LCS / (len(a) + len(b))`` (the measure of
+    ``difflib.SequenceMatcher.ratio`` with an exact LCS), ``edit_distance`` the Levenshtein distance,
+    ``length_difference`` ``len(answer) - len(source)``. ``capped`` says that ``max_cells`` was reached:
+    a stretch was left unaligned (its spans dropped), and ``similarity``/``edit_distance`` are
+    ``nan``/``None`` if the distances exceeded it too. ``answer`` is the ``[start, end)`` of the
+    generation that was read (chat cut off).
     """
 
     spans: list[Span]
     exact: bool
     similarity: float
-    edit_distance: int
+    edit_distance: int | None
     length_difference: int
     n_spans_found: int
     n_spans_dropped: int
+    n_spans_adjusted: int
+    capped: bool
     issues: list[str]
     answer: tuple[int, int]
 
@@ -92,7 +124,10 @@ class DecodeResult:
 class FaithfulnessReport:
     """Corpus faithfulness in the form of Table S18: exact rate, then means over mismatches only.
 
-    The three ``mean_*`` fields are ``nan`` when every generation is exact (no mismatch to average).
+    The three ``mean_*`` fields are ``nan`` when every generation is exact (no mismatch to average);
+    ``mean_similarity`` and ``mean_edit_distance`` leave out documents whose distances exceeded
+    ``max_cells`` (counted in ``n_capped``, with those whose spans were dropped for the cap). The span
+    counts are sums of the :class:`DecodeResult` fields of the same names.
     """
 
     n_documents: int
@@ -103,11 +138,14 @@ class FaithfulnessReport:
     mean_length_difference: float
     n_spans_found: int
     n_spans_dropped: int
+    n_spans_adjusted: int
+    n_capped: int
 
     @classmethod
     def from_results(cls, results: Sequence[DecodeResult]) -> "FaithfulnessReport":
         n = len(results)
         mismatches = [r for r in results if not r.exact]
+        measured = [r for r in mismatches if r.edit_distance is not None]
 
         def mean(values: list[float]) -> float:
             return float(np.mean(values)) if values else math.nan
@@ -116,11 +154,13 @@ class FaithfulnessReport:
             n_documents=n,
             n_exact=n - len(mismatches),
             exact_match_rate=(n - len(mismatches)) / n if n else math.nan,
-            mean_similarity=mean([r.similarity for r in mismatches]),
-            mean_edit_distance=mean([r.edit_distance for r in mismatches]),
+            mean_similarity=mean([r.similarity for r in measured]),
+            mean_edit_distance=mean([r.edit_distance for r in measured]),
             mean_length_difference=mean([r.length_difference for r in mismatches]),
             n_spans_found=sum(r.n_spans_found for r in results),
             n_spans_dropped=sum(r.n_spans_dropped for r in results),
+            n_spans_adjusted=sum(r.n_spans_adjusted for r in results),
+            n_capped=sum(r.capped for r in results),
         )
 
     def to_dict(self, prefix: str = "faithfulness_") -> dict[str, float]:
@@ -228,31 +268,48 @@ def _anchors(a: str, b: str, k: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def _matching_blocks(a: str, b: str, i0: int = 0, j0: int = 0) -> list[int]:
-    """Exact matches of an optimal Indel (LCS) alignment, flat ``[i, j, size, ...]``, shifted by i0, j0."""
-    return [x for t, i1, i2, j1, _ in Indel.opcodes(a, b).as_list() if t == "equal"
+def _matching_blocks(a: str, b: str, i0: int = 0, j0: int = 0, metric=Indel, **kwargs) -> list[int]:
+    """Exact matches of an optimal ``metric`` alignment, flat ``[i, j, size, ...]``, shifted by i0, j0."""
+    return [x for t, i1, i2, j1, _ in metric.opcodes(a, b, **kwargs).as_list() if t == "equal"
             for x in (i1 + i0, j1 + j0, i2 - i1)]
 
 
-def _align(a: str, b: str) -> tuple[list[int], bool]:
-    """Matching blocks of an alignment of ``a`` and ``b``, and whether the alignment is optimal.
+def _align_gap(a: str, b: str, i0: int, j0: int, max_cells: int) -> list[int] | None:
+    """Matching blocks of one stretch between anchors, or ``None`` if it cannot be aligned within
+    ``max_cells``: a plain LCS alignment when small, else a banded one when the two sides are close."""
+    n, m = len(a), len(b)
+    if n * m <= min(max_cells, _ANCHOR_MIN_CELLS):
+        return _matching_blocks(a, b, i0, j0)
+    band = max_cells // max(n, m)
+    d = Levenshtein.distance(a, b, score_cutoff=band)  # costs about max(n, m) * band / 64 words
+    if d <= band:
+        return _matching_blocks(a, b, i0, j0, Levenshtein, score_hint=d)
+    return _matching_blocks(a, b, i0, j0) if n * m <= max_cells else None
+
+
+def _align(a: str, b: str, max_cells: int) -> tuple[list[int], bool, list[int]]:
+    """Matching blocks of an alignment of ``a`` and ``b``, whether it is optimal, and the stretches left
+    unaligned for ``max_cells`` (``t``: the gap before match ``t``, counting the flat triples).
 
     Long texts are anchored on unique shared k-grams and only the gaps between anchors are aligned,
     which keeps the cost near-linear instead of O(len(a) * len(b) / 64).
     """
-    if len(a) * len(b) >= _ANCHOR_MIN_CELLS:
-        anchors = _anchors(a, b, _ANCHOR_K)
-        if anchors:
-            flat: list[int] = []
-            ci = cj = 0
-            for i, j, length in [*anchors, (len(a), len(b), 0)]:
-                if i > ci and j > cj:
-                    flat += _matching_blocks(a[ci:i], b[cj:j], ci, cj)
-                if length:
-                    flat += (i, j, length)
-                ci, cj = i + length, j + length
-            return flat, False
-    return _matching_blocks(a, b), True
+    if len(a) * len(b) < _ANCHOR_MIN_CELLS and len(a) * len(b) <= max_cells:
+        return _matching_blocks(a, b), True, []
+    flat: list[int] = []
+    capped: list[int] = []
+    ci = cj = 0
+    for i, j, length in [*_anchors(a, b, _ANCHOR_K), (len(a), len(b), 0)]:
+        if i > ci and j > cj:
+            blocks = _align_gap(a[ci:i], b[cj:j], ci, cj, max_cells)
+            if blocks is None:
+                capped.append(len(flat) // 3)
+            else:
+                flat += blocks
+        if length:
+            flat += (i, j, length)
+        ci, cj = i + length, j + length
+    return flat, False, capped
 
 
 class _Blocks:
@@ -264,10 +321,12 @@ class _Blocks:
     around it, in the answer and in the source (the "g" that "sneezing" shares with "cough"), is taken
     as part of the rewrite, much as diff-match-patch's semantic cleanup does; a word with insertions
     on both sides stays a match, since inserted text does not compete for its source characters.
+    ``capped`` gaps (per gap) were left unaligned for the cap; absorbing a match keeps the flag.
     """
 
-    def __init__(self, matches: np.ndarray, fixed: np.ndarray, n_answer: int, n_source: int):
-        opaque = np.zeros(len(matches) + 1, dtype=bool)  # per gap: holds an absorbed match
+    def __init__(self, matches: np.ndarray, fixed: np.ndarray, capped: np.ndarray, n_answer: int,
+                 n_source: int):
+        opaque = capped.copy()  # per gap: no reading by position (holds an absorbed match, or unaligned)
         while True:
             mi, mj, size = matches[:, 0], matches[:, 1], matches[:, 2]
             gi1, gi2 = np.concatenate((_ZERO, mi + size)), np.concatenate((mi, [n_answer]))
@@ -279,36 +338,83 @@ class _Blocks:
             if not absorb.any():
                 break
             group = np.concatenate((_ZERO, np.cumsum(~absorb)))  # gap -> gap after merging
-            merged = np.zeros(group[-1] + 1, dtype=bool)
-            np.logical_or.at(merged, group, opaque)
-            merged[group[1:][absorb]] = True
-            matches, fixed, opaque = matches[~absorb], fixed[~absorb], merged
+            merged = np.zeros((2, group[-1] + 1), dtype=bool)
+            np.logical_or.at(merged[0], group, opaque)
+            np.logical_or.at(merged[1], group, capped)
+            merged[0, group[1:][absorb]] = True
+            matches, fixed, (opaque, capped) = matches[~absorb], fixed[~absorb], merged
         # a final empty match at the ends of both texts keeps the lookups below in range
         self.mi, self.mj = np.concatenate((mi, [n_answer])), np.concatenate((mj, [n_source]))
         self.me = self.mi + np.concatenate((size, _ZERO))
         self.gi1, self.gi2, self.gj1, self.gj2 = gi1, gi2, gj1, gj2
+        self.capped = capped
         # rewritten on both sides with unequal lengths or around an absorbed match: no reading by position
         self.unequal = (gap_j > 0) & ((gap_i != gap_j) | opaque)
 
-    def map(self, q: np.ndarray, end: np.ndarray) -> np.ndarray:
-        """Source offsets of answer boundaries ``q`` (``-1`` where no offset is defensible).
+    def match_of(self, char: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The last match starting at or before answer character ``char``, and whether it holds it."""
+        k = np.searchsorted(self.mi, char, side="right") - 1
+        return k, char < self.me[k]  # k >= 0: every document starts with its fixed match
+
+    def map(self, q: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Source offsets of answer boundaries ``q`` (``-1`` where no offset is defensible), and the gap
+        each boundary lies in or after.
 
         ``end`` marks end boundaries. A start boundary belongs to the character after it, an end
         boundary to the character before it (spans are non-empty, so both exist): a boundary is never
         placed on a pure deletion, so source text the model dropped at a span edge stays outside.
         """
-        char = q - end
-        k = np.searchsorted(self.mi, char, side="right") - 1  # last match starting at or before ``char``
-        in_match = char < self.me[k]  # k >= 0: every document starts with its fixed match
-        g = k + 1  # otherwise ``char`` lies in the gap after match ``k``
+        k, in_match = self.match_of(q - end)
+        g = k + 1  # unless in the match, the character lies in the gap after match ``k``
         i1, i2, j1, j2, unequal = self.gi1[g], self.gi2[g], self.gj1[g], self.gj2[g], self.unequal[g]
         out = np.minimum(j1 + (q - i1), j2)  # substituted: by position; inserted: j1
         out = np.where(unequal & (q == i2), j2, out)
         out = np.where(unequal & (q > i1) & (q < i2), -1, out)
-        return np.where(in_match, self.mj[k] + (q - self.mi[k]), out)
+        return np.where(in_match, self.mj[k] + (q - self.mi[k]), out), g
 
 
-def _answer_bounds(generation: str, source: str, pattern: re.Pattern, stripped: str) -> tuple[int, int]:
+def _nearest(text: str, sub: str, lo: int, hi: int, ref: int) -> int:
+    """Start of the copy of ``sub`` inside ``text[lo:hi]`` nearest to ``ref`` (``-1`` if none)."""
+    best, pos = -1, text.find(sub, lo, hi)
+    while pos >= 0:
+        if best < 0 or abs(pos - ref) < abs(best - ref):
+            best = pos
+        elif pos > ref:  # the copies further on are further away
+            break
+        pos = text.find(sub, pos + 1, hi)
+    return best
+
+
+def _split(generation: str, pattern: re.Pattern, literal: frozenset[int], a0: int, a1: int) -> list[str]:
+    """``pattern.split(generation[a0:a1])``, leaving the ``literal`` markers (offsets) in the text."""
+    text = generation[a0:a1]
+    if not literal:
+        return pattern.split(text)
+    parts, pos = [], 0
+    for m in pattern.finditer(text):
+        if a0 + m.start() not in literal:
+            parts += (text[pos:m.start()], m.group())
+            pos = m.end()
+    parts.append(text[pos:])
+    return parts
+
+
+def _literal_markers(generation: str, source: str, pattern: re.Pattern, max_cells: int) -> frozenset[int]:
+    """Offsets of the generation's markers aligned exactly onto the same marker of the source: they copy
+    source text and are not markers."""
+    in_source = {m.start(): m.group() for m in pattern.finditer(source)}
+    flat, _, _ = _align(generation, source, max_cells)
+    block_starts = flat[0::3]
+    literal = set()
+    for m in pattern.finditer(generation):
+        b = bisect.bisect_right(block_starts, m.start()) - 1
+        if b >= 0 and m.end() <= flat[3 * b] + flat[3 * b + 2] and \
+                in_source.get(flat[3 * b + 1] + m.start() - flat[3 * b]) == m.group():
+            literal.add(m.start())
+    return frozenset(literal)
+
+
+def _answer_bounds(generation: str, source: str, split, stripped: str, max_cells: int) -> tuple[int, int]:
     """Cut leading / trailing lines of chat text where that brings the text closer to the source."""
     if not source or _LINE_BREAK.search(stripped) is None:
         return 0, len(generation)
@@ -326,24 +432,36 @@ def _answer_bounds(generation: str, source: str, pattern: re.Pattern, stripped: 
         return starts[i], starts[len(lines) - j - 1] + len((last.splitlines() or [""])[0])
 
     def best(candidates: list[tuple[int, int]]) -> tuple[int, int]:
-        chosen, cutoff = None, None
-        for c in candidates:  # the first (least cut) wins ties
-            a0, a1 = bounds(*c)
-            text = pattern.sub("", generation[a0:a1])
-            d = (Indel.distance(text, source, score_cutoff=cutoff) if cutoff is not None
-                 else _bounded(Indel.distance, text, source, 2 * abs(len(text) - len(source)) + 64))
-            if cutoff is None or d < cutoff:
-                chosen, cutoff = c, d
+        chosen, distance = candidates[0], None  # the first (least cut) wins ties, and when none is in reach
+        for c in candidates:
+            text = "".join(split(*bounds(*c))[0::2])
+            limit = _distance_limit(len(text), len(source), max_cells)
+            if distance is not None:
+                limit = min(limit, distance - 1)
+            d = _bounded(Indel.distance, text, source, 2 * abs(len(text) - len(source)) + 64, limit)
+            if d is not None:
+                chosen, distance = c, d
         return chosen
 
     i, _ = best([(i, 0) for i in range(min(extra, _MAX_CHAT_LINES) + 1)])
     return bounds(*best([(i, j) for j in range(min(extra - i, _MAX_CHAT_LINES) + 1)]))
 
 
-def _bounded(distance, a: str, b: str, guess: int) -> int:
-    """Exact distance, banded around ``guess`` (near-linear when texts are close); falls back if above."""
-    d = distance(a, b, score_cutoff=guess)
-    return d if d <= guess else distance(a, b)
+def _distance_limit(n: int, m: int, max_cells: int) -> int:
+    """The largest distance of texts of lengths n, m worth computing within ``max_cells``: any when the
+    whole matrix fits, else the band that does."""
+    return n + m if n * m <= max_cells else max_cells // max(n, m)
+
+
+def _bounded(distance, a: str, b: str, guess: int, limit: int) -> int | None:
+    """Exact distance if at most ``limit`` (else ``None``), banded around ``guess`` first (near-linear
+    when texts are close): the cost grows with the band, not with the product of the lengths."""
+    if limit < 0:
+        return None
+    d = distance(a, b, score_cutoff=min(guess, limit))
+    if d > guess and guess < limit:
+        d = distance(a, b, score_cutoff=limit)
+    return d if d <= limit else None
 
 
 def _raw_offset(a0: int, positions: list[int], markers: list[str], k: int) -> int:
@@ -404,24 +522,27 @@ class _Parsed:
     """One generation read and aligned, waiting for its spans to be mapped (with the others)."""
 
     __slots__ = ("stripped", "source", "answer", "markers", "positions", "starts", "ends", "opens", "dropped",
-                 "issues", "n_answer", "n_source", "cum_answer", "cum_source", "changed", "matches", "optimal")
+                 "issues", "norm_answer", "norm_source", "cum_answer", "cum_source", "changed", "matches",
+                 "optimal", "capped")
 
 
 def _parse(generation: str, source: str, doc: int | None, pattern: re.Pattern, open_marker: str,
-           close_marker: str, label: str | None, normalization: str | None,
-           strip_chat: bool) -> DecodeResult | _Parsed:
+           close_marker: str, label: str | None, normalization: str | None, strip_chat: bool,
+           max_cells: int) -> DecodeResult | _Parsed:
     """Read markers, cut chat, align; an exact copy is finished here (offsets carry over)."""
     if not isinstance(generation, str) or not isinstance(source, str):
         where = "" if doc is None else f"document {doc}: "
         raise TypeError(f"{where}generation and source must be str, got {type(generation).__name__} and "
                         f"{type(source).__name__}")
+    literal = _literal_markers(generation, source, pattern, max_cells) if pattern.search(source) else frozenset()
+    split = partial(_split, generation, pattern, literal)
     a0, a1 = 0, len(generation)
-    parts = pattern.split(generation)
+    parts = split(a0, a1)
     stripped = "".join(parts[0::2])
     if strip_chat and stripped != source:
-        a0, a1 = _answer_bounds(generation, source, pattern, stripped)
+        a0, a1 = _answer_bounds(generation, source, split, stripped, max_cells)
         if (a0, a1) != (0, len(generation)):
-            parts = pattern.split(generation[a0:a1])
+            parts = split(a0, a1)
             stripped = "".join(parts[0::2])
     markers = parts[1::2]
     positions = list(accumulate(map(len, parts[0:-1:2])))  # offset of each marker in ``stripped``
@@ -429,28 +550,93 @@ def _parse(generation: str, source: str, doc: int | None, pattern: re.Pattern, o
     starts, ends, opens, dropped = _pair_markers(markers, positions, a0, open_marker, close_marker, issues)
     if stripped == source:
         spans = list(map(_new_span, zip(starts, ends, repeat(label))))
-        return DecodeResult(spans, True, 1.0, 0, 0, len(spans), dropped, issues, (a0, a1))
+        return DecodeResult(spans, True, 1.0, 0, 0, len(spans), dropped, 0, False, issues, (a0, a1))
 
     p = _Parsed()
     p.stripped, p.source, p.answer, p.markers, p.positions = stripped, source, (a0, a1), markers, positions
     p.issues = issues
     p.starts, p.ends, p.opens, p.dropped = starts, ends, opens, dropped
-    norm_answer, p.cum_answer, changed_answer = _normalize(stripped, normalization)
-    norm_source, p.cum_source, changed_source = _normalize(source, normalization)
-    p.n_answer, p.n_source, p.changed = len(norm_answer), len(norm_source), changed_answer + changed_source
-    if norm_answer == norm_source:
-        p.matches, p.optimal = [0, 0, len(norm_source)] if norm_source else [], True
+    p.norm_answer, p.cum_answer, changed_answer = _normalize(stripped, normalization)
+    p.norm_source, p.cum_source, changed_source = _normalize(source, normalization)
+    p.changed = changed_answer + changed_source
+    if p.norm_answer == p.norm_source:
+        p.matches, p.optimal, p.capped = [0, 0, len(p.norm_source)] if p.norm_source else [], True, []
     else:
-        p.matches, p.optimal = _align(norm_answer, norm_source)
+        p.matches, p.optimal, p.capped = _align(p.norm_answer, p.norm_source, max_cells)
     return p
 
 
-def _finish(parsed: list[_Parsed], label: str | None) -> list[DecodeResult]:
+def _show(text: str, limit: int = 80) -> str:
+    """``repr`` of a text for a message, shortened in the middle past ``limit`` characters."""
+    return repr(text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 2:]}")
+
+
+def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.ndarray, gap: np.ndarray,
+           keep: np.ndarray, span_doc: np.ndarray, offset_i: np.ndarray, offset_j: np.ndarray,
+           max_cells: int) -> tuple[np.ndarray, dict[int, str]]:
+    """Check the spans not inside one exact match (``~keep``), in place: keep a hull whose source text
+    is the marked text, else the nearest exact copy of that text next to it, else the hull (marked
+    adjusted), else drop. Returns ``adjusted`` and why each dropped span was dropped."""
+    n = len(keep)
+    start, end = mapped[:n].tolist(), mapped[n:].tolist()
+    check = np.flatnonzero(~keep)
+    adjusted = np.zeros(n, dtype=bool)
+    why: dict[int, str] = {}
+    # where to look for a copy: the span widened on both sides by its own length and the rewritten
+    # text next to it (in the answer), within its document
+    qs, qe = q[:n][check], q[n:][check]
+    ks, in_s = blocks.match_of(qs)
+    ke, in_e = blocks.match_of(qe - 1)
+    rewritten = blocks.gi2 - blocks.gi1
+    before = np.where(in_s, np.where(qs == blocks.mi[ks], rewritten[ks], 0), rewritten[ks + 1])
+    after = np.where(in_e & (qe < blocks.me[ke]), 0, rewritten[ke + 1])
+    docs = span_doc[check]
+    lo = np.maximum(2 * qs - qe - before, offset_i[docs])
+    hi = np.minimum(2 * qe - qs + after, offset_i[docs + 1])
+    ctx, ctx_gap = blocks.map(np.concatenate((lo, hi)), np.repeat([False, True], len(check)))
+    ctx = np.where(ctx >= 0, ctx, np.concatenate((blocks.gj1[ctx_gap[:len(check)]], blocks.gj2[ctx_gap[len(check):]])))
+    index = np.arange(n)
+    prev_kept = np.maximum.accumulate(np.where(keep, index, -1)).tolist()
+    next_kept = np.minimum.accumulate(np.where(keep, index, n)[::-1])[::-1].tolist()
+    span_doc, q, gap = span_doc.tolist(), q.tolist(), gap.tolist()
+    last_end: dict[int, int] = {}  # per document: end of the last span placed here
+    for c, t in enumerate(check.tolist()):
+        d, s, e = span_doc[t], start[t], end[t]
+        p, oi, oj = parsed[d], int(offset_i[d]), int(offset_j[d])
+        g = gap[t] if s < 0 else gap[n + t]
+        if (s < 0 or e < 0) and blocks.capped[g]:
+            why[t] = (f"it lies in a stretch of {blocks.gi2[g] - blocks.gi1[g]} x {blocks.gj2[g] - blocks.gj1[g]} "
+                      f"characters too different to align within max_cells={max_cells}")
+            continue
+        prev, nxt = prev_kept[t], next_kept[t]
+        lower = max(end[prev] if prev >= 0 and span_doc[prev] == d else oj, last_end.get(d, oj))
+        upper = start[nxt] if nxt < n and span_doc[nxt] == d else int(offset_j[d + 1])
+        text = p.norm_answer[q[t] - oi:q[n + t] - oi]
+        hull = 0 <= s < e and lower <= s and e <= upper
+        if not hull or p.norm_source[s - oj:e - oj] != text:
+            ref = s if s >= 0 else int(blocks.gj1[gap[t]])
+            pos = _nearest(p.norm_source, text, max(lower, int(ctx[c])) - oj,
+                           min(upper, int(ctx[len(check) + c])) - oj, ref - oj) if text else -1
+            if pos >= 0:
+                s, e = pos + oj, pos + oj + len(text)
+            elif hull:
+                adjusted[t] = True
+            else:
+                why[t] = ("a boundary falls inside rewritten text" if s < 0 or e < 0 else
+                          "its text has no counterpart in the source" if s >= e else
+                          "it would overlap a neighbouring span")
+                continue
+        start[t], end[t], keep[t], last_end[d] = s, e, True, e
+    mapped[:n], mapped[n:] = start, end
+    return adjusted, why
+
+
+def _finish(parsed: list[_Parsed], label: str | None, max_cells: int) -> list[DecodeResult]:
     """Map the spans of all documents onto their sources in one vectorised pass, then measure them."""
     n_matches = [len(p.matches) // 3 + 1 for p in parsed]  # + the fixed empty match that opens each
     n_spans = [len(p.starts) for p in parsed]
-    offset_i = np.cumsum([0] + [p.n_answer for p in parsed])
-    offset_j = np.cumsum([0] + [p.n_source for p in parsed])
+    offset_i = np.cumsum([0] + [len(p.norm_answer) for p in parsed])
+    offset_j = np.cumsum([0] + [len(p.norm_source) for p in parsed])
     flat: list[int] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -467,14 +653,22 @@ def _finish(parsed: list[_Parsed], label: str | None) -> list[DecodeResult]:
     matches[:, 0] += np.repeat(offset_i[:-1], n_matches)
     matches[:, 1] += np.repeat(offset_j[:-1], n_matches)
     fixed = np.zeros(len(matches), dtype=bool)
-    fixed[np.cumsum(n_matches) - n_matches] = True
-    blocks = _Blocks(matches, fixed, int(offset_i[-1]), int(offset_j[-1]))
+    first = np.cumsum(n_matches) - n_matches
+    fixed[first] = True
+    capped = np.zeros(len(matches) + 1, dtype=bool)  # per gap; gap ``g`` lies before match ``g``
+    for d, p in enumerate(parsed):
+        capped[[first[d] + 1 + t for t in p.capped]] = True
+    blocks = _Blocks(matches, fixed, capped, int(offset_i[-1]), int(offset_j[-1]))
 
     n = len(starts)
-    q = np.array(starts + ends, dtype=np.int64) + np.tile(np.repeat(offset_i[:-1], n_spans), 2)
-    mapped = blocks.map(q, np.arange(2 * n) >= n)
-    ambiguous = (mapped[:n] < 0) | (mapped[n:] < 0)
-    mapped -= np.tile(np.repeat(offset_j[:-1], n_spans), 2)
+    span_doc = np.repeat(np.arange(len(parsed)), n_spans)
+    is_end = np.arange(2 * n) >= n
+    q = np.array(starts + ends, dtype=np.int64) + np.tile(offset_i[span_doc], 2)
+    mapped, gap = blocks.map(q, is_end)
+    k, in_match = blocks.match_of(q - is_end)
+    keep = in_match[:n] & in_match[n:] & (k[:n] == k[n:])  # inside one exact match: the text carries over
+    adjusted, why = _place(parsed, blocks, q, mapped, gap, keep, span_doc, offset_i, offset_j, max_cells)
+    mapped -= np.tile(offset_j[span_doc], 2)
     start, end = mapped[:n], mapped[n:]
     bounds = list(accumulate(n_spans, initial=0))
     for d, p in enumerate(parsed):
@@ -482,17 +676,17 @@ def _finish(parsed: list[_Parsed], label: str | None) -> list[DecodeResult]:
             b = slice(bounds[d], bounds[d + 1])
             start[b] = np.searchsorted(p.cum_source, start[b], side="right") - 1
             end[b] = np.searchsorted(p.cum_source, end[b], side="left")
-    ok = ~ambiguous & (start < end)
-    spans = list(map(_new_span, zip(start[ok].tolist(), end[ok].tolist(), repeat(label))))
-    kept_bounds = np.concatenate((_ZERO, np.cumsum(ok))).take(bounds).tolist()
-    for t in np.flatnonzero(~ok).tolist():
-        d = bisect.bisect_right(bounds, t) - 1
+    spans = list(map(_new_span, zip(start[keep].tolist(), end[keep].tolist(), repeat(label))))
+    kept_bounds = np.concatenate((_ZERO, np.cumsum(keep))).take(bounds).tolist()
+    n_adjusted = np.bincount(span_doc[adjusted], minlength=len(parsed)).tolist()
+    for t in sorted([*why, *np.flatnonzero(adjusted).tolist()]):
+        d = span_doc[t]
         p, k = parsed[d], t - bounds[d]
         if len(p.issues) < _MAX_ISSUES:  # keep a few: messages cost time
             at = _raw_offset(p.answer[0], p.positions, p.markers, p.opens[k])
-            why = "a boundary falls inside rewritten text" if ambiguous[t] else \
-                "its text has no counterpart in the source"
-            p.issues.append(f"span {p.stripped[p.starts[k]:p.ends[k]]!r} at generation offset {at}: {why}")
+            why_t = f"placed on {_show(p.source[start[t]:end[t]])}: the generation changed its text" \
+                if adjusted[t] else why[t]
+            p.issues.append(f"span {_show(p.stripped[p.starts[k]:p.ends[k]])} at generation offset {at}: {why_t}")
 
     results = []
     for d, p in enumerate(parsed):
@@ -500,17 +694,27 @@ def _finish(parsed: list[_Parsed], label: str | None) -> list[DecodeResult]:
         # The alignment cost is the exact Indel distance when the alignment is optimal and on unchanged
         # characters; otherwise it bounds the banded search (exact either way, see ``_bounded``).
         stripped, source = p.stripped, p.source
-        cost = p.n_answer + p.n_source - 2 * sum(p.matches[2::3])
+        cost = len(p.norm_answer) + len(p.norm_source) - 2 * sum(p.matches[2::3])
+        limit = _distance_limit(len(stripped), len(source), max_cells)
         indel = cost if p.optimal and not p.changed else \
-            _bounded(Indel.distance, stripped, source, cost + 2 * p.changed)
+            _bounded(Indel.distance, stripped, source, cost + 2 * p.changed, limit)
+        distance = None if indel is None else _bounded(Levenshtein.distance, stripped, source, indel, indel)
+        if p.capped:
+            p.issues.append(f"{len(p.capped)} stretch(es) of the texts too different to align within "
+                            f"max_cells={max_cells}: spans there are dropped")
+        if distance is None:
+            p.issues.append(f"similarity and edit distance not computed: the texts ({len(stripped)} and "
+                            f"{len(source)} characters) differ too much for max_cells={max_cells}")
         results.append(DecodeResult(
             spans=doc_spans,
             exact=False,
-            similarity=1.0 - indel / (len(stripped) + len(source)),
-            edit_distance=_bounded(Levenshtein.distance, stripped, source, indel),
+            similarity=math.nan if indel is None else 1.0 - indel / (len(stripped) + len(source)),
+            edit_distance=distance,
             length_difference=len(stripped) - len(source),
             n_spans_found=len(doc_spans),
             n_spans_dropped=p.dropped + n_spans[d] - len(doc_spans),
+            n_spans_adjusted=n_adjusted[d],
+            capped=bool(p.capped) or distance is None,
             issues=p.issues,
             answer=p.answer,
         ))
@@ -518,19 +722,21 @@ def _finish(parsed: list[_Parsed], label: str | None) -> list[DecodeResult]:
 
 
 def _decode(generations: Sequence[str], sources: Sequence[str], single: bool, open_marker: str,
-            close_marker: str, label: str | None, normalization: str | None,
-            strip_chat: bool) -> list[DecodeResult]:
+            close_marker: str, label: str | None, normalization: str | None, strip_chat: bool,
+            max_cells: int) -> list[DecodeResult]:
     if normalization is not None and normalization not in _NORMALIZATION_FORMS:
         raise ValueError(f"normalization must be one of {_NORMALIZATION_FORMS} or None, got {normalization!r}")
+    if isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1:
+        raise ValueError(f"max_cells must be a positive int (default MAX_CELLS = 2**28), got {max_cells!r}")
     pattern = _marker_pattern(open_marker, close_marker)
     results: list[DecodeResult | _Parsed] = []
     for lo in range(0, len(generations), _BATCH):  # batches bound the memory held by parsed documents
         batch = [_parse(g, s, None if single else lo + d, pattern, open_marker, close_marker, label,
-                        normalization, strip_chat)
+                        normalization, strip_chat, max_cells)
                  for d, (g, s) in enumerate(zip(generations[lo:lo + _BATCH], sources[lo:lo + _BATCH]))]
         pending = [d for d, r in enumerate(batch) if isinstance(r, _Parsed)]
         if pending:
-            for d, r in zip(pending, _finish([batch[d] for d in pending], label)):
+            for d, r in zip(pending, _finish([batch[d] for d in pending], label, max_cells)):
                 batch[d] = r
         results += batch
     return results
@@ -545,6 +751,7 @@ def decode_marked(
     label: str | None = None,
     normalization: str | None = "NFKC",
     strip_chat: bool = True,
+    max_cells: int = MAX_CELLS,
 ) -> DecodeResult:
     """Decode the marked spans of ``generation`` onto character offsets of ``source``.
 
@@ -557,6 +764,9 @@ def decode_marked(
         normalization: Unicode form both texts are compared under (``"NFKC"``, ``"NFC"``, ``"NFKD"``,
             ``"NFD"``) or ``None`` for raw comparison; offsets are always those of the raw ``source``.
         strip_chat: cut leading/trailing lines of chat text around the answer.
+        max_cells: the most cells of one alignment or distance matrix to evaluate (see the module
+            docstring): bounds time and memory; a stretch too long and too different to align within
+            it has its spans dropped (``capped``, reasons in ``issues``).
 
     Returns:
         A :class:`DecodeResult`; ``spans`` are sorted, non-overlapping, inside ``source``.
@@ -569,7 +779,8 @@ def decode_marked(
         >>> r.exact, r.edit_distance, r.n_spans_dropped
         (False, 4, 0)
     """
-    return _decode([generation], [source], True, open_marker, close_marker, label, normalization, strip_chat)[0]
+    return _decode([generation], [source], True, open_marker, close_marker, label, normalization, strip_chat,
+                   max_cells)[0]
 
 
 def decode_corpus(
@@ -581,6 +792,7 @@ def decode_corpus(
     label: str | None = None,
     normalization: str | None = "NFKC",
     strip_chat: bool = True,
+    max_cells: int = MAX_CELLS,
 ) -> tuple[list[list[Span]], FaithfulnessReport]:
     """Decode one generation per source, as :func:`decode_marked` does (same options), in one batch.
 
@@ -598,5 +810,6 @@ def decode_corpus(
     if len(generations) != len(sources):
         raise ValueError(f"got {len(generations)} generations but {len(sources)} sources; pass one "
                          "generation per source text, in the same order")
-    results = _decode(generations, sources, False, open_marker, close_marker, label, normalization, strip_chat)
+    results = _decode(generations, sources, False, open_marker, close_marker, label, normalization, strip_chat,
+                      max_cells)
     return [r.spans for r in results], FaithfulnessReport.from_results(results)

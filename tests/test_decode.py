@@ -226,7 +226,7 @@ def test_corpus_report_by_hand():
     assert report == FaithfulnessReport(
         n_documents=3, n_exact=1, exact_match_rate=pytest.approx(1 / 3),
         mean_similarity=pytest.approx((10 / 11 + 0.8) / 2), mean_edit_distance=1.5,
-        mean_length_difference=-0.5, n_spans_found=2, n_spans_dropped=1)
+        mean_length_difference=-0.5, n_spans_found=2, n_spans_dropped=1, n_spans_adjusted=0, n_capped=0)
     logged = report.to_dict()
     assert logged["faithfulness_mean_edit_distance"] == 1.5 and logged["faithfulness_n_spans_dropped"] == 1.0
     assert all(k.startswith("faithfulness_") and isinstance(v, float) for k, v in logged.items())
