@@ -11,6 +11,9 @@ network, or no such repository) it imports the newest copy in its module cache,
 give it, and deletes every other hash folder of that name, so a stale copy left by an older ecr-hf
 can never be the one picked. It must run with the same ``HF_HOME`` / ``HF_MODULES_CACHE`` as the
 processes that load, once per cache and again after upgrading ecr-hf (``ecr-hf register-metrics``).
+Each file is written to a temporary name in its folder and renamed into place
+(:func:`ecr_hf.outputs.atomic_write_text`), so a process importing the module while another one
+registers reads the old file or the new one, never a truncated one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .outputs import atomic_write_text
 
 if TYPE_CHECKING:
     import evaluate
@@ -103,9 +108,9 @@ def register_metrics(
             target.mkdir(exist_ok=True)
             (target / "__init__.py").touch()
             script = target / f"{name}.py"
-            shutil.copyfile(source, script)
-            with open(target / f"{name}.json", "w", encoding="utf-8") as f:
-                json.dump({"original file path": str(source), "local file path": str(script)}, f)
+            atomic_write_text(script, source.read_text(encoding="utf-8"), overwrite=True)
+            atomic_write_text(target / f"{name}.json", json.dumps({"original file path": str(source),
+                                                                   "local file path": str(script)}), overwrite=True)
         out[name] = script
     importlib.invalidate_caches()
     return out

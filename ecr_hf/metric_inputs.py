@@ -3,7 +3,9 @@
 A call gives ``predictions`` and ``references`` in one of these forms, one item per document:
 
 * ``"spans"``: a list of ``{"start": int, "end": int, "label": str}`` dicts (``label`` optional;
-  other keys such as ``"text"`` are ignored), half-open character offsets;
+  other keys, such as the ``"text"`` and ``"score"`` of :class:`ecr_hf.ECRExtractor` output, are
+  ignored on every path: ``compute``, ``add`` and ``add_batch`` store and score only the offsets
+  and the label; pass ``texts=`` to check offsets against the texts), half-open character offsets;
 * ``"marked"``: a ``@@...##`` marked string. References are read strictly (they carry the source
   text); a prediction is read strictly against that text, and when it does not reproduce it (a
   generation) the predictions are decoded with :func:`ecr_hf.decode.decode_corpus` and the result
@@ -16,6 +18,11 @@ The form is detected from the first non-empty document of each side; every docum
 checked against it, so a batch mixing forms, or predictions in another form than references, is a
 clear ``ValueError``. :class:`SpanMetricMixin` gives the modules the same checks on every path and a
 single-process ``compute`` that skips ``evaluate``'s Arrow round trip.
+
+Lone surrogates (``"\\ud800"``, a valid JSON escape) are fine in ``compute(predictions=...,
+references=...)``: offsets are code points and nothing is encoded. ``add`` and ``add_batch`` store
+the batch in ``evaluate``'s Arrow cache, whose strings are UTF-8 and cannot hold one, so there a
+string with a lone surrogate is a :class:`~ecr_hf.spans.SpanError` naming the document.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from datasets import Features, List, Value
 from .decode import decode_corpus
 from .formats import MarkerError, parse_marked
 from .report import bio_to_spans
-from .spans import Span, SpanError
+from .spans import Span, SpanError, check_texts
 
 __all__ = ["FEATURES", "INPUT_FEATURES", "SpanDocuments", "detect_form", "check_inputs", "to_span_documents",
            "SpanMetricMixin"]
@@ -273,9 +280,7 @@ def to_span_documents(
         if form != "spans":
             raise ValueError(f"texts= checks the offsets of span lists; {form!r} inputs carry their own text or "
                              "units, drop texts=")
-        texts = list(texts)
-        if len(texts) != len(references) or not all(isinstance(t, str) for t in texts):
-            raise ValueError(f"texts must be one string per document ({len(references)}), got {_show(texts)}")
+        texts = check_texts(texts, len(references))
     if decode is not None and form != "marked":
         raise ValueError(f"decode= applies to marked strings, not to {form!r} inputs")
     if arrow:  # span columns gathered by evaluate, validated when added: the core reads them as they are
@@ -301,6 +306,33 @@ def to_span_documents(
                 raise
     preds, report = decode_corpus(list(predictions), sources)
     return SpanDocuments(refs, preds, sources, None, report.to_dict(prefix="faithfulness_"))
+
+
+def _storable(docs: Sequence[Any], form: str, side: str) -> Sequence[Any]:
+    """A validated batch side in the exact shape of the Arrow features ``evaluate`` stores: span
+    dicts reduced to ``start``, ``end`` and ``label`` (missing label: None; other keys dropped, as
+    ``compute`` ignores them). A string with a lone surrogate cannot be stored as UTF-8: SpanError."""
+    if form == "spans":
+        docs = [[{"start": s["start"], "end": s["end"], "label": s.get("label")} for s in d or ()] for d in docs]
+        strings = [[s["label"] for s in d if s["label"] is not None] for d in docs]
+    elif form == "marked":
+        strings = [[d] for d in docs]
+    elif form == "tags":
+        strings = docs
+    else:
+        return docs
+    if not "".join(chain.from_iterable(strings)).isascii():
+        for k, doc in enumerate(strings):
+            for text in doc:
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as e:
+                    raise SpanError(
+                        f"{side}[{k}] holds the lone surrogate {text[e.start]!r} at character {e.start} of "
+                        f"{_show(text)}; add()/add_batch() store batches as UTF-8 (Arrow), which cannot hold it. "
+                        "compute(predictions=..., references=...) in one call accepts it (offsets are code "
+                        "points), or replace it in the text") from None
+    return docs
 
 
 class SpanMetricMixin:
@@ -334,12 +366,16 @@ class SpanMetricMixin:
 
     def add_batch(self, *, predictions=None, references=None, **kwargs):
         """Add a batch of documents (validated here, stored by ``evaluate``)."""
-        check_inputs(predictions, references, self._stored_form())
+        form = check_inputs(predictions, references, self._stored_form())
+        predictions, references = (_storable(docs, form, side) for docs, side in
+                                   ((predictions, "predictions"), (references, "references")))
         return super().add_batch(predictions=predictions, references=references, **kwargs)
 
     def add(self, *, prediction=None, reference=None, **kwargs):
         """Add one document (validated here, stored by ``evaluate``)."""
-        check_inputs([prediction], [reference], self._stored_form())
+        form = check_inputs([prediction], [reference], self._stored_form())
+        [prediction], [reference] = (_storable([doc], form, side) for doc, side in
+                                     ((prediction, "prediction"), (reference, "reference")))
         return super().add(prediction=prediction, reference=reference, **kwargs)
 
     def _infer_feature_from_batch(self, batch):

@@ -43,6 +43,7 @@ def classification_report(
     digits: int = 2,
     output_dict: bool = True,
     zero_division: float = 0.0,
+    empty_spans: str = "error",
 ) -> dict[str, dict[str, float | int]] | str:
     """Per-label strict span precision/recall/F1/support with micro, macro and weighted averages.
 
@@ -52,6 +53,7 @@ def classification_report(
         digits: decimals in the string form.
         output_dict: return a dict (default) or seqeval's text table.
         zero_division: precision when a label has no predictions, recall when it has no gold spans.
+        empty_spans: ``"error"`` (default) or ``"drop"`` spans with ``start == end``.
 
     Returns:
         ``{label: {"precision", "recall", "f1-score", "support"}, "micro avg": ..., "macro avg": ...,
@@ -78,7 +80,7 @@ def classification_report(
         <BLANKLINE>
     """
     zero_division = _check_zero_division(zero_division)
-    gold, pred = pair_arrays(references, predictions)
+    gold, pred = pair_arrays(references, predictions, empty_spans=empty_spans)
     g_keys = np.unique(np.stack([gold.doc, gold.start, gold.end, gold.label], axis=1), axis=0)
     p_keys = np.unique(np.stack([pred.doc, pred.start, pred.end, pred.label], axis=1), axis=0)
     both, seen = np.unique(np.concatenate([g_keys, p_keys]), axis=0, return_counts=True)

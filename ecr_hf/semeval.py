@@ -39,7 +39,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from .spans import SpanArrays, pair_arrays
+from .spans import SpanArrays, number_line, pair_arrays
 
 __all__ = ["SCHEMAS", "UNTYPED", "semeval_scores", "semeval_arrays"]
 
@@ -62,7 +62,7 @@ def candidate_pairs(gold: SpanArrays, pred: SpanArrays) -> tuple[np.ndarray, np.
     Two half-open spans overlap iff the later-starting one starts inside the other, so the pairs are
     those with a predicted start in ``[g.start, g.end)`` plus those with a gold start in
     ``(p.start, p.end)``; both ranges come from ``searchsorted`` on sorted starts, with documents laid
-    end to end on one axis.
+    end to end on one axis (:func:`ecr_hf.spans.number_line`: only the order of offsets matters).
 
     Args:
         gold, pred: corpora flattened with :meth:`SpanArrays.from_corpus` (same number of documents).
@@ -77,13 +77,8 @@ def candidate_pairs(gold: SpanArrays, pred: SpanArrays) -> tuple[np.ndarray, np.
         >>> [tuple(map(int, a)) for a in candidate_pairs(g, p)]
         [(0, 1), (0, 0)]
     """
-    n_docs = int(max(gold.doc.max(initial=-1), pred.doc.max(initial=-1))) + 1
-    extent = np.zeros(n_docs, dtype=np.int64)
-    np.maximum.at(extent, gold.doc, gold.end)
-    np.maximum.at(extent, pred.doc, pred.end)
-    offset = np.cumsum(extent + 1) - (extent + 1)
-    gs, ge = gold.start + offset[gold.doc], gold.end + offset[gold.doc]
-    ps, pe = pred.start + offset[pred.doc], pred.end + offset[pred.doc]
+    gs, ge, ps, pe = number_line((gold.doc, gold.start), (gold.doc, gold.end), (pred.doc, pred.start),
+                                 (pred.doc, pred.end))
 
     def expand(lo: np.ndarray, hi: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         count = np.maximum(hi - lo, 0)
@@ -168,7 +163,8 @@ def semeval_arrays(gold: SpanArrays, pred: SpanArrays, *, zero_division: float =
     return _schemas(gold, pred, _check_zero_division(zero_division))
 
 
-def semeval_scores(references: Iterable[Any], predictions: Iterable[Any], *, zero_division: float = 0.0) -> dict:
+def semeval_scores(references: Iterable[Any], predictions: Iterable[Any], *, zero_division: float = 0.0,
+                   empty_spans: str = "error") -> dict:
     """SemEval-2013 9.1 counts and precision/recall/F1 for the four schemas, overall and per label.
 
     Precision is ``(COR + 0.5 * PAR) / ACT`` and recall ``(COR + 0.5 * PAR) / POS`` (``PAR`` is 0
@@ -178,6 +174,8 @@ def semeval_scores(references: Iterable[Any], predictions: Iterable[Any], *, zer
         references: gold spans, one list per document (``Span``, dicts or tuples; may overlap or nest).
         predictions: predicted spans, same layout and number of documents.
         zero_division: precision when nothing is predicted, recall when nothing is gold.
+        empty_spans: ``"error"`` (default) or ``"drop"`` spans with ``start == end`` (see
+            :func:`ecr_hf.soft_match.soft_match_scores`, which reports how many).
 
     Returns:
         ``{schema: counts_and_scores, "per_label": {label: {schema: ...}}}`` with schemas
@@ -195,7 +193,7 @@ def semeval_scores(references: Iterable[Any], predictions: Iterable[Any], *, zer
         (0.4, 1.0)
     """
     zero_division = _check_zero_division(zero_division)
-    gold, pred = pair_arrays(references, predictions)
+    gold, pred = pair_arrays(references, predictions, empty_spans=empty_spans)
     result: dict[str, Any] = _schemas(gold, pred, zero_division)
     per_label = {}
     for k, name in [(-1, UNTYPED)] + list(enumerate(gold.labels)):

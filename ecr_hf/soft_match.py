@@ -22,12 +22,14 @@ per-label breakdown of untyped scores.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .spans import SpanArrays, pair_arrays
+from .semeval import _check_zero_division
+from .spans import OFFSET_LIMIT, SpanArrays, check_empty_spans, number_line, pair_arrays
 
 __all__ = [
     "DEFAULT_P_VALUES",
@@ -36,6 +38,8 @@ __all__ = [
     "flatten_scores",
     "score_arrays",
     "merge_overlaps",
+    "check_p",
+    "check_p_values",
     "format_p",
     "bin_name",
 ]
@@ -57,33 +61,55 @@ def bin_name(lo: int, hi: int | None) -> str:
     return f"{lo}+" if hi is None else f"{lo}-{hi}"
 
 
-def _check_p(p_values: Iterable[float]) -> tuple[float, ...]:
-    out = []
-    for p in p_values:
-        p = float(p)
-        if not p >= 1.0:  # also rejects nan
-            raise ValueError(f"p must be >= 1 (or float('inf')), got {p}")
-        out.append(p)
+def check_p(p: Any, name: str = "p", where: str = "") -> float:
+    """One fragmentation penalty as a float: a real number ``>= 1`` or ``float("inf")`` (the best
+    single fragment). Below 1 a span's score could exceed 1; bools, strings, None and nan are refused."""
+    try:
+        value = float(p) if isinstance(p, numbers.Real) and not isinstance(p, (bool, np.bool_)) else math.nan
+    except OverflowError:  # an int past the float range
+        value = math.nan
+    if not value >= 1.0:  # also nan
+        raise ValueError(f"{name} must be >= 1 (a real number, or float('inf')), got {p!r}{where}")
+    return value
+
+
+def check_p_values(p_values: Iterable[float]) -> tuple[float, ...]:
+    """The distinct p values of a list of them (each as :func:`check_p`); a string is not a list."""
+    if isinstance(p_values, (str, bytes, Mapping)) or not isinstance(p_values, Iterable):
+        raise ValueError(f"p_values must be a list of numbers >= 1, got {type(p_values).__name__} {p_values!r}")
+    p_values = list(p_values)
+    out = [check_p(p, where=f" in p_values {p_values!r}") for p in p_values]
     if not out:
         raise ValueError("p_values is empty; give at least one p >= 1")
     return tuple(dict.fromkeys(out))
 
 
 def _check_bins(bins: Sequence[tuple[int, int | None]] | None) -> tuple[tuple[int, int | None], ...]:
+    """Length bins as ``(lo, hi)`` int pairs with ``1 <= lo <= hi`` or ``hi=None`` (open-ended)."""
     if bins is None:
         return ()
+    if isinstance(bins, (str, bytes, Mapping)) or not isinstance(bins, Iterable):
+        raise ValueError(f"length_bins must be a list of (lo, hi) pairs, got {type(bins).__name__} {bins!r}")
     out = []
     for b in bins:
-        lo, hi = b
-        if lo < 1 or (hi is not None and hi < lo):
-            raise ValueError(f"length bin {b} is invalid; give (lo, hi) with 1 <= lo <= hi, or (lo, None)")
+        ok = isinstance(b, (Sequence, np.ndarray)) and not isinstance(b, (str, bytes)) and len(b) == 2
+        lo, hi = b if ok else (None, None)
+
+        def is_int(x: Any) -> bool:
+            return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+        if not (ok and is_int(lo) and lo >= 1 and (hi is None or (is_int(hi) and hi >= lo))):
+            raise ValueError(f"length bin {b!r} is invalid; give (lo, hi) with integers 1 <= lo <= hi, or (lo, None)")
         out.append((int(lo), None if hi is None else int(hi)))
     return tuple(out)
 
 
 class _Line(NamedTuple):
-    """Disjoint spans laid out on one number line: ``group * stride + offset``, sorted."""
+    """Disjoint spans, sorted, at positions on one number line (:func:`ecr_hf.spans.number_line`:
+    ordered by group, then offset) and with their real offsets (for lengths and overlaps)."""
 
+    pos_start: np.ndarray
+    pos_end: np.ndarray
     start: np.ndarray
     end: np.ndarray
     doc: np.ndarray
@@ -91,20 +117,27 @@ class _Line(NamedTuple):
     n_merged: int
 
 
-def merge_overlaps(arr: SpanArrays, typed: bool, stride: int) -> _Line:
-    """Union overlapping/nested spans per document (and per label if ``typed``), sorted on one line."""
-    group = arr.doc * (len(arr.labels) + 1) + (arr.label + 1) if typed else arr.doc
-    gstart = group * stride + arr.start
-    gend = group * stride + arr.end
-    doc, label = arr.doc, arr.label
+def _group(arr: SpanArrays, typed: bool) -> np.ndarray:
+    return arr.doc * (len(arr.labels) + 1) + (arr.label + 1) if typed else arr.doc
+
+
+def merge_overlaps(arr: SpanArrays, typed: bool, positions: tuple[np.ndarray, np.ndarray] | None = None) -> _Line:
+    """Union overlapping/nested spans per document (and per label if ``typed``), sorted on one line.
+
+    ``positions``: the spans' ``(start, end)`` on a number line shared with the other side (by
+    default one of their own, from :func:`ecr_hf.spans.number_line`).
+    """
+    group = _group(arr, typed)
+    gstart, gend = positions if positions is not None else number_line((group, arr.start), (group, arr.end))
+    start, end, doc, label = arr.start, arr.end, arr.doc, arr.label
     if typed:  # spans usually come sorted per document; a stable sort by label group keeps that order
         order = np.argsort(group, kind="stable")
-        gstart, gend, doc, label = gstart[order], gend[order], doc[order], label[order]
+        gstart, gend, start, end, doc, label = (x[order] for x in (gstart, gend, start, end, doc, label))
     if len(gstart) == 0 or bool(np.all(gstart[1:] >= gend[:-1])):  # sorted and disjoint: the usual case
-        return _Line(gstart, gend, doc, label, 0)
+        return _Line(gstart, gend, start, end, doc, label, 0)
     # sort by start, longest first among equal starts (so a run's head is its longest member)
     order = np.lexsort((-gend, gstart))
-    gstart, gend, doc, label = gstart[order], gend[order], doc[order], label[order]
+    gstart, gend, start, end, doc, label = (x[order] for x in (gstart, gend, start, end, doc, label))
     reach = np.maximum.accumulate(gend)
     new_run = np.empty(len(gstart), dtype=bool)
     new_run[0] = True
@@ -112,14 +145,15 @@ def merge_overlaps(arr: SpanArrays, typed: bool, stride: int) -> _Line:
     heads = np.flatnonzero(new_run)
     n_merged = len(gstart) - len(heads)
     if n_merged == 0:
-        return _Line(gstart, gend, doc, label, 0)
-    ends = np.maximum.reduceat(gend, heads)
+        return _Line(gstart, gend, start, end, doc, label, 0)
+    # one group per run, where positions and offsets have the same order: the furthest end is both
+    pos_ends, ends = np.maximum.reduceat(gend, heads), np.maximum.reduceat(end, heads)
     # label of the longest member of each run
     run = np.cumsum(new_run) - 1
-    length = gend - gstart
+    length = end - start
     best = np.lexsort((np.arange(len(length)), -length, run))
     first_of_run = best[np.r_[0, np.flatnonzero(np.diff(run[best])) + 1]]
-    return _Line(gstart[heads], ends, doc[heads], label[first_of_run], n_merged)
+    return _Line(gstart[heads], pos_ends, start[heads], ends, doc[heads], label[first_of_run], n_merged)
 
 
 def _count_below(ref: np.ndarray, query: np.ndarray, *, inclusive: bool) -> np.ndarray:
@@ -141,8 +175,8 @@ def _pairs(a: _Line, b: _Line) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     contiguous run, and the pairs number at most ``len(a) + len(b)``: linear in input size. Pairs
     come sorted by i and by j.
     """
-    lo = _count_below(b.end, a.start, inclusive=True)
-    hi = _count_below(b.start, a.end, inclusive=False)
+    lo = _count_below(b.pos_end, a.pos_start, inclusive=True)
+    hi = _count_below(b.pos_start, a.pos_end, inclusive=False)
     count = np.maximum(hi - lo, 0)
     ai = np.repeat(np.arange(len(a.start)), count)
     bj = np.arange(len(ai)) - np.repeat(np.cumsum(count) - count - lo, count)
@@ -254,11 +288,12 @@ class _Side(NamedTuple):
     doc_length: np.ndarray
 
     @classmethod
-    def build(cls, line: _Line, length: np.ndarray, scores: _Scores, n_labels: int, cap: int,
+    def build(cls, line: _Line, length: np.ndarray, scores: _Scores, n_labels: int, edges: np.ndarray,
               n_docs: int) -> "_Side":
-        shape = (n_labels + 1, cap + 1)
+        """``edges``: the sorted length-bin boundaries; a span's length slot is how many are <= its length."""
+        shape = (n_labels + 1, len(edges) + 1)
         n = shape[0] * shape[1]
-        key = (line.label + 1) * (cap + 1) + np.minimum(length.astype(np.int64), cap)
+        key = (line.label + 1) * shape[1] + np.searchsorted(edges, line.end - line.start, side="right")
         length_sum = np.bincount(key, weights=length, minlength=n)
         count = np.bincount(key, minlength=n).astype(np.float64)
         hits, plain = scores.sums(key, length, n), scores.sums(key, None, n)
@@ -267,11 +302,24 @@ class _Side(NamedTuple):
                                                                               minlength=n_docs))
 
 
-def _bin_sums(table: np.ndarray, bins: tuple[tuple[int, int | None], ...]) -> list[np.ndarray]:
-    """Sums per length bin: cumulative over length slots, each bin a difference of two."""
+def _bin_edges(bins: tuple[tuple[int, int | None], ...]) -> np.ndarray:
+    """The length-slot boundaries of ``bins``: each ``lo`` and ``hi + 1``, capped at the offset limit
+    (no span is that long). Their number, not their size, sets the work: binning is a searchsorted."""
+    return np.unique(np.array([min(x, OFFSET_LIMIT) for lo, hi in bins for x in (lo, hi and hi + 1) if x],
+                              dtype=np.int64))
+
+
+def _bin_sums(table: np.ndarray, bins: tuple[tuple[int, int | None], ...], edges: np.ndarray) -> list[np.ndarray]:
+    """Sums per length bin: cumulative over length slots, each bin a difference of two.
+
+    Slot ``k`` holds the lengths in ``[edges[k-1], edges[k])``, so the lengths ``[lo, hi]`` are the
+    slots after ``lo``'s edge up to ``hi + 1``'s edge."""
     cum = np.cumsum(table.sum(axis=1), axis=1)
-    cap = table.shape[2] - 1  # lengths above the largest bound share the last slot
-    return [cum[:, cap if hi is None else hi] - cum[:, lo - 1] for lo, hi in bins]
+
+    def at(x: int) -> int:
+        return int(np.searchsorted(edges, min(x, OFFSET_LIMIT)))
+
+    return [cum[:, -1 if hi is None else at(hi + 1)] - cum[:, at(lo)] for lo, hi in bins]
 
 
 def _entry(g: np.ndarray, q: np.ndarray, zero_division: float) -> dict[str, float]:
@@ -293,21 +341,27 @@ def score_arrays(
     typed: bool = False,
     length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
     zero_division: float = 0.0,
+    empty_spans: str = "error",
 ) -> dict[str, Any]:
-    """The scoring core over flattened span arrays (see :func:`soft_match_scores` for the result)."""
-    p_values, bins = _check_p(p_values), _check_bins(length_bins)
+    """The scoring core over flattened span arrays (see :func:`soft_match_scores` for the result).
+    ``empty_spans="drop"`` adds the arrays' drop counts (:attr:`SpanArrays.empty_dropped`) to it."""
+    p_values, bins = check_p_values(p_values), _check_bins(length_bins)
+    check_empty_spans(empty_spans)
+    zero_division = _check_zero_division(zero_division)
     labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
     if gold.labels != labels or pred.labels != labels:  # pair_arrays already shares one label set
         gold, pred = gold.relabel(labels), pred.relabel(labels)
-    top = max(int(gold.end.max(initial=0)), int(pred.end.max(initial=0)))
-    g = merge_overlaps(gold, typed, top + 1)
-    q = merge_overlaps(pred, typed, top + 1)
+    g_group, q_group = _group(gold, typed), _group(pred, typed)
+    gs_pos, ge_pos, qs_pos, qe_pos = number_line((g_group, gold.start), (g_group, gold.end),
+                                                 (q_group, pred.start), (q_group, pred.end))
+    g = merge_overlaps(gold, typed, (gs_pos, ge_pos))
+    q = merge_overlaps(pred, typed, (qs_pos, qe_pos))
     gl = (g.end - g.start).astype(np.float64)
     ql = (q.end - q.start).astype(np.float64)
     gi, qj, overlap = _pairs(g, q)  # sorted by gi and by qj
-    cap = max((max(lo, hi or lo) for lo, hi in bins), default=0) + 1
-    gs = _Side.build(g, gl, _Scores.build(gi, overlap / gl[gi], len(gl), p_values), len(labels), cap, n_documents)
-    qs = _Side.build(q, ql, _Scores.build(qj, overlap / ql[qj], len(ql), p_values), len(labels), cap, n_documents)
+    edges = _bin_edges(bins)
+    gs = _Side.build(g, gl, _Scores.build(gi, overlap / gl[gi], len(gl), p_values), len(labels), edges, n_documents)
+    qs = _Side.build(q, ql, _Scores.build(qj, overlap / ql[qj], len(ql), p_values), len(labels), edges, n_documents)
     result: dict[str, Any] = {
         "p": {},
         "typed": typed,
@@ -320,12 +374,14 @@ def score_arrays(
         "pred_merged": q.n_merged,
         "labels": labels,
     }
+    if empty_spans == "drop":
+        result.update(gold_empty_dropped=gold.empty_dropped, pred_empty_dropped=pred.empty_dropped)
     for p in p_values:
         g_tab, q_tab = gs.tables[p], qs.tables[p]
         entry = _entry(g_tab.sum(axis=(1, 2)), q_tab.sum(axis=(1, 2)), zero_division)
         entry.update(_case_average(gs.doc_hits[p], gs.doc_length, qs.doc_hits[p], qs.doc_length, zero_division))
         entry["bins"] = {bin_name(*b): _entry(gb, qb, zero_division)
-                         for b, gb, qb in zip(bins, _bin_sums(g_tab, bins), _bin_sums(q_tab, bins))}
+                         for b, gb, qb in zip(bins, _bin_sums(g_tab, bins, edges), _bin_sums(q_tab, bins, edges))}
         g_lab, q_lab = g_tab.sum(axis=2), q_tab.sum(axis=2)
         entry["per_label"] = {name: _entry(g_lab[:, k + 1], q_lab[:, k + 1], zero_division)
                               for k, name in enumerate(labels)}
@@ -342,6 +398,7 @@ def soft_match_scores(
     texts: Sequence[str] | None = None,
     length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
     zero_division: float = 0.0,
+    empty_spans: str = "error",
 ) -> dict[str, Any]:
     """Weighted soft matching and marker matching scores of a corpus, for several ``p`` at once.
 
@@ -349,13 +406,20 @@ def soft_match_scores(
         references: gold spans, one list per document (dicts ``{"start", "end", "label"}``,
             ``(start, end[, label])`` tuples or :class:`~ecr_hf.spans.Span`).
         predictions: predicted spans, in the same form and document order.
-        p_values: the fragmentation penalties to compute (each ``>= 1``; ``float("inf")`` allowed).
+        p_values: the fragmentation penalties to compute, a list of numbers ``>= 1`` (below 1 a
+            span's score could exceed 1); ``float("inf")`` scores each span by its best fragment.
         typed: if True a fragment counts only where gold and predicted labels are equal; if False
             (the paper's setting) labels are ignored.
-        texts: the documents' texts; when given, offsets past the end of a text raise.
-        length_bins: ``(lo, hi)`` character-length bins, ``hi=None`` for open-ended; recall in a bin
-            is over the gold spans of that length, precision over the predicted spans of that length.
-        zero_division: value for a ratio whose denominator is zero (as in scikit-learn).
+        texts: the documents' texts (a list of strings); when given, offsets past the end of a
+            text raise.
+        length_bins: ``(lo, hi)`` character-length bins (ints, ``1 <= lo <= hi``), ``hi=None`` for
+            open-ended; recall in a bin is over the gold spans of that length, precision over the
+            predicted spans of that length. Any bound works: binning costs the number of bins.
+        zero_division: value for a ratio whose denominator is zero (as in scikit-learn): a number in
+            ``[0, 1]`` or nan.
+        empty_spans: ``"error"`` (default): a span with ``start == end`` raises :class:`SpanError`;
+            ``"drop"``: such spans are left out, and counted in ``gold_empty_dropped`` and
+            ``pred_empty_dropped`` (keys present only then).
 
     Returns:
         A dict with ``"p"`` mapping each p to pooled ``precision``/``recall``/``f1``, their
@@ -370,9 +434,9 @@ def soft_match_scores(
         >>> round(r["p"][1.0]["recall"], 4), round(r["p"][2.0]["recall"], 4)
         (0.8, 0.5657)
     """
-    gold, pred = pair_arrays(references, predictions, texts)
+    gold, pred = pair_arrays(references, predictions, texts, empty_spans)
     return score_arrays(gold, pred, len(references), p_values=p_values, typed=typed,
-                        length_bins=length_bins, zero_division=zero_division)
+                        length_bins=length_bins, zero_division=zero_division, empty_spans=empty_spans)
 
 
 def flatten_scores(result: dict[str, Any], p: float | None = None) -> dict[str, float]:
@@ -398,6 +462,8 @@ def flatten_scores(result: dict[str, Any], p: float | None = None) -> dict[str, 
     for name, sub in entry["per_label"].items():
         for key in (*_METRICS, "n_gold", "n_pred"):
             flat[f"label_{name}_{key}"] = float(sub[key])
-    for key in ("n_documents", "n_gold", "n_pred", "gold_chars", "pred_chars", "gold_merged", "pred_merged"):
-        flat[key] = float(result[key])
+    for key in ("n_documents", "n_gold", "n_pred", "gold_chars", "pred_chars", "gold_merged", "pred_merged",
+                "gold_empty_dropped", "pred_empty_dropped"):
+        if key in result:
+            flat[key] = float(result[key])
     return flat

@@ -6,9 +6,12 @@ token offsets come from ``token_offsets``, from a Hugging Face fast tokenizer ap
 when neither is given, from whitespace tokenization of ``texts`` (regex ``\\S+``). Empty tokens
 (``start == end``, e.g. some byte-level pieces) overlap nothing and are never positive.
 
-Counting is vectorised: each side's spans become a per-character coverage array (a difference array
-and a cumulative sum over all documents laid end to end), and a token is positive when its prefix-sum
-window is non-zero.
+Counting is vectorised and independent of how large the offsets are: spans and tokens of all
+documents go on one number line (:func:`ecr_hf.spans.number_line`), the spans sorted by start with
+a running maximum of their ends, and a token ``[s, e)`` is positive when the spans starting before
+``e`` reach past ``s`` (one ``searchsorted`` per token). Token offsets follow the span offset rules:
+integers (never bools) in ``[0, OFFSET_LIMIT)``. Texts may hold lone surrogates: whitespace
+tokenization reads code points, it never encodes to UTF-8.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .semeval import UNTYPED, _check_zero_division, _prf
-from .spans import SpanError, pair_arrays
+from .spans import OFFSET_LIMIT, SpanError, _offsets_ok, check_texts, number_line, pair_arrays
 
 __all__ = ["whitespace_offsets", "token_scores"]
 
@@ -32,7 +35,7 @@ def _whitespace_tokens(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np
     """``(doc, start, end)`` of the regex ``\\S+`` matches of all texts, vectorised over code points."""
     width = np.array([len(t) + 1 for t in texts], dtype=np.int64)  # +1: a separating space
     first = np.cumsum(width) - width
-    codes = np.frombuffer(" ".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    codes = np.frombuffer(" ".join(texts).encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     edge = np.diff(np.r_[False, ~np.isin(codes, _SPACES), False].astype(np.int8))
     start, end = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
     doc = np.searchsorted(first, start, side="right") - 1
@@ -63,24 +66,50 @@ def _tokens(token_offsets, tokenizer, texts, n_docs: int) -> tuple[np.ndarray, n
     token_offsets = list(token_offsets)
     if len(token_offsets) != n_docs:
         raise SpanError(f"got {len(token_offsets)} token offset lists for {n_docs} documents; give one per document")
-    counts = [len(o) for o in token_offsets]
-    flat = np.array(list(chain.from_iterable(token_offsets)))
-    flat = flat.reshape(-1, 2) if flat.size else np.zeros((0, 2), np.int64)
-    doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts)
-    bad = (flat < 0).any(axis=1) | (flat[:, 1] < flat[:, 0]) if np.issubdtype(flat.dtype, np.integer) else None
-    if bad is None or bad.any() or len(flat) != sum(counts):
-        k = int(doc[np.argmax(bad)]) if bad is not None and bad.any() else 0
-        raise SpanError(f"document {k}: token offsets must be integer pairs (start, end) with "
-                        f"0 <= start <= end, got {list(token_offsets[k])[:5]}...")
-    return doc, flat[:, 0].astype(np.int64), flat[:, 1].astype(np.int64)
+    try:
+        counts = [len(o) for o in token_offsets]
+        rows = list(chain.from_iterable(token_offsets))
+        flat = np.array(rows) if rows else np.zeros((0, 2), np.int64)
+        ok = flat.ndim == 2 and flat.shape[1] == 2 and flat.dtype.kind in "iu" and _offsets_ok(chain.from_iterable(rows))
+    except (TypeError, ValueError):  # ragged or not iterable
+        ok = False
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts) if ok else None
+    if ok:
+        big = (flat >= OFFSET_LIMIT).any(axis=1)  # before the int64 cast (uint64 input)
+        flat = flat.astype(np.int64)
+        bad = big | (flat < 0).any(axis=1) | (flat[:, 1] < flat[:, 0])
+        if not bad.any():
+            return doc, flat[:, 0], flat[:, 1]
+        k = int(doc[np.argmax(bad)])
+    else:
+        k = next((j for j, o in enumerate(token_offsets) if not _token_doc_ok(o)), 0)
+    raise SpanError(f"document {k}: token offsets must be integer pairs (start, end), not bools, with "
+                    f"0 <= start <= end < {OFFSET_LIMIT} (2**53), got {list(token_offsets[k])[:5]}...")
 
 
-def _hits(doc, start, end, tok_doc, tok_start, tok_end, offset, total) -> np.ndarray:
-    """Which tokens overlap at least one of the spans (all offsets shifted onto one axis)."""
-    s, e = start + offset[doc], end + offset[doc]
-    cover = np.cumsum(np.bincount(s, minlength=total + 1) - np.bincount(e, minlength=total + 1))[:total] > 0
-    prefix = np.r_[0, np.cumsum(cover)]
-    return prefix[tok_end + offset[tok_doc]] > prefix[tok_start + offset[tok_doc]]
+def _token_doc_ok(offsets: Any) -> bool:
+    """Whether one document's token offsets are well formed (only to name the bad document)."""
+    try:
+        rows = list(offsets)
+        return all(len(r) == 2 for r in rows) and _offsets_ok(chain.from_iterable(rows)) and all(
+            0 <= a <= b < OFFSET_LIMIT for a, b in rows)
+    except TypeError:
+        return False
+
+
+def _hits(span_start: np.ndarray, span_end: np.ndarray, tok_start: np.ndarray, tok_end: np.ndarray) -> np.ndarray:
+    """Which tokens overlap at least one span; all are positions on one number line.
+
+    Spans sorted by start with the running maximum of their ends: a token ``[s, e)`` overlaps a span
+    iff the spans starting before ``e`` reach past ``s`` (earlier documents end before it starts).
+    """
+    order = np.argsort(span_start, kind="stable")
+    starts, reach = span_start[order], np.maximum.accumulate(span_end[order])
+    before = np.searchsorted(starts, tok_end, side="left")
+    hit = np.zeros(len(tok_start), dtype=bool)
+    some = before > 0
+    hit[some] = reach[before[some] - 1] > tok_start[some]
+    return hit & (tok_end > tok_start)  # an empty token overlaps nothing
 
 
 def _block(gold_hit: np.ndarray, pred_hit: np.ndarray, zero_division: float) -> dict[str, float | int]:
@@ -98,6 +127,7 @@ def token_scores(
     texts: Sequence[str] | None = None,
     typed: bool = False,
     zero_division: float = 0.0,
+    empty_spans: str = "error",
 ) -> dict[str, Any]:
     """Token-level precision, recall and F1 of predicted character spans against gold spans.
 
@@ -111,6 +141,7 @@ def token_scores(
             used to check that span offsets fit the text.
         typed: score (token, label) positions: a token counts for each label it is covered with.
         zero_division: precision when nothing is predicted, recall when nothing is gold.
+        empty_spans: ``"error"`` (default) or ``"drop"`` spans with ``start == end``.
 
     Returns:
         ``{"precision", "recall", "f1", "tp", "fp", "fn", "n_tokens"}``; with ``typed=True`` the
@@ -127,27 +158,23 @@ def token_scores(
         1
     """
     zero_division = _check_zero_division(zero_division)
-    gold, pred = pair_arrays(references, predictions, texts)
+    gold, pred = pair_arrays(references, predictions, texts, empty_spans)
     n_docs = len(references)
-    tok_doc, tok_start, tok_end = _tokens(token_offsets, tokenizer, texts, n_docs)
+    tok_doc, tok_start, tok_end = _tokens(token_offsets, tokenizer, check_texts(texts, n_docs), n_docs)
+    gs, ge, ps, pe, ts, te = number_line((gold.doc, gold.start), (gold.doc, gold.end), (pred.doc, pred.start),
+                                         (pred.doc, pred.end), (tok_doc, tok_start), (tok_doc, tok_end))
 
-    extent = np.zeros(n_docs, dtype=np.int64)
-    for doc, end in ((tok_doc, tok_end), (gold.doc, gold.end), (pred.doc, pred.end)):
-        np.maximum.at(extent, doc, end)
-    offset = np.cumsum(extent) - extent
-    total = int(extent.sum())
-
-    def hits(arr, mask):
-        return _hits(arr.doc[mask], arr.start[mask], arr.end[mask], tok_doc, tok_start, tok_end, offset, total)
+    def hits(start, end, mask):
+        return _hits(start[mask], end[mask], ts, te)
 
     if not typed:
         every = slice(None)
-        return {**_block(hits(gold, every), hits(pred, every), zero_division), "n_tokens": len(tok_doc)}
+        return {**_block(hits(gs, ge, every), hits(ps, pe, every), zero_division), "n_tokens": len(tok_doc)}
     per_label, tp, fp, fn = {}, 0, 0, 0
     for k, name in [(-1, UNTYPED)] + list(enumerate(gold.labels)):
         g_mask, p_mask = gold.label == k, pred.label == k
         if g_mask.any() or p_mask.any():
-            block = _block(hits(gold, g_mask), hits(pred, p_mask), zero_division)
+            block = _block(hits(gs, ge, g_mask), hits(ps, pe, p_mask), zero_division)
             per_label[name] = block
             tp, fp, fn = tp + block["tp"], fp + block["fp"], fn + block["fn"]
     p, r, f = _prf(tp, tp + fn, tp + fp, zero_division)

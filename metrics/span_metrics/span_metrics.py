@@ -52,7 +52,9 @@ Args:
         per character, word or token) or lists of 0/1 character labels.
     references: the gold standard, same form and number of documents. Marked references carry the
         source text; a marked prediction that does not reproduce it is decoded onto it.
-    zero_division (float): value of a ratio with a zero denominator. Default 0.0.
+    zero_division (float): value of a ratio with a zero denominator, in [0, 1] or nan. Default 0.0.
+    empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
+        out of every score and counted in `gold_empty_dropped` / `pred_empty_dropped`.
     texts (list of str): span lists only: the documents' texts; offsets are checked against them and
         split on whitespace they give the tokens of the token_* scores.
     token_offsets (list of list of (start, end)): span lists or marked strings: the character offsets
@@ -78,6 +80,7 @@ Returns:
         _incorrect / _partial / _missed / _spurious / _possible / _actual, for the schemas strict,
         exact, partial and ent_type.
     n_documents, n_gold, n_pred: counts.
+    gold_empty_dropped, pred_empty_dropped: with empty_spans="drop", the empty spans left out.
     faithfulness_*: when marked predictions were decoded (see weighted_soft_match).
 
 Examples:
@@ -125,12 +128,13 @@ class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
         scheme="IOB2",
         mode="default",
         decode=None,
+        empty_spans="error",
     ):
         docs = metric_inputs.to_span_documents(
             predictions, references, texts=texts, scheme=scheme, mode=mode, decode=decode
         )
         refs, preds = docs.references, docs.predictions
-        report = classification_report(refs, preds, zero_division=zero_division)
+        report = classification_report(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
         out = {key: report["micro avg"][name] for key, name in zip(("precision", "recall", "f1"), _REPORT)}
         for average in ("micro", "macro", "weighted"):
             out.update({f"{average}_{key}": report[f"{average} avg"][name] for key, name in zip(_METRICS, _REPORT)})
@@ -141,18 +145,20 @@ class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
 
         for prefix, typed in (("char", False), ("char_typed", True)):
             chars = flatten_scores(soft_match_scores(refs, preds, p_values=[1.0], typed=typed, texts=docs.texts,
-                                                     length_bins=None, zero_division=zero_division))
+                                                     length_bins=None, zero_division=zero_division,
+                                                     empty_spans=empty_spans))
             out.update({f"{prefix}_{key}": chars[key] for key in _METRICS})
+        out.update({key: chars[key] for key in ("gold_empty_dropped", "pred_empty_dropped") if key in chars})
 
         if docs.units is not None:  # label sequences: every unit is a token
             token_offsets = [np.stack([np.arange(n), np.arange(1, n + 1)], axis=1) for n in docs.units]
         if token_offsets is not None or docs.texts is not None:
             for prefix, typed in (("token", False), ("token_typed", True)):
                 tokens = token_scores(refs, preds, token_offsets=token_offsets, texts=docs.texts, typed=typed,
-                                      zero_division=zero_division)
+                                      zero_division=zero_division, empty_spans=empty_spans)
                 out.update({f"{prefix}_{key}": tokens[key] for key in _METRICS})
 
-        semeval = semeval_scores(refs, preds, zero_division=zero_division)
+        semeval = semeval_scores(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
         for schema in SCHEMAS:
             out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
         out.update(n_documents=len(refs), n_gold=semeval["strict"]["possible"], n_pred=semeval["strict"]["actual"])

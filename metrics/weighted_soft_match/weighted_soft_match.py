@@ -3,7 +3,8 @@
 import evaluate
 
 from ecr_hf import metric_inputs
-from ecr_hf.soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, flatten_scores, soft_match_scores
+from ecr_hf.soft_match import (DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, check_p, check_p_values, flatten_scores,
+                               soft_match_scores)
 
 
 _CITATION = """\
@@ -40,13 +41,16 @@ Args:
         per character, word or token) or lists of 0/1 character labels.
     references: the gold standard, same form and number of documents. Marked references carry the
         source text; a marked prediction that does not reproduce it is decoded onto it.
-    p (float): the fragmentation penalty of the main `precision`/`recall`/`f1` (>= 1). Default 1.0.
-    p_values (list of float): penalties reported as `p{p}_*` keys; `p` is always added.
-        Default (1, 1.5, 2, 100).
+    p (float): the fragmentation penalty of the main `precision`/`recall`/`f1`: a number >= 1, or
+        float("inf") (each span scored by its best fragment). Default 1.0.
+    p_values (list of float): penalties reported as `p{p}_*` keys (a list, each as `p`); `p` is
+        always added. Default (1, 1.5, 2, 100).
     typed (bool): if True a fragment counts only where the labels agree. Default False (the paper's).
-    length_bins (list of (lo, hi)): character-length bins for `len_{lo}-{hi}_*` keys (`hi` None: open).
-        Default ((1, 2), (3, 6), (7, 10), (11, 20), (21, None)).
-    zero_division (float): value of a ratio with a zero denominator. Default 0.0.
+    length_bins (list of (lo, hi)): character-length bins for `len_{lo}-{hi}_*` keys: int pairs with
+        1 <= lo <= hi, `hi` None for open-ended. Default ((1, 2), (3, 6), (7, 10), (11, 20), (21, None)).
+    zero_division (float): value of a ratio with a zero denominator, in [0, 1] or nan. Default 0.0.
+    empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
+        out and counted in `gold_empty_dropped` / `pred_empty_dropped`.
     texts (list of str): span lists only: the documents' texts, to check that offsets fit them.
     scheme (str), mode (str): how tag strings are read (seqeval's names): mode "default" (conlleval
         rules, the default) or "strict" with scheme "IOB2" (default), "IOE2", "IOBES" or "BILOU".
@@ -64,6 +68,7 @@ Returns:
     label_{label}_precision / _recall / _f1 / _n_gold / _n_pred: per label.
     n_documents, n_gold, n_pred, gold_chars, pred_chars, gold_merged, pred_merged: counts
         (overlapping spans on one side are merged into their union first, and counted here).
+    gold_empty_dropped, pred_empty_dropped: with empty_spans="drop", the empty spans left out.
     faithfulness_*: when marked predictions were decoded: exact_match_rate, mean_similarity,
         mean_edit_distance, mean_length_difference (over mismatches), n_exact, n_documents,
         n_spans_found, n_spans_dropped.
@@ -126,17 +131,21 @@ class WeightedSoftMatch(metric_inputs.SpanMetricMixin, evaluate.Metric):
         scheme="IOB2",
         mode="default",
         decode=None,
+        empty_spans="error",
     ):
+        p = check_p(p)
+        p_values = [*check_p_values(p_values), p]
         docs = metric_inputs.to_span_documents(
             predictions, references, texts=texts, scheme=scheme, mode=mode, decode=decode
         )
         result = soft_match_scores(
             docs.references,
             docs.predictions,
-            p_values=[*p_values, p],
+            p_values=p_values,
             typed=typed,
             texts=docs.texts,
             length_bins=length_bins,
             zero_division=zero_division,
+            empty_spans=empty_spans,
         )
         return {**flatten_scores(result, p), **docs.faithfulness}
