@@ -1,9 +1,15 @@
+"""The Space's page: span_metrics.compute on JSON input (ecr_hf.metric_app, current gradio)."""
+
 from pathlib import Path
 
-import evaluate
-from evaluate.utils import launch_gradio_widget
-
+from ecr_hf.metric_app import build_metric_app
 
 # the module script beside this file: the same in this repository and in a Hub Space
-module = evaluate.load(str(Path(__file__).resolve().with_name("span_metrics.py")))
-launch_gradio_widget(module)
+demo = build_metric_app(
+    Path(__file__).resolve().with_name("span_metrics.py"),
+    references=[[{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 15, "label": "LOC"}]],
+    predictions=[[{"start": 0, "end": 5, "label": "PER"}]],
+)
+
+if __name__ == "__main__":
+    demo.launch()

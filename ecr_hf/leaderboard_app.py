@@ -1,0 +1,443 @@
+"""A Gradio leaderboard over leaderboard files, with a submission form scored by the same core.
+
+:func:`build_app` shows the leaderboard files of a folder (:func:`ecr_hf.leaderboard.load_results`)
+as the paper's tables, one data set at a time: mean (SD) over folds of F1/R/P at each p (Table 2),
+by gold span length (Tables S19-S21), per label, and the faithfulness of decoded generations
+(Table S18), best mean of each column in bold, sortable, filtered by system family. With
+``references_dir`` it also takes submissions: a predictions JSONL scored against gold files that
+the server holds and never shows, saved as a new leaderboard file (see :func:`score_submission`).
+
+Results files say what a system is in their ``config``: ``family`` is one of :data:`FAMILIES`
+(``encoder``, ``decoder`` or ``instruction-tuned``; missing: "unspecified") and ``constrained``
+(true/false) whether an instruction-tuned decoder generated under constrained decoding; ``method``
+stays free text (``LoRA r=8``...).
+
+References layout: ``references_dir/<data set>/fold{k}/test.jsonl`` for k = 0 .. n-1 (what
+``ecr-hf cv-split`` writes; the other split files are ignored) or one
+``references_dir/<data set>/test.jsonl``; lines ``{"doc_id", "text", "entities"}``. ``<data set>``
+is the ``dataset`` of the results files it extends.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .cli import _pair, read_span_documents
+from .leaderboard import CrossValidationResult, cross_validate, load_results
+from .outputs import OutputExistsError
+from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+__all__ = ["FAMILIES", "MAX_SUBMISSION_BYTES", "SubmissionError", "ReferenceSet", "load_references",
+           "score_submission", "Leaderboard", "build_app", "serve"]
+
+MAX_SUBMISSION_BYTES = 16 * 2**20
+"""Largest predictions file a submission may upload (16 MiB; also the server's upload limit)."""
+
+FAMILIES = {"encoder": "encoder token classifier", "decoder": "decoder token classifier",
+            "instruction-tuned": "instruction-tuned"}
+"""``config["family"]`` values and their names in the app."""
+
+_METRICS = (("F1", "f1"), ("R", "recall"), ("P", "precision"))
+_FAITHFULNESS = (("exact copies", "faithfulness_exact_match_rate"), ("similarity", "faithfulness_mean_similarity"),
+                 ("spans found", "faithfulness_n_spans_found"), ("spans dropped", "faithfulness_n_spans_dropped"))
+_NAME = re.compile(r"[\w.\-/ ()+=,:]{1,100}")
+
+
+class SubmissionError(ValueError):
+    """A refused submission; the message says which line (or fold) and what is wrong."""
+
+
+@dataclass
+class ReferenceSet:
+    """The gold test documents of one data set, per fold (``{doc_id: document}``)."""
+
+    dataset: str
+    folds: list[dict[str, dict[str, Any]]]
+
+    def fold_of(self) -> dict[str, int]:
+        return {key: k for k, fold in enumerate(self.folds) for key in fold}
+
+
+def load_references(references_dir: str | Path) -> dict[str, ReferenceSet]:
+    """Every data set folder of ``references_dir`` (layout in the module docstring). A folder with
+    neither layout, a gap in the fold numbers, or a doc_id in two folds' test sets is an error."""
+    sets = {}
+    for folder in sorted(p for p in Path(references_dir).iterdir() if p.is_dir()):
+        numbers = sorted(int(p.name[4:]) for p in folder.glob("fold*") if p.name[4:].isdigit())
+        if numbers:
+            if numbers != list(range(len(numbers))):
+                raise ValueError(f"{folder}: fold folders must be fold0 .. fold{len(numbers) - 1}, got {numbers}")
+            paths = [folder / f"fold{k}" / "test.jsonl" for k in numbers]
+        else:
+            paths = [folder / "test.jsonl"]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"{folder}: no reference file {missing[0]} (layout: <data set>/fold{{k}}/test.jsonl "
+                             "or <data set>/test.jsonl)")
+        folds = [read_span_documents(p) for p in paths]
+        seen: dict[str, int] = {}
+        for k, fold in enumerate(folds):
+            for key in fold:
+                if seen.setdefault(key, k) != k:
+                    raise ValueError(f"{folder}: doc_id {key!r} is a test document of fold {seen[key]} and fold {k}")
+        sets[folder.name] = ReferenceSet(folder.name, folds)
+    return sets
+
+
+def score_submission(
+    path: str | Path,
+    references: ReferenceSet,
+    *,
+    p_values: Sequence[float] = DEFAULT_P_VALUES,
+    score_p: float = 1.0,
+    typed: bool = False,
+    length_bins: Sequence[tuple[int, int | None]] = DEFAULT_LENGTH_BINS,
+    max_bytes: int = MAX_SUBMISSION_BYTES,
+) -> CrossValidationResult:
+    """Score one predictions JSONL against every fold of ``references``, as ``ecr-hf cv-score`` does.
+
+    The file holds one line per test document of every fold, ``{"doc_id", "entities"}`` spans or
+    ``{"doc_id", "marked"}`` ``@@...##`` generations (decoded onto the reference text, with
+    ``faithfulness_*`` keys), in any order: each line goes to the fold whose test set holds its
+    doc_id, and an optional ``"fold"`` key must name that fold. Raises :class:`SubmissionError`
+    naming the line (or the fold and doc_ids) for a file over ``max_bytes``, a malformed line, an
+    unknown, repeated or missing doc_id, a wrong fold, or a span that does not fit its text.
+    """
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise SubmissionError(f"the file has {size:,} bytes; the limit is {max_bytes:,}")
+    try:
+        predictions = read_span_documents(path, marked=True)
+        with open(path, encoding="utf-8") as f:
+            line_of = dict(zip(predictions, (n for n, line in enumerate(f, 1) if line.strip())))
+    except UnicodeDecodeError as e:
+        raise SubmissionError(f"the file is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except ValueError as e:
+        raise SubmissionError(str(e).replace(f"{path}:", "line ", 1)) from None
+    if not predictions:
+        raise SubmissionError("the file holds no prediction lines")
+    fold_of = references.fold_of()
+    for key, doc in predictions.items():
+        if key not in fold_of:
+            raise SubmissionError(f"line {line_of[key]}: doc_id {key!r} is not a test document of {references.dataset}")
+        if "fold" in doc and doc["fold"] != fold_of[key]:
+            raise SubmissionError(f"line {line_of[key]}: doc_id {key!r} is a test document of fold {fold_of[key]}, "
+                                  f"not of fold {doc['fold']!r}")
+    refs, preds, texts, faithfulness = [], [], [], []
+    for k, fold in enumerate(references.folds):
+        missing = [key for key in fold if key not in predictions]
+        if missing:
+            raise SubmissionError(f"fold {k}: no prediction line for {len(missing)} of its {len(fold)} test documents "
+                                  f"(doc_ids {missing[:5]}); give one line per document, with an empty 'entities' "
+                                  "list where nothing was found")
+        try:
+            paired = _pair(fold, {key: predictions[key] for key in fold}, typed)
+        except ValueError as e:
+            raise SubmissionError(_locate(str(e), fold, line_of)) from None
+        for out, value in zip((refs, preds, texts, faithfulness), paired):
+            out.append(value)
+    try:
+        result = cross_validate(refs, preds, texts=texts, p_values=p_values, score_p=score_p, typed=typed,
+                                length_bins=length_bins)
+    except ValueError as e:
+        match = re.match(r"fold (\d+): (.*)", str(e), re.S)
+        raise SubmissionError(_locate(match[2], references.folds[int(match[1])], line_of) if match else str(e)) from None
+    for scores, report in zip(result.folds, faithfulness):
+        scores.update(report)
+    return result
+
+
+def _locate(message: str, fold: Mapping[str, Any], line_of: Mapping[str, int]) -> str:
+    """The scorer names a document by its place in the fold ("document 3, span 0: ...") or by
+    doc_id: name the submission's line instead."""
+    keys = list(fold)
+    if match := re.match(r"document (\d+)(.*)", message, re.S):
+        key = keys[int(match[1])]
+        return f"line {line_of[key]} (doc_id {key!r}){match[2]}"
+    if match := re.match(r"doc_id (.+?):", message):
+        key = next((k for k in keys if repr(k) == match[1]), None)
+        if key is not None:
+            return f"line {line_of[key]}: {message}"
+    return message
+
+
+def _family(row: Mapping[str, Any]) -> str:
+    family = row.get("family")
+    if not family:
+        return "unspecified"
+    name = FAMILIES.get(family, str(family))
+    if family == "instruction-tuned" and row.get("constrained") is not None:
+        name += ", constrained" if row["constrained"] else ", unconstrained"
+    return name
+
+
+def _listed(value: Any) -> list:
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", text).strip("_") or "_"
+
+
+class Leaderboard:
+    """The rows of a results folder and the reference sets submissions are scored against.
+
+    :meth:`submit` scores and saves under a lock, so two submissions cannot take the same name."""
+
+    def __init__(self, results_dir: str | Path, references_dir: str | Path | None = None, *,
+                 max_bytes: int = MAX_SUBMISSION_BYTES):
+        self.results_dir = Path(results_dir)
+        self.references = load_references(references_dir) if references_dir is not None else {}
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self.rows: list[dict[str, Any]] = []
+        self.reload()
+        for name, refs in self.references.items():
+            folds = {row.get("n_folds") for row in self.rows if row.get("dataset") == name}
+            if folds - {len(refs.folds)}:
+                raise ValueError(f"references of {name!r} have {len(refs.folds)} folds but its results "
+                                 f"have {sorted(folds)}: they are not the same split")
+
+    def reload(self) -> list[dict[str, Any]]:
+        """Read the results folder again (it is the truth; other processes may add files)."""
+        has_files = self.results_dir.is_dir() and any(self.results_dir.glob("*.json"))
+        self.rows = load_results(self.results_dir).to_list() if has_files else []
+        return self.rows
+
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys([*(str(row.get("dataset")) for row in self.rows), *self.references]))
+
+    def families(self) -> list[str]:
+        names = [_family({"family": f, "constrained": c}) for f in FAMILIES for c in ((None,) if f != "instruction-tuned"
+                                                                                        else (False, True))]
+        return list(dict.fromkeys([*names, *(_family(row) for row in self.rows)]))
+
+    def submit(self, path: str | Path, *, dataset: str, model_name: str, family: str,
+               constrained: bool = False, method: str | None = None) -> Path:
+        """Score ``path`` against ``dataset``'s references with the settings of its results (p
+        values, score_p, typed, length bins) and save a new leaderboard file. A name that a system on
+        that data set already has (ignoring case) is refused; nothing is written on any error."""
+        model_name = (model_name or "").strip()
+        if dataset not in self.references:
+            raise SubmissionError(f"this server holds no references for data set {dataset!r}")
+        if not _NAME.fullmatch(model_name):
+            raise SubmissionError("give a system name of 1-100 letters, digits, spaces or . - / ( ) + = , :")
+        if family not in FAMILIES:
+            raise SubmissionError(f"family must be one of {list(FAMILIES)}, got {family!r}")
+        with self._lock:
+            rows = [row for row in self.reload() if row.get("dataset") == dataset]
+            if any(str(row.get("model_name")).casefold() == model_name.casefold() for row in rows):
+                raise SubmissionError(f"a system named {model_name!r} already has results on {dataset}; "
+                                      "choose another name")
+            settings = {}
+            if rows:
+                settings = {"p_values": _listed(rows[0]["p_values"]), "score_p": rows[0]["score_p"],
+                            "typed": bool(rows[0]["typed"]),
+                            "length_bins": [tuple(b) for b in _listed(rows[0]["length_bins"])]}
+            result = score_submission(path, self.references[dataset], max_bytes=self.max_bytes, **settings)
+            target = self.results_dir / f"{_slug(dataset)}__{_slug(model_name)}.json"
+            try:
+                saved = result.save(target, model_name=model_name, dataset=dataset, method=method or None,
+                                    family=family, constrained=bool(constrained) if family == "instruction-tuned"
+                                    else None, submitted=True)
+            except OutputExistsError:
+                raise SubmissionError(f"a results file {target.name} exists already; choose another name") from None
+            self.reload()
+            return saved
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def _rows(self, dataset: str, families: Sequence[str]) -> list[dict[str, Any]]:
+        return [row for row in self.rows if str(row.get("dataset")) == dataset and _family(row) in families]
+
+    def table(self, view: str, dataset: str, families: Sequence[str], digits: int = 3) -> dict[str, Any]:
+        """One view (``p``, ``length``, ``label`` or ``faithfulness``) of one data set, as a
+        ``gr.Dataframe`` value (see :func:`_frame`)."""
+        rows = self._rows(dataset, families)
+        if view == "faithfulness":
+            rows = [row for row in rows if any(row.get(key) is not None for _, key in _FAITHFULNESS)]
+        lead: list[tuple[str, list[Any]]] = [("system", [str(row.get("model_name")) for row in rows]),
+                                             ("family", [_family(row) for row in rows])]
+        if view == "label":
+            labels = sorted({k[6:-7] for row in rows for k in row if k.startswith("label_") and k.endswith("_n_gold")
+                             and row[k] is not None})
+            pairs = [(row, label) for label in labels for row in rows if row.get(f"label_{label}_n_gold") is not None]
+            rows = [row for row, _ in pairs]
+            lead = [("label", [label for _, label in pairs]), ("system", [str(row.get("model_name")) for row in rows]),
+                    ("family", [_family(row) for row in rows]),
+                    ("gold spans", [row.get(f"label_{label}_n_gold") for row, label in pairs])]
+            columns = [(title, [f"label_{label}_{key}" for _, label in pairs]) for title, key in _METRICS]
+        else:
+            columns = [(title, [key] * len(rows)) for title, key in self._columns(view, rows)]
+        return _frame(rows, lead, columns, digits, group=view == "label")
+
+    @staticmethod
+    def _columns(view: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        if view == "faithfulness":
+            return list(_FAITHFULNESS)
+        if not rows:
+            return []
+        if view == "p":
+            groups = [(f"p={format_p(p)}", f"p{format_p(p)}") for p in _listed(rows[0]["p_values"])]
+        elif view == "length":
+            groups = [(bin_name(*b), f"len_{bin_name(*b)}") for b in _listed(rows[0]["length_bins"])]
+        else:
+            raise ValueError(f"unknown view {view!r}")
+        return [(f"{title} {metric}", f"{prefix}_{key}") for title, prefix in groups for metric, key in _METRICS]
+
+
+def _frame(rows: Sequence[Mapping[str, Any]], lead: list[tuple[str, list[Any]]],
+           columns: list[tuple[str, list[str]]], digits: int, group: bool) -> dict[str, Any]:
+    """A ``gr.Dataframe`` value: the data are the means (so columns sort by number), the shown
+    cells read ``mean (SD)`` (``-`` where no fold defines the value), the best mean of each column
+    (per label when ``group``) in bold; rows sorted by the first value column."""
+    import numpy as np
+
+    n = len(rows)
+    means = np.array([[_number(row.get(key)) for row, key in zip(rows, keys)] for _, keys in columns],
+                     dtype=np.float64).reshape(len(columns), n).T
+    sds = np.array([[_number(row.get(f"{key}_sd")) for row, key in zip(rows, keys)] for _, keys in columns],
+                   dtype=np.float64).reshape(len(columns), n).T
+    groups = np.unique(np.array([str(v) for v in lead[0][1]] if group else [""] * n, dtype=object),
+                       return_inverse=True)[1].reshape(n)
+    first = np.nan_to_num(-means[:, 0], nan=np.inf) if columns else np.zeros(n)
+    order = np.lexsort((first, groups))
+    means, sds, groups = means[order], sds[order], groups[order]
+    bold = np.zeros(means.shape, dtype=bool)
+    for g in np.unique(groups):
+        mask = groups == g
+        if mask.sum() > 1:
+            best = np.max(np.where(mask[:, None] & ~np.isnan(means), means, -np.inf), axis=0)
+            bold |= mask[:, None] & (means == best)
+    data, shown, styling = [], [], []
+    for i, k in enumerate(order.tolist()):
+        head = [values[k] for _, values in lead]
+        data.append([*head, *(None if math.isnan(m) else float(m) for m in means[i])])
+        shown.append([*("" if v is None else str(v) for v in head), *map(_cell, means[i], sds[i], [digits] * len(columns))])
+        styling.append([""] * len(lead) + ["font-weight: bold" if b else "" for b in bold[i]])
+    return {"headers": [title for title, _ in lead] + [title for title, _ in columns], "data": data,
+            "metadata": {"display_value": shown, "styling": styling} if data else None}
+
+
+def _cell(mean: float, sd: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ({sd:.{digits}f})"
+
+
+_VIEWS = {
+    "p": ("By p", "Weighted soft match F1 / recall / precision at each fragmentation penalty p (paper Table 2); "
+                  "p = 1 is character-level scoring, a larger p punishes finding one concept in fragments."),
+    "length": ("By gold length", "The same at the runs' main p, by span length in characters (Tables S19-S21): "
+                                 "recall from the gold spans of a bin, precision from the predicted spans of it."),
+    "label": ("By label", "Per entity label at the main p: recall over that label's gold spans, precision over "
+                          "its predicted spans (gold spans: mean per fold)."),
+    "faithfulness": ("Faithfulness", "Generative systems, whose 'marked' generations were decoded onto the source "
+                                     "text (Table S18): share of exact copies, mean similarity, spans found and "
+                                     "dropped per fold."),
+}
+_INTRO = """# E-CCR leaderboard
+Mean (SD) over cross-validation folds (SD: sample SD, ddof = 1; no SD from one test set). Best mean of each
+column in **bold**; click a column header to sort. `-`: no fold defines the value (e.g. no span of that length)."""
+_SUBMIT = """Upload one predictions JSONL for every test document of the chosen data set (all its folds in one
+file): one line per document, `{{"doc_id": ..., "entities": [{{"start", "end", "label"}}]}}` character spans
+or `{{"doc_id": ..., "marked": "@@...## text"}}` generations (decoded onto the reference text); an optional
+`"fold"` must name the fold whose test set holds the document. It is scored with the data set's p values and
+length bins and added as a new system; a name already on that data set is refused. Limit: {limit} MiB.
+The reference files are never shown."""
+
+
+def build_app(results_dir: str | Path, references_dir: str | Path | None = None, *,
+              max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> gr.Blocks:
+    """The leaderboard page over ``results_dir``, with a "Submit" tab when ``references_dir`` is
+    given (submissions are saved into ``results_dir``). Launch it with
+    ``max_file_size=max_submission_bytes`` so that the server refuses larger uploads too
+    (:func:`serve` does)."""
+    try:
+        import gradio as gr
+    except ImportError as e:
+        raise ImportError("the leaderboard app needs gradio: pip install 'ecr-hf[leaderboard]'") from e
+    board = Leaderboard(results_dir, references_dir, max_bytes=max_submission_bytes)
+    datasets, families = board.datasets(), board.families()
+
+    def tables(dataset: str | None, chosen: list[str]) -> list[dict[str, Any]]:
+        return [board.table(view, dataset or "", chosen or []) for view in _VIEWS]
+
+    def refresh(dataset: str | None, chosen: list[str]) -> list[Any]:
+        board.reload()
+        names = board.datasets()
+        dataset = dataset if dataset in names else (names[0] if names else None)
+        return [gr.Dropdown(choices=names, value=dataset), *tables(dataset, chosen)]
+
+    with gr.Blocks(title="E-CCR leaderboard") as demo:
+        gr.Markdown(_INTRO)
+        with gr.Row():
+            dataset = gr.Dropdown(datasets, value=datasets[0] if datasets else None, label="data set",
+                                  elem_id="dataset")
+            chosen = gr.CheckboxGroup(families, value=families, label="system family", elem_id="families")
+        frames = []
+        with gr.Tabs():
+            for view, (title, note) in _VIEWS.items():
+                with gr.Tab(title, id=view, elem_id=f"tab-{view}"):
+                    gr.Markdown(note)
+                    frames.append(gr.Dataframe(board.table(view, datasets[0] if datasets else "", families),
+                                               interactive=False, elem_id=f"table-{view}", max_height=700))
+            if board.references:
+                with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
+                    gr.Markdown(_SUBMIT.format(limit=f"{max_submission_bytes / 2**20:g}"))
+                    with gr.Row():
+                        target = gr.Dropdown(list(board.references), value=next(iter(board.references)),
+                                             label="data set", elem_id="submit-dataset")
+                        name = gr.Textbox(label="system name", elem_id="submit-name")
+                        family = gr.Dropdown([(label, key) for key, label in FAMILIES.items()], value="encoder",
+                                             label="family", elem_id="submit-family")
+                        constrained = gr.Checkbox(label="constrained decoding (instruction-tuned)",
+                                                  elem_id="submit-constrained")
+                        method = gr.Textbox(label="method (optional, e.g. LoRA r=8)", elem_id="submit-method")
+                    upload = gr.File(label="predictions JSONL", file_types=[".jsonl"], type="filepath",
+                                     elem_id="submit-file")
+                    button = gr.Button("Submit", variant="primary", elem_id="submit-button")
+                    status = gr.Textbox(label="result", interactive=False, elem_id="submit-status")
+
+                def submit(target: str, name: str, family: str, constrained: bool, method: str, upload: str | None,
+                           dataset: str | None, chosen: list[str]) -> list[Any]:
+                    try:
+                        if not upload:
+                            raise SubmissionError("choose a predictions file to upload")
+                        path = board.submit(upload, dataset=target, model_name=name, family=family,
+                                            constrained=constrained, method=method)
+                    except SubmissionError as e:
+                        return [f"not added: {e}", *refresh(dataset, chosen)]
+                    row = next(r for r in board.rows if r.get("dataset") == target
+                               and r.get("model_name") == name.strip())
+                    message = (f"added {name.strip()!r} on {target} ({path.name}): "
+                               f"F1 {row['f1']:.3f} at p={format_p(row['score_p'])}")
+                    return [message, *refresh(target, chosen)]
+
+                button.click(submit, [target, name, family, constrained, method, upload, dataset, chosen],
+                             [status, dataset, *frames])
+        dataset.change(tables, [dataset, chosen], frames)
+        chosen.change(tables, [dataset, chosen], frames)
+        demo.load(refresh, [dataset, chosen], [dataset, *frames])
+    return demo
+
+
+def serve(results_dir: str | Path, references_dir: str | Path | None = None, *, host: str = "127.0.0.1",
+          port: int | None = None, max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> None:
+    """Run the leaderboard page until interrupted (``ecr-hf leaderboard serve``)."""
+    build_app(results_dir, references_dir, max_submission_bytes=max_submission_bytes).launch(
+        server_name=host, server_port=port, max_file_size=max_submission_bytes)

@@ -1,0 +1,443 @@
+"""The leaderboard app and the metric Spaces' pages: scoring of submissions, the Space folder, and
+the pages in headless Chromium (Debian's package, driven by Playwright)."""
+
+import json
+import os
+import runpy
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+
+from ecr_hf.leaderboard import cross_validate, cross_validation_indices, load_results
+from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, build_app, load_references,
+                                    score_submission)
+from ecr_hf.metric_app import compute_from_json
+from ecr_hf.outputs import OutputExistsError
+from ecr_hf.space import write_space
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
+                 if p and Path(p).is_file()), None)
+TEXT = "Patient with chronic kidney disease and lung cancer; severe anemia was noted on day two."
+GOLD = [(TEXT.index(s), TEXT.index(s) + len(s), label) for s, label in
+        (("chronic kidney disease", "Disease"), ("lung cancer", "Disease"), ("severe anemia", "Finding"))]
+
+
+def _documents(n=12):
+    return [{"doc_id": f"doc{i}", "text": TEXT, "entities": [{"start": s, "end": e, "label": lab} for s, e, lab in GOLD]}
+            for i in range(n)]
+
+
+def _predict(docs, cut, seed):
+    """Gold spans with ends cut by up to ``cut`` characters (a system of that quality)."""
+    rng = np.random.default_rng(seed)
+    return {d["doc_id"]: [{**e, "end": e["end"] - int(rng.integers(0, cut + 1))} for e in d["entities"]] for d in docs}
+
+
+def _write_jsonl(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    """Results of three systems on 'toy' (3 folds, whose references the server holds) and two on
+    'other', made by cross_validate as ecr-hf cv-score does."""
+    root = tmp_path_factory.mktemp("board")
+    docs = _documents()
+    folds = [[docs[i] for i in fold["test"]] for fold in cross_validation_indices(len(docs), 3, validation=False)]
+    for k, fold in enumerate(folds):
+        _write_jsonl(root / "references" / "toy" / f"fold{k}" / "test.jsonl", fold)
+    systems = {"toy": [("dictionary", "encoder", None, 6), ("minilm", "encoder", None, 1),
+                       ("smollm2-sft", "instruction-tuned", True, 3)],
+               "other": [("dictionary", "encoder", None, 8), ("smollm2-tc", "decoder", None, 2)]}
+    for dataset, entries in systems.items():
+        for seed, (name, family, constrained, cut) in enumerate(entries):
+            preds = _predict(docs, cut, seed)
+            result = cross_validate([[d["entities"] for d in f] for f in folds],
+                                    [[preds[d["doc_id"]] for d in f] for f in folds],
+                                    texts=[[d["text"] for d in f] for f in folds], p_values=[1, 2, 100])
+            extra = {"constrained": constrained} if constrained is not None else {}
+            result.save(root / "results" / f"{dataset}__{name}.json", model_name=name, dataset=dataset,
+                        family=family, **extra)
+    return {"root": root, "results": root / "results", "references": root / "references", "folds": folds}
+
+
+def _submission(path, folds, cut=2, seed=9, fold_key=True):
+    rows = []
+    preds = _predict([d for f in folds for d in f], cut, seed)
+    for k, fold in enumerate(folds):
+        rows += [{"doc_id": d["doc_id"], **({"fold": k} if fold_key else {}), "entities": preds[d["doc_id"]]}
+                 for d in fold]
+    return _write_jsonl(path, rows)
+
+
+# -- scoring submissions (no browser) ------------------------------------------------------------
+
+def test_submission_scores_as_cross_validate(board, tmp_path):
+    refs = load_references(board["references"])["toy"]
+    path = _submission(tmp_path / "sub.jsonl", board["folds"], fold_key=False)
+    preds = [json.loads(line) for line in path.read_text().splitlines()]
+    by_id = {p["doc_id"]: p["entities"] for p in preds}
+    expected = cross_validate([[d["entities"] for d in f] for f in board["folds"]],
+                              [[by_id[d["doc_id"]] for d in f] for f in board["folds"]], p_values=[1, 2, 100])
+    got = score_submission(path, refs, p_values=[1, 2, 100])
+    assert got.mean() == pytest.approx(expected.mean(), nan_ok=True)
+    # lines in any order: each goes to the fold whose test set holds its doc_id
+    _write_jsonl(path, preds[::-1])
+    assert score_submission(path, refs, p_values=[1, 2, 100]).mean() == pytest.approx(expected.mean(), nan_ok=True)
+
+
+def test_submission_of_marked_generations_reports_faithfulness(board, tmp_path):
+    refs = load_references(board["references"])["toy"]
+    rows = []
+    for fold in board["folds"]:
+        for d in fold:
+            marked = TEXT.replace("lung cancer", "@@lung cancer##").replace("on day two", "on day 2")  # not a copy
+            rows.append({"doc_id": d["doc_id"], "marked": marked})
+    result = score_submission(_write_jsonl(tmp_path / "gen.jsonl", rows), refs)
+    mean = result.mean()
+    assert mean["faithfulness_exact_match_rate"] == 0.0 and mean["faithfulness_n_spans_dropped"] == 0.0
+    assert mean["recall"] == pytest.approx(11 / 46)  # 'lung cancer' of the 22 + 11 + 13 gold characters
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda rows: rows.__setitem__(2, "not json"), r"line 3: not (valid JSON|a JSON object)"),
+    (lambda rows: rows.__setitem__(1, json.dumps({"doc_id": "doc0", "spans": []})), "line 2: each line must be"),
+    (lambda rows: rows.__setitem__(3, rows[3].replace('"doc_id": "doc', '"doc_id": "nodoc')), "line 4: doc_id 'nodoc"),
+    (lambda rows: rows.append(rows[0]), "appears twice"),
+    (lambda rows: rows.pop(), r"fold 2: no prediction line for 1 of its 4 test documents"),
+    (lambda rows: rows.__setitem__(4, rows[4].replace('"fold": 1', '"fold": 0')), "line 5: doc_id 'doc"),
+    (lambda rows: rows.__setitem__(6, rows[6].replace('"end": 35', '"end": 350')), r"line 7 \(doc_id 'doc\d+'\), span 0: end 350 is past the end"),
+    (lambda rows: rows.__setitem__(0, rows[0].replace('"start": 13', '"start": "13"')), r"line 1 \(doc_id 'doc\d+'\), span 0: offsets must be integers"),
+])
+def test_bad_submission_names_line_and_problem(board, tmp_path, edit, message):
+    refs = load_references(board["references"])["toy"]
+    rows = _submission(tmp_path / "sub.jsonl", board["folds"], cut=0).read_text().splitlines()
+    edit(rows)
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(SubmissionError, match=message) as info:
+        score_submission(path, refs)
+    assert str(path) not in str(info.value)  # the server's temporary path is not shown
+
+
+def test_submission_size_is_bounded(board, tmp_path):
+    refs = load_references(board["references"])["toy"]
+    path = _submission(tmp_path / "sub.jsonl", board["folds"])
+    with pytest.raises(SubmissionError, match=r"bytes; the limit is 100"):
+        score_submission(path, refs, max_bytes=100)
+    path.write_bytes(b"\xff\xfe{}\n")
+    with pytest.raises(SubmissionError, match="(line 1: )?not UTF-8"):
+        score_submission(path, refs)
+
+
+def test_references_layouts(tmp_path):
+    docs = _documents(4)
+    _write_jsonl(tmp_path / "a" / "one" / "test.jsonl", docs)  # one test set
+    assert [len(f) for f in load_references(tmp_path / "a")["one"].folds] == [4]
+    _write_jsonl(tmp_path / "b" / "gap" / "fold0" / "test.jsonl", docs[:2])
+    _write_jsonl(tmp_path / "b" / "gap" / "fold2" / "test.jsonl", docs[2:])
+    with pytest.raises(ValueError, match=r"fold0 \.\. fold1, got \[0, 2\]"):
+        load_references(tmp_path / "b")
+    _write_jsonl(tmp_path / "c" / "twice" / "fold0" / "test.jsonl", docs[:2])
+    _write_jsonl(tmp_path / "c" / "twice" / "fold1" / "test.jsonl", docs[1:])
+    with pytest.raises(ValueError, match="doc_id 'doc1' is a test document of fold 0 and fold 1"):
+        load_references(tmp_path / "c")
+    (tmp_path / "d" / "empty").mkdir(parents=True)
+    with pytest.raises(ValueError, match="no reference file"):
+        load_references(tmp_path / "d")
+
+
+def test_references_must_match_the_results_folds(board, tmp_path):
+    _write_jsonl(tmp_path / "toy" / "test.jsonl", _documents())  # 1 fold, the results have 3
+    with pytest.raises(ValueError, match="references of 'toy' have 1 folds but its results have \\[3\\]"):
+        Leaderboard(board["results"], tmp_path)
+
+
+def test_submit_saves_a_new_file_and_never_overwrites(board, tmp_path):
+    results = tmp_path / "results"
+    shutil.copytree(board["results"], results)
+    lb = Leaderboard(results, board["references"])
+    sub = _submission(tmp_path / "sub.jsonl", board["folds"])
+    before = {p.name: p.read_bytes() for p in results.iterdir()}
+    for name in ("minilm", "MiniLM"):  # a name on that data set, in any case
+        with pytest.raises(SubmissionError, match="already has results on toy"):
+            lb.submit(sub, dataset="toy", model_name=name, family="encoder")
+    with pytest.raises(SubmissionError, match="no references for data set 'other'"):
+        lb.submit(sub, dataset="other", model_name="new", family="encoder")
+    with pytest.raises(SubmissionError, match="family must be one of"):
+        lb.submit(sub, dataset="toy", model_name="new", family="transformer")
+    with pytest.raises(SubmissionError, match="system name"):
+        lb.submit(sub, dataset="toy", model_name="a\nb", family="encoder")
+    assert {p.name: p.read_bytes() for p in results.iterdir()} == before
+    path = lb.submit(sub, dataset="toy", model_name="new system", family="instruction-tuned", constrained=True)
+    row = next(r for r in load_results(path).to_list())
+    assert (row["model_name"], row["family"], row["constrained"], row["n_folds"]) == ("new system",
+                                                                                       "instruction-tuned", True, 3)
+    assert json.loads(row["p_values"]) == [1, 2, 100]  # the data set's settings, not the defaults
+    assert row["f1"] == pytest.approx(score_submission(sub, lb.references["toy"], p_values=[1, 2, 100]).mean()["f1"])
+    assert any(r["model_name"] == "new system" for r in lb.rows)
+    with pytest.raises(SubmissionError, match="already has results"):
+        lb.submit(sub, dataset="toy", model_name="New System", family="encoder")
+
+
+def test_tables_mean_sd_bold_and_sorted(board):
+    lb = Leaderboard(board["results"])
+    table = lb.table("p", "toy", list(lb.families()))
+    rows = {r["model_name"]: r for r in load_results(board["results"]).to_list() if r["dataset"] == "toy"}
+    names = [row[0] for row in table["data"]]
+    assert names == sorted(rows, key=lambda n: -rows[n]["f1"])  # by the first column, p=1 F1
+    assert table["headers"][:5] == ["system", "family", "p=1 F1", "p=1 R", "p=1 P"]
+    col = table["headers"].index("p=2 R")
+    shown = [r[col] for r in table["metadata"]["display_value"]]
+    assert shown == [f"{rows[n]['p2_recall']:.3f} ({rows[n]['p2_recall_sd']:.3f})" for n in names]
+    best = max(rows[n]["p2_recall"] for n in names)
+    assert [s[col] == "font-weight: bold" for s in table["metadata"]["styling"]] == [
+        rows[n]["p2_recall"] == best for n in names]
+    families = lb.table("p", "toy", [FAMILIES["encoder"]])
+    assert [r[0] for r in families["data"]] == [n for n in names if rows[n]["family"] == "encoder"]
+    labels = lb.table("label", "toy", list(lb.families()))
+    assert {r[0] for r in labels["data"]} == {"Disease", "Finding"}
+    assert lb.table("faithfulness", "toy", list(lb.families()))["data"] == []  # no generations among them
+    length = lb.table("length", "toy", list(lb.families()))
+    assert "-" in length["metadata"]["display_value"][0]  # a bin without gold or predicted spans
+
+
+# -- the metric Spaces' page (no browser) --------------------------------------------------------
+
+def test_metric_page_compute_and_errors():
+    import ecr_hf
+
+    module = ecr_hf.load_metric("weighted_soft_match")
+    refs = json.dumps([[{"start": 0, "end": 10, "label": "finding"}]])
+    preds = json.dumps([[{"start": 0, "end": 4, "label": "finding"}, {"start": 6, "end": 10, "label": "finding"}]])
+    assert round(compute_from_json(module, refs, preds, '{"p": 2}')["f1"], 4) == 0.7226
+    with pytest.raises(ValueError, match="predictions: not valid JSON at line 1 column 2"):
+        compute_from_json(module, refs, "[x", "{}")
+    with pytest.raises(ValueError, match="options: expected a JSON object"):
+        compute_from_json(module, refs, preds, "[]")
+    with pytest.raises(ValueError, match="document 0, span 0"):
+        compute_from_json(module, refs, json.dumps([[{"start": 5, "end": 2}]]), "{}")
+
+
+# -- the Space folder ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def space(board, tmp_path_factory):
+    return write_space(tmp_path_factory.mktemp("space") / "leaderboard", board["results"])
+
+
+def test_space_folder(space, board):
+    from huggingface_hub import RepoCard
+
+    card = RepoCard.load(space / "README.md").data
+    assert (card.sdk, card.sdk_version, card.app_file) == ("gradio", gr.__version__, "app.py")
+    requirements = (space / "requirements.txt").read_text().split()
+    assert f"gradio=={gr.__version__}" in requirements and any(r.startswith("datasets") for r in requirements)
+    assert not any(r.startswith(("ecr-hf", "ecr_hf", "./")) for r in requirements)  # Spaces cannot install those
+    for module in ("leaderboard_app.py", "leaderboard.py", "cli.py", "scoring.py"):  # the package, as built
+        assert (space / "ecr_hf" / module).read_text() == (ROOT / "ecr_hf" / module).read_text()
+    assert sorted(p.name for p in (space / "results").iterdir()) == sorted(p.name for p in board["results"].iterdir())
+    assert not any("references" in str(p) for p in space.rglob("*"))
+    with pytest.raises(OutputExistsError):
+        write_space(space, board["results"])
+    demo = runpy.run_path(str(space / "app.py"))["demo"]  # builds in-process, from the folder's results
+    assert isinstance(demo, gr.Blocks)
+    frames = [b for b in demo.blocks.values() if isinstance(b, gr.Dataframe)]
+    assert {row[0] for row in frames[0].value["data"]} == {"dictionary", "smollm2-tc"}  # 'other', first by name
+
+
+@pytest.mark.slow
+def test_space_folder_runs_in_a_fresh_venv(space, tmp_path):
+    """`pip install -r requirements.txt` into a new venv (from PyPI), then `python app.py` serves."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "-r", "requirements.txt"], cwd=space, check=True)
+    port = _free_port()
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.Popen([str(python), "app.py"], cwd=space, env=env)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/", timeout=300)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+# -- in the browser ------------------------------------------------------------------------------
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url, timeout):
+    end = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+def _serve(demo):
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size=16 * 2**20)
+    return f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def app(board, tmp_path_factory):
+    results = tmp_path_factory.mktemp("served") / "results"
+    shutil.copytree(board["results"], results)
+    demo = build_app(results, board["references"])
+    url = _serve(demo)
+    yield {"url": url, "results": results}
+    demo.close()
+
+
+def _idle(page):
+    page.wait_for_function("() => !document.querySelector('.progress-text')", timeout=60000)
+
+
+def _grid(page, view):
+    """The shown cells of a table, row by row."""
+    cells = page.locator(f"#table-{view} [role=gridcell]")
+    texts = [c.inner_text().strip() for c in cells.all()]
+    n = page.locator(f"#table-{view} [role=columnheader]").count()
+    return [texts[i:i + n] for i in range(0, len(texts), n)]
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.goto(url)
+    page.wait_for_selector("#table-p [role=gridcell]")
+    _idle(page)
+    return page
+
+
+def test_browser_table_equals_results_files(browser, app, tmp_path):
+    page = _open(browser, app["url"])
+    files = {r["model_name"]: r for r in load_results(app["results"]).to_list() if r["dataset"] == "toy"}
+    headers = [h.inner_text().strip() for h in page.locator("#table-p [role=columnheader]").all()]
+    assert headers[:3] == ["system", "family", "p=1 F1"]
+    grid = _grid(page, "p")
+    assert [row[0] for row in grid] == sorted(files, key=lambda n: -files[n]["f1"])
+    for row in grid:
+        for title, cell in zip(headers[2:], row[2:]):
+            p, metric = title[2:].split()
+            key = f"p{p}_{dict(F1='f1', R='recall', P='precision')[metric]}"
+            assert cell == f"{files[row[0]][key]:.3f} ({files[row[0]][key + '_sd']:.3f})", (row[0], title)
+    best = max(files.values(), key=lambda r: r["f1"])["model_name"]
+    weight = page.locator("#table-p [data-testid=cell-0-2]").evaluate("e => getComputedStyle(e).fontWeight")
+    assert grid[0][0] == best and int(weight) >= 700
+    page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+    assert (tmp_path / "leaderboard.png").stat().st_size > 10_000
+    page.close()
+
+
+def test_browser_sort_switch_and_filter(browser, app):
+    page = _open(browser, app["url"])
+    files = {r["model_name"]: r for r in load_results(app["results"]).to_list() if r["dataset"] == "toy"}
+    page.locator("#table-p [data-testid=header-3] button[aria-label='Open cell menu']").click()
+    page.get_by_role("menuitem", name="Sort ascending").click()
+    assert [row[0] for row in _grid(page, "p")] == sorted(files, key=lambda n: files[n]["recall"])
+    page.locator("#dataset input").click()
+    page.get_by_role("option", name="other").click()
+    _idle(page)
+    assert sorted(row[0] for row in _grid(page, "p")) == ["dictionary", "smollm2-tc"]
+    page.get_by_label(FAMILIES["encoder"]).uncheck()
+    _idle(page)
+    assert [row[0] for row in _grid(page, "p")] == ["smollm2-tc"]
+    page.close()
+
+
+def test_browser_submissions(browser, app, board, tmp_path):
+    page = _open(browser, app["url"])
+    page.get_by_role("tab", name="Submit").click()
+    before = sorted(p.name for p in app["results"].iterdir())
+    rows = _submission(tmp_path / "sub.jsonl", board["folds"]).read_text().splitlines()
+    rows[5] = rows[5].replace('"end": 35', '"end": 350')
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join(rows) + "\n")
+
+    def submit(path, name):
+        page.locator("#submit-name textarea, #submit-name input").first.fill(name)
+        page.locator("#submit-file input[type=file]").set_input_files(str(path))
+        page.wait_for_selector("#submit-file :text('.jsonl')")
+        page.locator("#submit-button").click()
+        page.wait_for_function("() => document.querySelector('#submit-status textarea').value !== ''")
+        _idle(page)
+        status = page.locator("#submit-status textarea").input_value()
+        page.evaluate("() => { document.querySelector('#submit-status textarea').value = '' }")
+        return status
+
+    status = submit(bad, "new system")
+    assert status.startswith("not added: line 6 (doc_id") and "past the end of the text" in status
+    assert sorted(p.name for p in app["results"].iterdir()) == before
+    assert "new system" not in [row[0] for row in _grid(page, "p")]
+    status = submit(tmp_path / "sub.jsonl", "minilm")
+    assert "already has results on toy" in status
+    status = submit(tmp_path / "sub.jsonl", "new system")
+    assert status.startswith("added 'new system' on toy")
+    added = next(r for r in load_results(app["results"]).to_list() if r["model_name"] == "new system")
+    row = next(row for row in _grid(page, "p") if row[0] == "new system")
+    assert row[2] == f"{added['f1']:.3f} ({added['f1_sd']:.3f})"
+    # the gold files are never served
+    path = board["references"] / "toy" / "fold0" / "test.jsonl"
+    for url in (f"{app['url']}gradio_api/file={path}", f"{app['url']}file={path}"):
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url, timeout=10)
+    assert TEXT not in page.content()
+    page.close()
+
+
+@pytest.mark.parametrize("name, expected", [("weighted_soft_match", ("f1", 0.7226)), ("span_metrics", ("recall", 0.5))])
+def test_browser_metric_pages(browser, name, expected):
+    demo = runpy.run_path(str(ROOT / "metrics" / name / "app.py"))["demo"]
+    url = _serve(demo)
+    try:
+        page = browser.new_page()
+        page.goto(url)
+        page.locator("#compute").click()
+        page.wait_for_selector("#scores :text('n_documents')")
+        text = page.locator("#scores").inner_text()
+        key, value = expected
+        assert f'"{key}"' in text.replace("'", '"') or key in text
+        assert str(value) in text
+        page.locator("#predictions textarea").fill("[[{\"start\": 5, \"end\": 2}]]")
+        page.locator("#compute").click()
+        page.wait_for_function("() => document.querySelector('#status textarea').value.startsWith('error')")
+        assert "document 0, span 0" in page.locator("#status textarea").input_value()
+        page.close()
+    finally:
+        demo.close()
