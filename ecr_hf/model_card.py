@@ -34,10 +34,10 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from huggingface_hub import EvalResult, EvalResultEntry, eval_result_entries_to_yaml, parse_eval_result_entries
+from huggingface_hub import EvalResult
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
 from huggingface_hub.repocard_data import eval_results_to_model_index
 from huggingface_hub.utils import yaml_dump
@@ -46,6 +46,9 @@ from . import __version__
 from .leaderboard import CrossValidationResult, load_results
 from .outputs import atomic_write_text
 from .soft_match import format_p
+
+if TYPE_CHECKING:
+    from huggingface_hub import EvalResultEntry
 
 __all__ = ["ModelCardError", "CardMetric", "read_scores", "card_metrics", "model_index_results", "eval_result_entries",
            "write_model_card"]
@@ -58,6 +61,20 @@ _P_KEY = re.compile(r"^p(\d+(?:\.\d+)?|inf)_(f1|precision|recall)$")
 
 class ModelCardError(ValueError):
     """Scores or an existing model card that cannot be turned into (merged with) card metadata."""
+
+
+def _eval_results_api() -> tuple[Any, Any, Any]:
+    """huggingface_hub's ``.eval_results`` classes (>= 1.4); the ``model-index`` needs only older ones,
+    so an older huggingface_hub (which transformers < 5 requires) still writes that."""
+    try:
+        from huggingface_hub import EvalResultEntry, eval_result_entries_to_yaml, parse_eval_result_entries
+    except ImportError:
+        import huggingface_hub
+
+        raise ModelCardError(f"the .eval_results format needs huggingface_hub >= 1.4 (installed: "
+                             f"{huggingface_hub.__version__}): upgrade it, or write the README model-index "
+                             "alone (eval_results=False, --no-eval-results)") from None
+    return EvalResultEntry, eval_result_entries_to_yaml, parse_eval_result_entries
 
 
 @dataclass(frozen=True)
@@ -229,7 +246,8 @@ def eval_result_entries(
     """``.eval_results/*.yaml`` entries (:class:`huggingface_hub.EvalResultEntry`): ``task_id`` the
     metric id (:attr:`CardMetric.task_id`), ``value`` the mean, ``notes`` the metric's name, the
     folds and the SD (the format has no field for them). ``date``: ISO-8601; None leaves it to the
-    Hub (the commit time)."""
+    Hub (the commit time). Needs huggingface_hub >= 1.4 (:class:`ModelCardError` otherwise)."""
+    entry = _eval_results_api()[0]
     flat = _flat(results)
     dataset_id = _dataset_id(flat, dataset_id)
     version = flat.get("ecr_hf_version") or __version__
@@ -238,8 +256,8 @@ def eval_result_entries(
         folds = m.args.get("n_folds")
         notes = m.name + (f", mean of {folds} cross-validation folds" if folds else "")
         notes += (f" (SD {m.sd:.4f})" if m.sd is not None else "") + f", scored with ecr-hf {version}"
-        out.append(EvalResultEntry(dataset_id=dataset_id, task_id=m.task_id, value=m.value, date=date,
-                                   source_url=source_url, source_name=source_name, notes=notes))
+        out.append(entry(dataset_id=dataset_id, task_id=m.task_id, value=m.value, date=date,
+                         source_url=source_url, source_name=source_name, notes=notes))
     return out
 
 
@@ -357,17 +375,18 @@ def write_model_card(
 
 
 def _write_eval_results(path: Path, new: list[EvalResultEntry]) -> Path:
+    _, to_yaml, parse = _eval_results_api()
     old: list[EvalResultEntry] = []
     if path.exists():
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            old = parse_eval_result_entries(data or [])
+            old = parse(data or [])
         except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as e:
             raise ModelCardError(f"{path}: not a valid .eval_results file ({type(e).__name__}: {e}); "
                                  "fix or remove it first") from None
     keys = {(e.dataset_id, e.task_id) for e in new}
     merged = [e for e in old if (e.dataset_id, e.task_id) not in keys] + new
-    return atomic_write_text(path, yaml_dump(eval_result_entries_to_yaml(merged), sort_keys=False), overwrite=True)
+    return atomic_write_text(path, yaml_dump(to_yaml(merged), sort_keys=False), overwrite=True)
 
 
 def _default_body(name: str, flat: Mapping[str, Any], dataset_id: str) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
+import huggingface_hub
 import numpy as np
 import pytest
 import yaml
-from huggingface_hub import ModelCard, parse_eval_result_entries
+from huggingface_hub import ModelCard
 from huggingface_hub.repocard import metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
@@ -16,6 +17,9 @@ from ecr_hf.model_card import (ModelCardError, card_metrics, eval_result_entries
                                write_model_card)
 from ecr_hf.scoring import span_metrics
 
+# .eval_results needs huggingface_hub >= 1.4; the floor environment (transformers < 5) has 0.36
+HAS_EVAL_RESULTS = hasattr(huggingface_hub, "EvalResultEntry")
+needs_eval_results = pytest.mark.skipif(not HAS_EVAL_RESULTS, reason="huggingface_hub < 1.4: no .eval_results API")
 GOLD = [[[(0, 10, "D")], [(3, 9, "C")]], [[(0, 4, "D")]], [[(0, 8, "D"), (10, 20, "D")]]]
 PRED = [[[(0, 4, "D"), (6, 10, "D")], []], [[(0, 4, "D")]], [[(0, 8, "D"), (12, 19, "D")]]]
 
@@ -32,8 +36,9 @@ def _by_type(results):
 
 
 def test_round_trip_through_model_card_load(tmp_path, cv):
-    paths = write_model_card(tmp_path / "model", cv)
-    assert paths == [tmp_path / "model" / "README.md", tmp_path / "model" / ".eval_results" / "ecr_ncbi_sample.yaml"]
+    paths = write_model_card(tmp_path / "model", cv, eval_results=HAS_EVAL_RESULTS)
+    assert paths == [tmp_path / "model" / "README.md",
+                     *[tmp_path / "model" / ".eval_results" / "ecr_ncbi_sample.yaml"] * HAS_EVAL_RESULTS]
     card = ModelCard.load(paths[0])
     assert card.data.model_name == "minilm-ecr"
     got = _by_type(card.data.eval_results)
@@ -53,9 +58,11 @@ def test_round_trip_through_model_card_load(tmp_path, cv):
     assert all(r.verified is None for r in card.data.eval_results)  # only the Hub's service verifies
 
 
+@needs_eval_results
 def test_eval_results_file_round_trips(tmp_path, cv):
     path = write_model_card(tmp_path, cv)[1]
-    entries = {e.task_id: e for e in parse_eval_result_entries(yaml.safe_load(path.read_text()))}
+    parsed = huggingface_hub.parse_eval_result_entries(yaml.safe_load(path.read_text()))
+    entries = {e.task_id: e for e in parsed}
     mean, sd = cv.mean(), cv.std()
     assert entries["weighted_soft_match_f1_p1.5"].value == mean["p1.5_f1"]
     assert entries["weighted_soft_match_recall_p100"].value == mean["p100_recall"]
@@ -65,8 +72,21 @@ def test_eval_results_file_round_trips(tmp_path, cv):
     assert f"SD {sd['p2_f1']:.4f}" in entries["weighted_soft_match_f1_p2"].notes
     assert "mean of 3 cross-validation folds" in entries["weighted_soft_match_f1_p2"].notes
     assert len(entries) == 4 * 3 + 3 + 3
+    # a second data set gets its own file; the same one again replaces its entries
+    write_model_card(tmp_path, cv, dataset_id="other/set")
+    write_model_card(tmp_path, cv)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["ecr_ncbi_sample.yaml", "other_set.yaml"]
+    assert len(yaml.safe_load(path.read_text())) == 18
 
 
+@pytest.mark.skipif(HAS_EVAL_RESULTS, reason="checks the message of an older huggingface_hub")
+def test_old_huggingface_hub_says_what_is_missing(tmp_path, cv):
+    with pytest.raises(ModelCardError, match="huggingface_hub >= 1.4"):
+        write_model_card(tmp_path, cv)
+    assert not (tmp_path / "README.md").exists()
+
+
+@needs_eval_results
 def test_existing_readme_keeps_prose_and_metadata(tmp_path, cv):
     prose = "\n# My model\n\nTrained with care.\n\n```yaml\n---\nnot: metadata\n---\n```\n"
     other = {"name": "minilm-ecr", "results": [{"task": {"type": "token-classification"},
@@ -123,8 +143,9 @@ def test_test_set_scores_and_leaderboard_file(tmp_path, cv):
     # a saved leaderboard file gives the same numbers as the in-memory result
     path = cv.save(tmp_path / "r.json", model_name="minilm-ecr", dataset="ecr/ncbi_sample")
     assert [(m.key, m.value, m.sd) for m in card_metrics(path)] == [(m.key, m.value, m.sd) for m in card_metrics(cv)]
-    entries = eval_result_entries(json.loads(path.read_text()), date="2026-01-01")
-    assert entries[0].date == "2026-01-01" and entries[0].value == cv.mean()["p1_f1"]
+    if HAS_EVAL_RESULTS:
+        entries = eval_result_entries(json.loads(path.read_text()), date="2026-01-01")
+        assert entries[0].date == "2026-01-01" and entries[0].value == cv.mean()["p1_f1"]
 
 
 def test_read_scores_files(tmp_path, cv):
@@ -175,9 +196,9 @@ def test_bad_inputs_are_errors(tmp_path, cv):
     readme = tmp_path / "README.md"
     readme.write_text("---\nlicense: [unclosed\n---\nprose\n", encoding="utf-8")
     with pytest.raises(ModelCardError, match="not valid YAML"):
-        write_model_card(tmp_path, cv)
+        write_model_card(tmp_path, cv, eval_results=HAS_EVAL_RESULTS)
     readme.write_text("---\nmodel-index: 3\n---\nprose\n", encoding="utf-8")
     with pytest.raises(ModelCardError, match="model-index"):
-        write_model_card(tmp_path, cv)
+        write_model_card(tmp_path, cv, eval_results=HAS_EVAL_RESULTS)
     assert readme.read_text(encoding="utf-8") == "---\nmodel-index: 3\n---\nprose\n"  # untouched
     assert not (tmp_path / ".eval_results").exists()
