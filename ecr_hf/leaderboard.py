@@ -437,8 +437,11 @@ def load_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Data
                 raise ResultsFileError(f"{path}: {key!r} is a {kind} here but a {first[0]} in {first[1]}; "
                                        "give it one type in every file")
         rows.append(row)
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    return Dataset.from_dict({k: [row.get(k) for row in rows] for k in keys})
+    columns = {k: [row.get(k) for row in rows] for k in dict.fromkeys(k for row in rows for k in row)}
+    for key, values in columns.items():  # integers and floats in one column: all floats, as Arrow needs
+        if any(isinstance(v, float) for v in values):
+            columns[key] = [v if v is None else float(v) for v in values]
+    return Dataset.from_dict(columns)
 
 
 def leaderboard_table(

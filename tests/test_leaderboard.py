@@ -1,11 +1,14 @@
 """Cross-validated leaderboard reports: folds, mean/SD per key against an independent computation,
 the leaderboard file round trip, the paper's tables, and the CLI end to end."""
 
+import csv
 import doctest
+import io
 import json
 import math
 import os
 import random
+import re
 import statistics
 
 import numpy as np
@@ -15,6 +18,7 @@ from datasets import Dataset
 import ecr_hf.leaderboard as leaderboard_module
 from ecr_hf.cli import main
 from ecr_hf.leaderboard import (
+    ResultsFileError,
     cross_validate,
     cross_validation_indices,
     cross_validation_splits,
@@ -201,7 +205,9 @@ def test_cli_cross_validation_end_to_end(tmp_path, capsys):
     assert main(["cv-score", "--references", str(tmp_path / "splits/fold{k}/test.jsonl"), "--predictions",
                  str(tmp_path / "pred{k}.jsonl"), "--folds", "4", "--model-name", "fever-only", "--dataset", "toy",
                  "--output", str(tmp_path / "results" / "fever.json")]) == 0
-    assert "| fever-only | 1.000 (0.000)" not in capsys.readouterr().out  # recall < 1: lung cancer is missed
+    out = capsys.readouterr().out
+    assert "**toy** (4 folds" in out and "| fever-only | " in out  # the table names the system just saved
+    assert "| fever-only | 1.000 (0.000)" not in out  # recall < 1: lung cancer is missed
     result = json.loads((tmp_path / "results" / "fever.json").read_text())
     golds = [[json.loads(x)["entities"] for x in (tmp_path / "splits" / f"fold{k}" / "test.jsonl").read_text().splitlines()]
              for k in range(4)]
@@ -225,9 +231,12 @@ def test_cli_cross_validation_end_to_end(tmp_path, capsys):
     capsys.readouterr()
     assert main(["leaderboard", str(tmp_path / "results"), "--format", "csv", "--metrics", "recall"]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith(f"fever-only,{statistics.mean(recalls):.3f} (")
-    assert main(["cv-score", "--references", "x.jsonl", "--predictions", "y{k}.jsonl", "--model-name", "m",
-                 "--dataset", "d", "--output", "o.json"]) == 2
-    assert "path patterns with {k}" in capsys.readouterr().err
+    try:  # a usage error: exit status 2, whether found by argparse or by the command
+        status = main(["cv-score", "--references", "x.jsonl", "--predictions", "y{k}.jsonl", "--model-name", "m",
+                       "--dataset", "d", "--output", "o.json"])
+    except SystemExit as e:
+        status = e.code
+    assert status == 2 and "{k}" in capsys.readouterr().err
 
 
 def _tiny(p_values=(1,)):
@@ -262,3 +271,237 @@ def test_save_does_not_carry_config_into_the_next_save(tmp_path):
     with pytest.raises(ValueError, match="\\['n_folds'\\] are set from the result itself"):
         cv.save(tmp_path / "c.json", model_name="c", dataset="toy", n_folds=9)
     assert not (tmp_path / "c.json").exists()
+
+
+def _write(path, content):
+    path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    return path
+
+
+def _content(**config):
+    return _tiny().to_dict(model_name="a", dataset="toy", method=None, **config)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('{"config": {', r"bad.json, line 1 column 13: not valid JSON \(Expecting property name"),
+    ('[]', "bad.json: holds an array, not an object with"),
+    ('{"config": {}, "results": {}}',
+     r"bad.json: not a leaderboard file: expected the keys \['config', 'results', 'folds'\]"),
+    ('{"config": [], "results": {}, "folds": []}', "bad.json: 'config' is an array, not an object"),
+    ('{"config": {"f1": 1}, "results": {}, "folds": []}', r"'config' lacks \['model_name', 'dataset'"),
+    ('{"a": 1, "a": 2}', "an object repeats the key 'a'"),
+    ('{"a": NaN}', "NaN is not JSON; write null"),
+    ('{"a": [1, -Infinity]}', "-Infinity is not JSON; write null"),
+])
+def test_load_results_names_the_file_and_the_problem(tmp_path, text, problem):
+    with pytest.raises(ResultsFileError, match=problem):
+        load_results(_write(tmp_path / "bad.json", text))
+
+
+def _broken(content, part, key, value):
+    (content[part] if part != "folds" else content["folds"][0])[key] = value
+    return content
+
+
+_SCHEMA_CASES = [
+    ("config", "p_values", None, "config 'p_values' is null, not an array"),
+    ("config", "p_values", [], "p_values is empty"),
+    ("config", "p_values", [1, 1], "config 'p_values' repeats a value"),
+    ("config", "p_values", [1, True], "p_values must hold finite numbers >= 1, got True"),
+    ("config", "p_values", [0.5], "p_values must hold finite numbers >= 1, got 0.5"),
+    ("config", "p_values", "[1, 2]", "config 'p_values' is a string, not an array"),
+    ("config", "score_p", 0.5, "score_p must hold finite numbers >= 1, got 0.5"),
+    ("config", "typed", 1, "config 'typed' must be true or false, got 1"),
+    ("config", "n_folds", 3, "'folds' must be an array of n_folds = 3 objects, got 2"),
+    ("config", "n_folds", True, "config 'n_folds' must be an integer >= 1, got True"),
+    ("config", "length_bins", [[1]], r"length bin \[1\] is not \[lo, hi\]"),
+    ("config", "length_bins", [[3, 2]], r"length bin \[3, 2\] is not \[lo, hi\] with integers 1 <= lo <= hi"),
+    ("config", "length_bins", [[1.5, None]], r"length bin \[1.5, None\] is not"),
+    ("config", "model_name", "", "config 'model_name' must be a non-empty string, got ''"),
+    ("config", "dataset", ["toy"], r"config 'dataset' must be a non-empty string, got \['toy'\]"),
+    ("config", "method", 3, "config 'method' must be a non-empty string or null, got 3"),
+    ("config", "f1", 0.5, r"'results' repeats the config keys \['f1'\]"),
+    ("config", "huge", 2**64, "config 'huge' = 18446744073709551616 is past the 64-bit integer range"),
+    ("config", "note", "\ud800", "holds a lone surrogate '\\\\ud800'"),
+    ("results", "f1", True, "'results' 'f1' is True: results are finite numbers or null"),
+    ("results", "f1", "0.9", "'results' 'f1' is '0.9'"),
+    ("results", "f1", [0.9], r"'results' 'f1' is \[0.9\]"),
+    ("results", "f1", 10**400, "'results' 'f1' is 1000"),
+    ("folds", "f1", False, "fold 0 'f1' is False"),
+]
+
+
+@pytest.mark.parametrize("part, key, value, problem", _SCHEMA_CASES,
+                         ids=[f"{part}-{key}-{i}" for i, (part, key, *_) in enumerate(_SCHEMA_CASES)])
+def test_load_results_checks_the_schema(tmp_path, part, key, value, problem):
+    path = _write(tmp_path / "bad.json", _broken(_content(), part, key, value))
+    with pytest.raises(ResultsFileError, match=f"bad.json: {problem}"):
+        load_results(path)
+
+
+def test_lists_where_objects_belong_and_other_shapes(tmp_path):
+    for part, value, problem in [("results", [0.9], "'results' is an array, not an object of numbers"),
+                                 ("folds", {"f1": 1.0}, "'folds' must be an array of n_folds = 2 objects, got an "
+                                                        "object"),
+                                 ("folds", [[1.0], [1.0]], "fold 0 is an array, not an object of numbers")]:
+        content = _content()
+        content[part] = value
+        with pytest.raises(ResultsFileError, match=f"bad.json: {problem}"):
+            load_results(_write(tmp_path / "bad.json", content))
+    raw = json.dumps(_content()).encode().replace(b'"toy"', b'"t\xf6y"')  # Latin-1, not UTF-8
+    (tmp_path / "bad.json").write_bytes(b"\n" + raw)
+    with pytest.raises(ResultsFileError, match="bad.json, line 2: not UTF-8 text \\(byte 0xf6\\)"):
+        load_results(tmp_path / "bad.json")
+    (tmp_path / "bad.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(_content()).encode())  # a BOM is fine
+    assert load_results(tmp_path / "bad.json")["model_name"] == ["a"]
+    with pytest.raises(ResultsFileError, match="no leaderboard files \\(\\*.json\\) in .*empty"):
+        load_results((tmp_path / "empty").mkdir() or tmp_path / "empty")
+
+
+def test_a_bool_result_is_never_rendered_as_a_score(tmp_path):
+    content = _content()
+    content["results"]["p1_f1"] = True
+    with pytest.raises(ResultsFileError, match="'results' 'p1_f1' is True"):
+        load_results(_write(tmp_path / "a.json", content))
+    row = {**content["config"], **content["results"]}
+    with pytest.raises(ValueError, match="a: result 'p1_f1' is True, not a number"):
+        leaderboard_table([row], metrics=["f1"])
+
+
+def test_mixed_schemas_name_both_files(tmp_path):
+    _tiny().save(tmp_path / "a.json", model_name="a", dataset="toy", epochs=3)
+    _tiny().save(tmp_path / "b.json", model_name="b", dataset="toy", epochs="three")
+    with pytest.raises(ResultsFileError, match="b.json: 'epochs' is a string here but a number in .*a.json"):
+        load_results(tmp_path)
+    (tmp_path / "b.json").unlink()
+    _tiny().save(tmp_path / "b.json", model_name="b", dataset="toy", epochs=2.5, tags=["x"], seed=2**62 + 1)
+    _tiny().save(tmp_path / "c.json", model_name="c", dataset="toy", seed=0.5)
+    table = load_results(tmp_path)  # integers and floats share a column; lists are JSON text
+    assert table["epochs"] == [3, 2.5, None] and table["tags"] == [None, '["x"]', None]
+    assert table["seed"] == [None, 2.0**62, 0.5]
+
+
+def test_two_files_of_one_system_are_an_error_naming_both(tmp_path):
+    _tiny().save(tmp_path / "a.json", model_name="m", dataset="toy", method="x")
+    _tiny().save(tmp_path / "a2.json", model_name="m", dataset="toy", method="y")  # another method: fine
+    assert load_results(tmp_path)["method"] == ["x", "y"]
+    _tiny().save(tmp_path / "b.json", model_name="m", dataset="toy", method="x")
+    with pytest.raises(ResultsFileError, match="a.json and .*b.json both hold model 'm' on dataset 'toy' with "
+                                               "method 'x'; keep one file per system"):
+        load_results(tmp_path)
+    assert len(load_results([tmp_path / "a.json", tmp_path / "a.json", tmp_path / "a2.json"])) == 2  # read once
+    row = {**_content()["config"], **_content()["results"]}
+    with pytest.raises(ValueError, match="several rows for model 'a' with method None"):
+        leaderboard_table([row, row])
+
+
+def test_runs_in_one_table_share_their_settings():
+    rows = [{**_content()["config"], **_content()["results"]} for _ in range(2)]
+    rows[1]["model_name"], rows[1]["typed"] = "b", True
+    with pytest.raises(ValueError, match="the runs have different typed"):
+        leaderboard_table(rows)
+    rows[1]["typed"], rows[1]["score_p"] = False, 2.0
+    assert leaderboard_table(rows)  # the p table does not depend on score_p
+    with pytest.raises(ValueError, match="the runs have different score_p"):
+        leaderboard_table(rows, by="length")
+    del rows[1]["p_values"]
+    with pytest.raises(ValueError, match="b: the row has no 'p_values'"):
+        leaderboard_table(rows)
+
+
+def test_infinite_p_is_refused_and_files_are_strict_json(tmp_path):
+    with pytest.raises(ValueError, match="p_values must hold finite numbers >= 1, got inf .*use p = 100"):
+        cross_validate([[[(0, 3)]]] * 2, [[[(0, 3)]]] * 2, p_values=[1, math.inf])
+    with pytest.raises(ValueError, match="score_p must hold finite numbers >= 1, got nan"):
+        cross_validate([[[(0, 3)]]] * 2, [[[(0, 3)]]] * 2, score_p=math.nan)
+    cv = _tiny()
+    cv.p_values = (1.0, math.inf)  # built by hand: save refuses, and writes nothing
+    with pytest.raises(ResultsFileError, match="a.json: not saved: p_values must hold finite numbers"):
+        cv.save(tmp_path / "a.json", model_name="a", dataset="toy")
+    with pytest.raises(ResultsFileError, match="a.json: not saved: config 'seconds' is not a JSON value"):
+        _tiny().save(tmp_path / "a.json", model_name="a", dataset="toy", seconds=math.nan)
+    with pytest.raises(ResultsFileError, match="not saved: config 'model_name' must be a non-empty string"):
+        _tiny().save(tmp_path / "a.json", model_name="", dataset="toy")
+    assert not list(tmp_path.iterdir())
+    path = _tiny().save(tmp_path / "a.json", model_name="a", dataset="toy")
+    json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"{name} in the file"))
+
+
+def test_cross_validate_checks_its_settings(tmp_path):
+    gold = [[[(0, 3)]]] * 2
+    with pytest.raises(ValueError, match="p_values must be a list of numbers, got '12'"):
+        cross_validate(gold, gold, p_values="12")  # was read as [1, 2]
+    with pytest.raises(ValueError, match="typed must be True or False, got 1"):
+        cross_validate(gold, gold, typed=1)
+    with pytest.raises(ValueError, match=r"length bin \(1,\) is not \[lo, hi\]"):
+        cross_validate(gold, gold, length_bins=[(1,)])
+    cv = cross_validate(gold, gold, p_values=[np.int64(2), 1, 2.0], length_bins=[(np.int64(1), np.int64(5))])
+    assert cv.p_values == (2.0, 1.0) and cv.length_bins == ((1, 5),)  # repeats count once; numpy numbers kept as JSON
+    assert cross_validate(gold, gold, length_bins=None).length_bins == ()
+    config = json.loads(cv.save(tmp_path / "a.json", model_name="a", dataset="toy").read_text())["config"]
+    assert config["p_values"] == [2.0, 1.0] and config["length_bins"] == [[1, 5]]
+    assert load_results(tmp_path)["p_values"] == ["[2.0, 1.0]"]
+
+
+def test_names_with_commas_and_pipes_keep_their_rows(tmp_path):
+    for name, method in (("bio,bert|v2", "fine-tune, 3 epochs"), ("a\\|b", None), ("line\nbreak", None)):
+        _tiny().save(tmp_path / f"{len(name)}.json", model_name=name, dataset="toy", method=method)
+    results = load_results(tmp_path)
+    rows = list(csv.reader(io.StringIO(leaderboard_table(results, metrics=["f1"], fmt="csv"))))
+    assert sorted(row[0] for row in rows[1:]) == ["a\\|b", "bio,bert|v2 (fine-tune, 3 epochs)", "line\nbreak"]
+    assert all(len(row) == 2 for row in rows)
+    markdown = leaderboard_table(results, metrics=["f1"]).splitlines()[4:]
+    assert len(markdown) == 3
+    assert all(len(re.findall(r"(?<!\\)(?:\\\\)*\|", line)) == 3 for line in markdown)  # unescaped pipes: 2 cells
+    assert "| bio,bert\\|v2 (fine-tune, 3 epochs) |" in "\n".join(markdown)
+    assert "| a\\\\\\|b |" in "\n".join(markdown) and "| line break |" in "\n".join(markdown)
+
+
+def test_saved_files_always_load(tmp_path):
+    rng = random.Random(5)
+    for i in range(20):
+        folds = [_random_fold(rng, 4) for _ in range(rng.randint(2, 4))]
+        cv = cross_validate([g for g, _ in folds], [p for _, p in folds], typed=rng.random() < 0.5,
+                            p_values=rng.sample([1, 1.5, 2, 100], rng.randint(1, 4)))
+        cv.save(tmp_path / f"{i}.json", model_name=f"m{i}", dataset="toy", method=rng.choice([None, "x"]),
+                seed=i, note=rng.choice(["", "é|,", "x"]))
+    table = load_results(tmp_path)
+    assert sorted(table["seed"]) == list(range(20))
+    assert table.features["typed"].dtype == "bool" and table.features["f1"].dtype == "float64"
+
+
+def _json_paths(value, prefix=()):
+    yield prefix
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        yield from _json_paths(item, (*prefix, key))
+
+
+def test_damaged_files_load_or_raise_results_file_errors(tmp_path):
+    """Any value of a valid file replaced (or a key removed): the file loads and tabulates, or the
+    error is ours; never a raw JSON, pyarrow or Python error."""
+    rng = random.Random(7)
+    base = _tiny(p_values=[1, 2]).to_dict(model_name="a", dataset="toy", method=None, epochs=3)
+    values = [None, True, 0, -1, 2.5, 1e308, "", "x", "\ud800", [], [1], [[1, None]], {}, {"a": 1}, 2**70]
+    paths = list(_json_paths(base))
+    for i in range(40):
+        content, path = json.loads(json.dumps(base)), rng.choice(paths)
+        parent = content
+        for key in path[:-1]:
+            parent = parent[key]
+        if not path:
+            content = rng.choice(values)
+        elif isinstance(parent, dict) and rng.random() < 0.2:
+            del parent[path[-1]]
+        else:
+            parent[path[-1]] = rng.choice(values)
+        try:
+            results = load_results(_write(tmp_path / f"{i}.json", content))
+        except ResultsFileError as e:
+            assert f"{i}.json" in str(e)
+            continue
+        for by in ("p", "length"):
+            try:
+                leaderboard_table(results, by=by)
+            except ValueError as e:
+                assert "the results have no key" in str(e)
