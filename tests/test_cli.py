@@ -1,7 +1,11 @@
-"""The ``ecr-hf`` console script: ``score`` on tiny JSONL files, ``register-metrics``."""
+"""The ``ecr-hf`` console script: ``score`` on tiny JSONL files, ``register-metrics``, ``predict``,
+``train`` and the cross-validation commands on a tiny model, and the errors a user meets."""
 
+import argparse
 import json
+import logging
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -105,7 +109,11 @@ def test_predict_writes_the_extractor_spans(tmp_path, capsys):
     assert sum(map(len, expected)) > 0  # an untrained head still tags something: the comparison is not empty
     refs = write_jsonl(tmp_path / "refs.jsonl", docs)  # the output scores as it is
     assert main(["score", "--references", refs, "--predictions", str(out), "--format", "json"]) == 0
-    assert main(["predict", "--model", str(tmp_path / "model"), "--data", refs + "x", "--output", str(out)]) == 2
+    capsys.readouterr()
+    assert main(["predict", "--model", str(tmp_path / "model"), "--data", refs + "x", "--output",
+                 str(tmp_path / "new.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "No such file or directory" in err and refs + "x" in err
 
 
 def test_score_errors(tmp_path, files, capsys):
@@ -146,3 +154,324 @@ def test_register_metrics_writes_evaluate_cache_layout(tmp_path, capsys):
         for package in (cache, cache / "evaluate_modules", script.parent.parent, script.parent):
             assert (package / "__init__.py").is_file()
     assert [p.name for p in home.iterdir() if p.is_dir()] == [files_to_hash([str(metric_script("span_metrics"))])]
+
+
+# --------------------------------------------------------------------------- a tiny model for predict / train
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """``base``: a tiny BERT backbone with the toy tokenizer (what ``ecr-hf train --model`` takes);
+    ``model``: an untrained classifier saved as ``ecr-hf train`` saves one (what ``predict`` takes)."""
+    from test_trainer import LABELS, tiny_checkpoint, toy_tokenizer
+    from tokenizers import normalizers
+
+    from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
+
+    root = tmp_path_factory.mktemp("tiny")
+    tok = toy_tokenizer()  # with BERT's normaliser: a BOM or zero-width space leaves no tokens
+    tok.backend_tokenizer.normalizer = normalizers.BertNormalizer(clean_text=True, handle_chinese_chars=False,
+                                                                  strip_accents=False, lowercase=False)
+    base = Path(tiny_checkpoint(root, "bert"))
+    tok.save_pretrained(base)
+    model = build_token_classifier(TokenClassifierConfig(str(base), labels=LABELS), tok)
+    model.save_pretrained(root / "model")
+    tok.save_pretrained(root / "model")
+    return {"base": str(base), "model": str(root / "model")}
+
+
+def test_predict_keeps_odd_texts_and_never_overwrites(tiny, tmp_path, capsys, monkeypatch):
+    texts = {"a": "fever and heart failure", "bom": "\ufeff", "zw": "\u200b \u200b", "empty": "",
+             "odd\ud800": "fever \ud800 cough"}  # JSON escapes that read as lone surrogates
+    data = tmp_path / "docs.jsonl"  # ASCII escapes, as json.dumps writes them
+    data.write_text("".join(json.dumps({"doc_id": k, "text": t}) + "\n" for k, t in texts.items()), encoding="ascii")
+    data, out = str(data), tmp_path / "out" / "preds.jsonl"
+    argv = ["predict", "--model", tiny["model"], "--data", data, "--output", str(out), "--max-length", "12"]
+    assert main(argv) == 0
+    written = {d["doc_id"]: d["entities"] for d in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert written["bom"] == written["zw"] == written["empty"] == [] and written["a"]
+    assert all(texts[k][s["start"]:s["end"]] == s["text"] for k in written for s in written[k])
+    assert '"doc_id": "odd\\ud800"' in out.read_text(encoding="utf-8")  # an escape: UTF-8 cannot hold it
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert f"{out} exists; pass --overwrite to replace it" in capsys.readouterr().err
+    assert out.read_bytes() == before
+
+    def full_disk(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    assert main([*argv, "--overwrite"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert out.read_bytes() == before and os.listdir(out.parent) == ["preds.jsonl"]  # no half file, no temp file
+    monkeypatch.undo()
+    assert main([*argv[:-2], "--overwrite", "--batch-size", "1"]) == 0  # a whole new file, the same spans
+    assert {d["doc_id"]: [s["start"] for s in d["entities"]]
+            for d in map(json.loads, out.read_text(encoding="utf-8").splitlines())} == \
+        {k: [s["start"] for s in v] for k, v in written.items()}
+
+
+@pytest.mark.parametrize("option", [["--batch-size", "-1"], ["--batch-size", "0"], ["--batch-size", "2.5"],
+                                    ["--max-length", "0"], ["--max-length", "-3"]])
+def test_predict_numbers_are_checked_before_any_work(tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exit:
+        main(["predict", "--model", "m", "--data", "d.jsonl", "--output", str(tmp_path / "o.jsonl"), *option])
+    assert exit.value.code == 2
+    assert f"argument {option[0]}: expected an integer >= 1, got '{option[1]}'" in capsys.readouterr().err
+
+
+def test_predict_max_length_too_short_for_the_special_tokens(tiny, tmp_path, capsys):
+    data = write_jsonl(tmp_path / "docs.jsonl", [{"doc_id": "a", "text": "fever"}])
+    assert main(["predict", "--model", tiny["model"], "--data", data, "--output", str(tmp_path / "o.jsonl"),
+                 "--max-length", "2"]) == 2
+    assert "max_length must be an integer > 2" in capsys.readouterr().err
+
+
+def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, capsys):
+    from test_trainer import toy_documents
+
+    from ecr_hf.extractor import ECRExtractor
+
+    train = write_jsonl(tmp_path / "my.jsonl", [{"doc_id": i, **d} for i, d in enumerate(toy_documents(24, 1))])
+    dev = write_jsonl(tmp_path / "dev.jsonl", [{"doc_id": i, **d} for i, d in enumerate(toy_documents(6, 2))])
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    hf_logger = logging.getLogger("transformers.modeling_utils")
+    hf_logger.addHandler(handler)
+    try:
+        assert main(["train", "--train", train, "--eval", dev, "--model", tiny["base"], "--epochs", "2",
+                     "--learning-rate", "5e-3", "--warmup", "0.1", "--max-length", "12",
+                     "--output-dir", str(tmp_path / "models" / "m")]) == 0
+    finally:
+        hf_logger.removeHandler(handler)
+    out = capsys.readouterr().out
+    assert "trained on 24 documents for 2 epochs" in out and "the best on the eval set (f1)" in out
+    assert "scored on 6 held-out documents" in out
+    assert not [r for r in records if "LOAD REPORT" in r.getMessage()]  # the new head is no news
+    assert os.listdir(tmp_path / "models") == ["m"]  # the epoch checkpoints were temporary
+    assert ECRExtractor.from_pretrained(tmp_path / "models" / "m", max_length=12)("fever") is not None
+    assert main(["train", "--train", train, "--model", tiny["base"], "--output-dir", str(tmp_path / "x")]) == 2
+    assert "has no 'split' keys, so it holds no held-out documents: give --eval" in capsys.readouterr().err
+
+
+def test_new_head_report_filter_keeps_real_warnings():
+    from ecr_hf.cli import _NewHeadReport
+
+    def record(rows):
+        table = "Key | Status | \n----+---+-\n" + "".join(f"{k} | \x1b[31m{s}\x1b[0m | \n" for k, s in rows)
+        return logging.LogRecord("transformers.modeling_utils", logging.WARNING, __file__, 1,
+                                 "BertForTokenClassification LOAD REPORT from: x\n" + table, None, None)
+
+    keep = _NewHeadReport().filter
+    assert not keep(record([("pooler.dense.{weight, bias}", "UNEXPECTED"), ("classifier.{weight, bias}", "MISSING")]))
+    assert not keep(record([("score.weight", "MISSING")]))
+    assert keep(record([("classifier.weight", "MISSING"), ("encoder.layer.0.attention.self.query.weight", "MISSING")]))
+    assert keep(record([("classifier.weight", "MISMATCH")]))
+    assert keep(logging.LogRecord("transformers.modeling_utils", logging.WARNING, __file__, 1, "other", None, None))
+
+
+def test_train_split_keys(tmp_path, capsys):
+    docs = [{"doc_id": i, "text": "fever", "entities": [{"start": 0, "end": 5, "label": "S"}]} for i in range(4)]
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [{**d, "split": "train"} for d in docs[:3]] + docs[3:])
+    assert main(["train", "--train", mixed, "--eval", mixed]) == 2
+    assert f"{mixed}:4: no 'split' key, but 3 other lines have one" in capsys.readouterr().err
+    split = write_jsonl(tmp_path / "split.jsonl", [{**d, "split": "train"} for d in docs])
+    assert main(["train", "--train", split]) == 2
+    assert "has no documents with split 'test' (its splits: ['train']); choose one with --eval-split, or " \
+        "--eval-split None" in capsys.readouterr().err
+    bad = write_jsonl(tmp_path / "bad.jsonl", [docs[0], {**docs[1], "entities": [{"start": 0, "end": 9}]}])
+    assert main(["train", "--train", bad, "--eval", bad]) == 2
+    assert f"{bad}:2: doc_id 1: " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--warmup", "-1"], "argument --warmup: expected a whole number of steps >= 0"),
+    (["--warmup", "2.5"], "argument --warmup: expected a whole number of steps >= 0"),
+    (["--epochs", "0"], "argument --epochs: expected a finite number > 0"),
+    (["--learning-rate", "nan"], "argument --learning-rate: expected a finite number > 0"),
+    (["--bidirectional", "some"], "argument --bidirectional: expected 'none', 'all' or a number of layers >= 1"),
+    (["--seed", "-1"], "argument --seed: expected an integer >= 0"),
+])
+def test_train_numbers_are_checked(capsys, option, message):
+    with pytest.raises(SystemExit) as exit:
+        main(["train", *option])
+    assert exit.value.code == 2 and message in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- cross-validation commands
+
+def cv_documents(n=6):
+    return [{"doc_id": f"d{i}", "text": "fever cough", "entities": [{"start": 0, "end": 5, "label": "S"}]}
+            for i in range(n)]
+
+
+def test_cv_split_refuses_a_non_empty_folder_and_writes_all_folds_at_once(tmp_path, capsys, monkeypatch):
+    data = write_jsonl(tmp_path / "data.jsonl", cv_documents())
+    splits = tmp_path / "splits"
+    assert main(["cv-split", data, "--folds", "5", "--output-dir", str(splits)]) == 0
+    assert sorted(os.listdir(splits)) == [f"fold{k}" for k in range(5)]
+    assert main(["cv-split", data, "--folds", "3", "--output-dir", str(splits)]) == 2
+    assert f"{splits} is not empty" in capsys.readouterr().err and len(os.listdir(splits)) == 5
+    calls = []
+
+    def fails_on_the_fourth_file(fd):
+        calls.append(fd)
+        if len(calls) == 4:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", fails_on_the_fourth_file)
+    assert main(["cv-split", data, "--folds", "3", "--output-dir", str(splits), "--overwrite"]) == 2
+    monkeypatch.undo()
+    assert sorted(os.listdir(splits)) == [f"fold{k}" for k in range(5)]  # the old split, whole
+    assert sorted(os.listdir(tmp_path)) == ["data.jsonl", "splits"]  # no temporary folder left
+    assert main(["cv-split", data, "--folds", "3", "--output-dir", str(splits), "--overwrite"]) == 0
+    assert sorted(os.listdir(splits)) == ["fold0", "fold1", "fold2"]  # no stale fold3/fold4
+    lines = [json.loads(x) for x in (splits / "fold0" / "test.jsonl").read_text().splitlines()]
+    assert {d["split"] for d in lines} == {"test"} and len(lines) == 2
+    assert main(["cv-split", data, "--folds", "7", "--output-dir", str(tmp_path / "more")]) == 2
+    assert f"{data}: n_folds must be between 3 and the number of documents (6), got 7" in capsys.readouterr().err
+
+
+def test_cv_score_output_is_never_overwritten_silently(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "data.jsonl", cv_documents())
+    assert main(["cv-split", data, "--folds", "3", "--output-dir", str(tmp_path / "splits")]) == 0
+    argv = ["cv-score", "--references", str(tmp_path / "splits/fold{k}/test.jsonl"),
+            "--predictions", str(tmp_path / "splits/fold{k}/test.jsonl"), "--folds", "3",
+            "--model-name", "gold", "--dataset", "toy", "--output", str(tmp_path / "results" / "gold.json")]
+    assert main(argv) == 0
+    saved = (tmp_path / "results" / "gold.json").read_text()
+    assert json.loads(saved)["results"]["f1"] == 1.0
+    capsys.readouterr()
+    assert main([*argv[:-2], "--method", "other", "--output", str(tmp_path / "results" / "gold.json")]) == 2
+    assert "gold.json exists; pass --overwrite to replace it" in capsys.readouterr().err
+    assert (tmp_path / "results" / "gold.json").read_text() == saved
+    assert main([*argv, "--overwrite", "--method", "copy"]) == 0
+    assert json.loads((tmp_path / "results" / "gold.json").read_text())["config"]["method"] == "copy"
+    assert main(["leaderboard", str(tmp_path / "results")]) == 0
+    assert "| gold (copy) |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pattern", ["splits/{split}/test.jsonl", "splits/fold{0}/test.jsonl", "fold{}.jsonl",
+                                     "fold{k.real}.jsonl", "fold{k", "fold{k}{k:zz}.jsonl", "test.jsonl"])
+def test_cv_score_patterns_hold_only_k(capsys, pattern):
+    with pytest.raises(SystemExit) as exit:
+        main(["cv-score", "--references", pattern, "--predictions", "p{k}.jsonl", "--model-name", "m",
+              "--dataset", "d", "--output", "o.json"])
+    assert exit.value.code == 2
+    assert "is not a path pattern with {k} (the fold number) as its only {...} field" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folds", ["0", "-1"])
+def test_cv_score_folds_at_least_one(capsys, folds):
+    with pytest.raises(SystemExit) as exit:
+        main(["cv-score", "--references", "r{k}", "--predictions", "p{k:02d}", "--model-name", "m", "--dataset",
+              "d", "--output", "o.json", "--folds", folds])
+    assert exit.value.code == 2 and f"expected an integer >= 1, got '{folds}'" in capsys.readouterr().err
+
+
+def test_leaderboard_file_without_p_values_is_a_clean_error(tmp_path, capsys):
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({"config": {"model_name": "m", "dataset": "d"}, "results": {"f1": 0.5}}))
+    assert main(["leaderboard", str(broken)]) == 2
+    assert str(broken) in capsys.readouterr().err
+    listed = tmp_path / "list.json"
+    listed.write_text(json.dumps({"config": [], "results": {}}))
+    assert main(["leaderboard", str(listed)]) == 2
+    assert str(listed) in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- input files and output
+
+def test_jsonl_errors_name_the_file_and_the_line(tmp_path, files, capsys):
+    refs, preds = files
+    cases = {
+        b'{"doc_id": "d1", "entities": []}\n{"doc_id": ["d", 2], "entities": []}\n':
+            ":2: doc_id must be a string or an integer, got list",
+        b'{"doc_id": {"a": 1}, "entities": []}\n': ":1: doc_id must be a string or an integer, got dict",
+        b'{"doc_id": true, "entities": []}\n': ":1: doc_id must be a string or an integer, got bool",
+        b'{"doc_id": "d1", "entities": []}\n{"doc_id": "d2", "te\xff": 1}\n':
+            ":2: not UTF-8 text (byte 0xff at column 21)",
+        b'{"doc_id": "d1", "entities": []}\n\n{"doc_id": "d2", "entities": [}\n':
+            ":3: not valid JSON (Expecting value at column 31)",
+        b"[" * 100_000 + b"\n": ":1: not valid JSON (nested too deeply)",
+        b'{"doc_id": "d1", "entities": []}\n{"doc_id": "d1", "entities": []}\n':
+            ":2: doc_id 'd1' appears twice (first on line 1)",
+    }
+    for k, (content, message) in enumerate(cases.items()):
+        path = tmp_path / f"case{k}.jsonl"
+        path.write_bytes(content)
+        assert main(["score", "--references", refs, "--predictions", str(path)]) == 2
+        assert f"{path}{message}" in capsys.readouterr().err
+    bom = tmp_path / "bom.jsonl"  # a UTF-8 BOM (Windows editors) is not an error
+    bom.write_bytes(b"\xef\xbb\xbf" + Path(preds).read_bytes())
+    assert main(["score", "--references", refs, "--predictions", str(bom)]) == 0
+
+
+def test_score_errors_name_the_document_lines(tmp_path, files, capsys):
+    refs, _ = files
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"doc_id": "d2", "entities": []},
+                                               {"doc_id": "d1", "entities": [{"start": 0, "end": 99}]}])
+    assert main(["score", "--references", refs, "--predictions", bad]) == 2
+    assert f"[document 0 is doc_id 'd1': {refs}:1 (references), {bad}:2 (predictions)]" in capsys.readouterr().err
+    other = write_jsonl(tmp_path / "other.jsonl", [{"doc_id": "d2", "text": "fever cold", "entities": []},
+                                                   {"doc_id": "d1", "entities": []}])
+    assert main(["score", "--references", refs, "--predictions", other]) == 2
+    assert f"{other}:1: doc_id 'd2': the prediction's text differs from the reference text" in \
+        capsys.readouterr().err
+
+
+def test_score_prints_lone_surrogates_as_escapes(tmp_path, capsys):
+    """JSON escapes such as "\\ud800" read as lone surrogates, which no output encoding holds."""
+    docs = [{"doc_id": "a", "text": "x\ud800 fever", "entities": [{"start": 2, "end": 7, "label": "s\udc00"}]}]
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text("".join(json.dumps(d) + "\n" for d in docs), encoding="ascii")  # json.dumps: ASCII escapes
+    assert main(["score", "--references", str(refs), "--predictions", str(refs), "--typed"]) == 0
+    assert any(line.split()[:2] == ["s\\udc00", "1"] for line in capsys.readouterr().out.splitlines())
+    assert main(["score", "--references", str(refs), "--predictions", str(refs), "--typed", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label_s\udc00_recall"] == 1.0
+
+
+def test_help_shows_every_option_with_its_default_and_the_version(capsys):
+    from ecr_hf import __version__
+
+    with pytest.raises(SystemExit) as exit:
+        main(["--version"])
+    assert exit.value.code == 0 and capsys.readouterr().out.strip() == f"ecr-hf {__version__}"
+    parser_actions = []
+    real = argparse.ArgumentParser.parse_args
+
+    def spy(self, args=None, namespace=None):
+        parser_actions.append(self)
+        raise SystemExit(0)
+
+    argparse.ArgumentParser.parse_args = spy
+    try:
+        with pytest.raises(SystemExit):
+            main(["score"])
+    finally:
+        argparse.ArgumentParser.parse_args = real
+    commands = next(a for a in parser_actions[0]._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert set(commands) == {"register-metrics", "score", "train", "cv-split", "cv-score", "predict", "leaderboard"}
+    for name, sub in commands.items():
+        for action in sub._actions:
+            assert action.help, f"ecr-hf {name} {action.option_strings or action.dest} has no help"
+    with pytest.raises(SystemExit):
+        main(["predict", "--help"])
+    assert "windows per forward pass (default: 32)" in " ".join(capsys.readouterr().out.split())
+
+
+def test_errors_exit_2_from_the_console_and_a_closed_pipe_is_quiet(tmp_path, files):
+    refs, preds = files
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"doc_id": ["d1"], "entities": []}])
+    run = subprocess.run([sys.executable, "-m", "ecr_hf.cli", "score", "--references", refs, "--predictions", bad],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr == f"ecr-hf score: error: {bad}:1: doc_id must be a string or an integer, got list [\"d1\"]\n"
+    exe = Path(sys.executable).with_name("ecr-hf")  # `ecr-hf score | head -0`: the reader has gone
+    proc = subprocess.Popen([str(exe), "score", "--references", refs, "--predictions", preds],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert stderr == ""  # no "BrokenPipeError" traceback or "Exception ignored" line
