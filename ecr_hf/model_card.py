@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from huggingface_hub import EvalResult
 from huggingface_hub.repocard import REGEX_YAML_BLOCK
-from huggingface_hub.repocard_data import eval_results_to_model_index
+from huggingface_hub.repocard_data import eval_results_to_model_index, model_index_to_eval_results
 from huggingface_hub.utils import yaml_dump
 
 from . import __version__
@@ -276,9 +276,13 @@ def _merge_model_index(existing: Any, new: list[dict[str, Any]], where: str) -> 
     config on the same task and data set is replaced, everything else kept in its place."""
     if existing is None:
         return new
-    if not isinstance(existing, list) or not all(isinstance(e, dict) and isinstance(e.get("results", []), list)
-                                                 for e in existing):
-        raise ModelCardError(f"{where}: model-index is not a list of {{name, results}} entries; fix it by hand first")
+    try:  # huggingface_hub's own parser: what it cannot read, the Hub cannot show, and we cannot merge
+        if not isinstance(existing, list):
+            raise TypeError(f"a {type(existing).__name__}, not a list")
+        model_index_to_eval_results(existing)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        raise ModelCardError(f"{where}: its model-index is malformed ({type(e).__name__}: {e}); fix it by hand "
+                             "first") from None
     merged = [dict(e) for e in existing]
     for model in new:
         target = next((e for e in merged if e.get("name") == model["name"]), None)
@@ -326,8 +330,8 @@ def write_model_card(
     ``.eval_results/<dataset id>.yaml`` (merged the same way: entries with the same data set and
     task id are replaced). Returns the paths written.
 
-    ``model_name`` (default: the results' ``model_name``, else the existing model-index's, else the
-    folder name) names the model-index entry. An existing README whose metadata is not valid YAML,
+    ``model_name`` (default: the name in the README's model-index, if it has one entry; else the
+    results' ``model_name``; else the folder name) names the model-index entry. An existing README whose metadata is not valid YAML,
     or whose model-index is malformed, is an error and is left untouched.
     """
     folder = Path(folder)
@@ -351,7 +355,7 @@ def write_model_card(
     existing = metadata.get("model-index")
     default_name = existing[0].get("name") if isinstance(existing, list) and len(existing) == 1 \
         and isinstance(existing[0], dict) else None
-    name = model_name or flat.get("model_name") or default_name or folder.resolve().name
+    name = model_name or default_name or flat.get("model_name") or folder.resolve().name
     entries = model_index_results(flat, dataset_id=dataset_id, dataset_name=dataset_name, split=split,
                                   metrics=metrics, sd=sd, source_name=source_name, source_url=source_url)
     metadata["model-index"] = _merge_model_index(existing, eval_results_to_model_index(str(name), entries),
@@ -375,18 +379,24 @@ def write_model_card(
 
 
 def _write_eval_results(path: Path, new: list[EvalResultEntry]) -> Path:
+    """Merge at the YAML level: an entry of another task keeps every field it has, known to
+    huggingface_hub or not; one of the same data set and task id is replaced."""
     _, to_yaml, parse = _eval_results_api()
-    old: list[EvalResultEntry] = []
+    keys = {(e.dataset_id, e.task_id) for e in new}
+    kept: list[Any] = []
     if path.exists():
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            old = parse(data or [])
+            old = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+            if not isinstance(old, list) or not all(isinstance(raw, dict) for raw in old):
+                raise TypeError("not a list of entries")
+            for raw in old:
+                entry = parse([raw])  # huggingface_hub's parser checks it
+                if not entry or (entry[0].dataset_id, entry[0].task_id) not in keys:
+                    kept.append(raw)
         except (yaml.YAMLError, KeyError, TypeError, AttributeError, ValueError) as e:
             raise ModelCardError(f"{path}: not a valid .eval_results file ({type(e).__name__}: {e}); "
                                  "fix or remove it first") from None
-    keys = {(e.dataset_id, e.task_id) for e in new}
-    merged = [e for e in old if (e.dataset_id, e.task_id) not in keys] + new
-    return atomic_write_text(path, yaml_dump(to_yaml(merged), sort_keys=False), overwrite=True)
+    return atomic_write_text(path, yaml_dump(kept + to_yaml(new), sort_keys=False), overwrite=True)
 
 
 def _default_body(name: str, flat: Mapping[str, Any], dataset_id: str) -> str:

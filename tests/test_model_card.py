@@ -72,11 +72,19 @@ def test_eval_results_file_round_trips(tmp_path, cv):
     assert f"SD {sd['p2_f1']:.4f}" in entries["weighted_soft_match_f1_p2"].notes
     assert "mean of 3 cross-validation folds" in entries["weighted_soft_match_f1_p2"].notes
     assert len(entries) == 4 * 3 + 3 + 3
-    # a second data set gets its own file; the same one again replaces its entries
+    # a second data set gets its own file; the same one again replaces its entries, and an entry of
+    # another task keeps every field, even one huggingface_hub does not know
+    mine = {"dataset": {"id": "ecr/ncbi_sample", "task_id": "my_task", "config": "x"}, "value": 0.5,
+            "evaluation_framework": "ecr-hf"}
+    path.write_text(yaml.safe_dump([mine, *yaml.safe_load(path.read_text())]), encoding="utf-8")
     write_model_card(tmp_path, cv, dataset_id="other/set")
     write_model_card(tmp_path, cv)
     assert sorted(p.name for p in path.parent.iterdir()) == ["ecr_ncbi_sample.yaml", "other_set.yaml"]
-    assert len(yaml.safe_load(path.read_text())) == 18
+    merged = yaml.safe_load(path.read_text())
+    assert len(merged) == 19 and merged[0] == mine
+    path.write_text("- dataset: {id: x}\n  value: 1\n", encoding="utf-8")  # no task_id
+    with pytest.raises(ModelCardError, match="not a valid .eval_results file"):
+        write_model_card(tmp_path, cv)
 
 
 @pytest.mark.skipif(HAS_EVAL_RESULTS, reason="checks the message of an older huggingface_hub")
@@ -89,22 +97,23 @@ def test_old_huggingface_hub_says_what_is_missing(tmp_path, cv):
 @needs_eval_results
 def test_existing_readme_keeps_prose_and_metadata(tmp_path, cv):
     prose = "\n# My model\n\nTrained with care.\n\n```yaml\n---\nnot: metadata\n---\n```\n"
-    other = {"name": "minilm-ecr", "results": [{"task": {"type": "token-classification"},
+    other = {"name": "my-model", "results": [{"task": {"type": "token-classification"},
                                                 "dataset": {"type": "other/set", "name": "Other"},
                                                 "metrics": [{"type": "accuracy", "value": 0.5}]}]}
-    stale = {"name": "minilm-ecr", "results": [{"task": {"type": "token-classification",
+    stale = {"name": "my-model", "results": [{"task": {"type": "token-classification",
                                                          "name": "Clinical concept recognition (character spans)"},
                                                 "dataset": {"type": "ecr/ncbi_sample", "name": "ecr/ncbi_sample"},
                                                 "metrics": [{"type": "strict_span_f1", "value": 0.01,
                                                              "args": {"n_folds": 3}},
                                                             {"type": "my_metric", "value": 0.3}]}]}
     front = {"license": "apache-2.0", "tags": ["clinical"], "model-index": [
-        {"name": "minilm-ecr", "results": other["results"] + stale["results"]}]}
+        {"name": "my-model", "results": other["results"] + stale["results"]}]}
     readme = tmp_path / "README.md"
     readme.write_text("---\n" + yaml.safe_dump(front, sort_keys=False) + "---\n" + prose, encoding="utf-8")
     write_model_card(tmp_path, cv)
     text = readme.read_text(encoding="utf-8")
     assert text.endswith("---\n" + prose)
+    assert ModelCard.load(readme).data.model_name == "my-model"  # the card's own name, one model-index entry
     meta = metadata_load(readme)
     assert meta["license"] == "apache-2.0" and meta["tags"] == ["clinical"]
     name, results = model_index_to_eval_results(meta["model-index"])
@@ -197,8 +206,9 @@ def test_bad_inputs_are_errors(tmp_path, cv):
     readme.write_text("---\nlicense: [unclosed\n---\nprose\n", encoding="utf-8")
     with pytest.raises(ModelCardError, match="not valid YAML"):
         write_model_card(tmp_path, cv, eval_results=HAS_EVAL_RESULTS)
-    readme.write_text("---\nmodel-index: 3\n---\nprose\n", encoding="utf-8")
-    with pytest.raises(ModelCardError, match="model-index"):
-        write_model_card(tmp_path, cv, eval_results=HAS_EVAL_RESULTS)
-    assert readme.read_text(encoding="utf-8") == "---\nmodel-index: 3\n---\nprose\n"  # untouched
+    for bad in ("3", "[{name: m}]", "[{name: m, results: [{task: {type: t}, metrics: []}]}]"):
+        readme.write_text(f"---\nmodel-index: {bad}\n---\nprose\n", encoding="utf-8")
+        with pytest.raises(ModelCardError, match="model-index is malformed"):
+            write_model_card(tmp_path, cv, eval_results=HAS_EVAL_RESULTS)
+        assert readme.read_text(encoding="utf-8") == f"---\nmodel-index: {bad}\n---\nprose\n"  # untouched
     assert not (tmp_path / ".eval_results").exists()
