@@ -195,17 +195,18 @@ def _is_finite(value: Any) -> bool:
         return False
 
 
-def _check_p(value: Any, name: str) -> float:
-    if not (_is_finite(value) and value >= 1):
+def _check_p(value: Any, name: str, finite: bool = True) -> float:
+    if not ((_is_finite(value) or not finite and value == math.inf) and value >= 1):
         raise ValueError(f"{name} must hold finite numbers >= 1, got {value!r} (results files are JSON, which "
-                         "has no infinity: use p = 100 for the max-fragment limit, as the paper does)")
+                         "has no infinity: use p = 100 for the max-fragment limit, as the paper does)" if finite
+                         else f"{name} must hold numbers >= 1, got {value!r}")
     return float(value)
 
 
-def _check_p_values(values: Any) -> list[float]:
+def _check_p_values(values: Any, finite: bool = True) -> list[float]:
     if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
         raise ValueError(f"p_values must be a list of numbers, got {values!r}")
-    out = [_check_p(p, "p_values") for p in values]
+    out = [_check_p(p, "p_values", finite) for p in values]
     if not out:
         raise ValueError("p_values is empty; give at least one p")
     return out
@@ -250,7 +251,7 @@ def _check_file(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"holds {_json_type(data)}, not an object with {list(parts)}")
     if set(data) != set(parts):
-        raise ValueError(f"not a leaderboard file: expected the keys {list(parts)}, got {list(data)}")
+        raise ValueError(f"not a leaderboard file: expected the keys {list(parts)}, got {list(data)[:10]}")
     config, results, folds = (data[k] for k in parts)
     if not isinstance(config, dict):
         raise ValueError(f"'config' is {_json_type(config)}, not an object")
@@ -481,7 +482,8 @@ def leaderboard_table(
         for name, values in shared.items():
             if len(set(values)) > 1:
                 raise ValueError(f"dataset {dataset!r}: the runs have different {name}; tabulate them apart")
-        repeated = [s for s, n in Counter((row.get("model_name"), row.get("method")) for row in group).items() if n > 1]
+        systems = Counter((row.get("model_name"), row.get("method")) for row in group)
+        repeated = [system for system, n in systems.items() if n > 1]
         if repeated:
             raise ValueError(f"dataset {dataset!r}: several rows for model {repeated[0][0]!r} with method "
                              f"{repeated[0][1]!r}; give one row per system")
@@ -520,16 +522,17 @@ def _markdown(text: str) -> str:
 
 
 def _setting(row: Mapping[str, Any], name: str) -> list:
-    """``p_values`` or ``length_bins`` of a row, as saved or as :func:`load_results` stores it (JSON text)."""
+    """``p_values`` or ``length_bins`` of a row, as saved or as :func:`load_results` stores it (JSON
+    text); an in-memory row may hold p = inf."""
     if name not in row:
         raise ValueError(f"{_name(row)}: the row has no {name!r}")
     value = row[name]
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, str):
             value = json.loads(value)
-        except json.JSONDecodeError:
-            raise ValueError(f"{_name(row)}: {name} {value!r} is not a JSON array") from None
-    return _check_p_values(value) if name == "p_values" else _check_length_bins(value)
+        return _check_p_values(value, finite=False) if name == "p_values" else _check_length_bins(value)
+    except ValueError as e:  # JSONDecodeError included
+        raise ValueError(f"{_name(row)}: {name} {row[name]!r} is not a list of p values (length bins): {e}") from None
 
 
 def _number(row: Mapping[str, Any], key: str) -> float | None:

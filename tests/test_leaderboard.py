@@ -26,6 +26,7 @@ from ecr_hf.leaderboard import (
     load_results,
 )
 from ecr_hf.outputs import OutputExistsError
+from ecr_hf.scoring import span_metrics
 from ecr_hf.spans import SpanError
 
 
@@ -505,3 +506,14 @@ def test_damaged_files_load_or_raise_results_file_errors(tmp_path):
                 leaderboard_table(results, by=by)
             except ValueError as e:
                 assert "the results have no key" in str(e)
+
+
+def test_in_memory_rows_may_hold_infinite_p_but_not_broken_settings():
+    scores = span_metrics([[(0, 10)]], [[(0, 4), (6, 10)]], p_values=[1, math.inf])
+    row = {"model_name": "m", "dataset": "toy", "n_folds": 1, "p_values": [1, math.inf], "typed": False, **scores}
+    assert leaderboard_table([row], metrics=["recall"]).splitlines()[2:] == [
+        "| model | p=1 recall | p=inf recall |", "|---|---|---|", "| m | 0.800 | 0.400 |"]
+    with pytest.raises(ValueError, match=r"m: p_values '\[1, 2' is not a list of p values"):
+        leaderboard_table([{**row, "p_values": "[1, 2"}])
+    with pytest.raises(ValueError, match=r"m: p_values \[0\] is not a list of p values .*got 0"):
+        leaderboard_table([{**row, "p_values": [0]}])
