@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import numbers
 import os
 import re
 import tempfile
@@ -59,8 +60,9 @@ class _System:
     folds: list[dict[str, Any]] | None
 
 
-def _from_content(data: Mapping[str, Any], folds: bool = True) -> tuple[dict[str, Any], list | None]:
-    return {**data["config"], **data["results"]}, list(data["folds"]) if folds and "folds" in data else None
+def _from_content(data: Mapping[str, Any]) -> tuple[dict[str, Any], list | None]:
+    """A results file's content as (row, folds)."""
+    return {**data["config"], **data["results"]}, list(data["folds"]) if "folds" in data else None
 
 
 def _systems(results: Any) -> list[_System]:
@@ -117,13 +119,13 @@ def _value(system: _System, key: str, row: Mapping[str, Any] | None = None) -> f
     value = (system.row if row is None else row).get(key)
     if value is None:
         return math.nan
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise PlotError(f"{system.name}: {key!r} is {value!r}, not a number")
     return float(value)
 
 
 def _check_metric(metric: str) -> None:
-    if metric not in _NAMES and not (metric.startswith("marker_") and metric[7:] in _NAMES):
+    if metric.removeprefix("marker_") not in _NAMES:
         raise PlotError(f"metric must be one of {[*_NAMES, *(f'marker_{m}' for m in _NAMES)]}, got {metric!r}")
 
 
@@ -133,7 +135,7 @@ def _label(metric: str) -> str:
 
 def _panels(n: int, legend: bool = True) -> tuple[Figure, list]:
     fig = Figure(figsize=(5.2 * n + 2.4 * legend, 4.0), layout="constrained")
-    return fig, list(np.atleast_1d(fig.subplots(1, n, squeeze=False)[0]))
+    return fig, list(fig.subplots(1, n, squeeze=False)[0])
 
 
 def _title(dataset: str, systems: list[_System], what: str = "mean ± SD") -> str:

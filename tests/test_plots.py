@@ -97,7 +97,22 @@ def test_fold_scatter_points_are_the_folds(folder):
         plot_fold_scatter(load_results(folder))
 
 
+def test_cross_validation_results_in_memory():
+    runs = [cross_validate(GOLD, pred, p_values=[1, 100]) for pred in SYSTEMS.values()]
+    fig = plot_fold_scatter(runs, key="strict_f1")
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["system 1", "system 2", "system 3"]
+    assert fig.axes[0].get_ylabel() == "strict span F1 per fold"
+    (line,) = [ln for ln in plot_f1_by_p(runs[1]).axes[0].get_lines()]
+    assert list(line.get_ydata()) == [runs[1].mean()["p1_f1"], runs[1].mean()["p100_f1"]]
+
+
 def test_bad_requests_are_errors(folder):
+    mixed = [cross_validate(GOLD, GOLD, score_p=p).to_dict(model_name=str(p), dataset="d") for p in (1, 2)]
+    with pytest.raises(PlotError, match="different p"):
+        plot_f1_by_length(mixed)
+    with pytest.raises(PlotError, match="score_p"):
+        plot_fold_scatter(mixed, key="f1")
+    assert plot_fold_scatter(mixed, key="p2_f1").axes[0].get_ylabel() == "F1 (p=2) per fold"
     with pytest.raises(PlotError, match="no results for dataset 'nope'"):
         plot_f1_by_p(folder, dataset="nope")
     with pytest.raises(PlotError, match="metric must be"):
