@@ -237,11 +237,21 @@ def _json_type(value: Any) -> str:
 def _check_scores(scores: Any, where: str) -> dict[str, float | None]:
     if not isinstance(scores, dict):
         raise ValueError(f"{where} is {_json_type(scores)}, not an object of numbers")
+    values = [v for v in scores.values() if v is not None]
+    if all(type(v) is float for v in values) and np.isfinite(np.array(values, dtype=np.float64)).all():
+        return dict(scores)  # the common case, checked at C speed
+    out: dict[str, float | None] = {}
     for key, value in scores.items():
-        if value is not None and not _is_finite(value):
+        try:
+            number = None if value is None else float(value) if isinstance(value, (int, float)) and \
+                not isinstance(value, bool) else math.nan
+        except OverflowError:  # an integer past the float range
+            number = math.nan
+        if number is not None and not math.isfinite(number):
             raise ValueError(f"{where} {key!r} is {value!r}: results are finite numbers or null (true and false "
                              "are not scores)")
-    return {k: None if v is None else float(v) for k, v in scores.items()}
+        out[key] = number
+    return out
 
 
 def _check_file(data: Any) -> dict[str, Any]:
@@ -286,6 +296,7 @@ def _check_file(data: Any) -> dict[str, Any]:
     if clash:
         raise ValueError(f"'results' repeats the config keys {clash[:5]}")
     row: dict[str, Any] = {}
+    texts = [*results, *(key for fold in folds for key in fold)]  # every string of the file, for UTF-8
     for key, value in config.items():
         try:
             text = json.dumps(value, ensure_ascii=False, allow_nan=False)
@@ -294,8 +305,9 @@ def _check_file(data: Any) -> dict[str, Any]:
         if isinstance(value, int) and not -2**63 <= value < 2**63:
             raise ValueError(f"config {key!r} = {value} is past the 64-bit integer range")
         row[key] = text if isinstance(value, (list, dict)) else value  # lists and objects: JSON text columns
+        texts += (key, text)
     try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        "".join(texts).encode("utf-8")
     except UnicodeEncodeError as e:
         raise ValueError(f"holds a lone surrogate {e.object[e.start]!r}, which UTF-8 cannot encode") from None
     return {**row, **results}
