@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["OutputExistsError", "atomic_write_text", "atomic_write_folder"]
+__all__ = ["OutputExistsError", "atomic_write_bytes", "atomic_write_text", "atomic_write_folder"]
 
 
 class OutputExistsError(FileExistsError):
@@ -34,17 +34,30 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same directory and a
-    rename. Raises :class:`OutputExistsError` if ``path`` exists and ``overwrite`` is false."""
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only way to read it; done once, at import, not while threads write
+    os.umask(mask)
+    return mask
+
+
+# mkstemp/mkdtemp make private files and folders; outputs get the modes a plain open()/mkdir() gives
+_UMASK = _read_umask()
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename. An
+    existing file keeps its mode; a new one gets the umask's. Raises :class:`OutputExistsError` if
+    ``path`` exists and ``overwrite`` is false."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        os.chmod(tmp, mode)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -53,6 +66,11 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = F
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, overwrite: bool = False) -> Path:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8 (newlines written as given)."""
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
 
 
 def atomic_write_folder(folder: str | os.PathLike, files: Mapping[str, str], *, overwrite: bool = False) -> Path:
@@ -66,6 +84,7 @@ def atomic_write_folder(folder: str | os.PathLike, files: Mapping[str, str], *, 
         raise OutputExistsError(f"{folder} is not empty; pass overwrite=True (--overwrite) to replace it whole")
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp")).resolve()
+    os.chmod(tmp, 0o777 & ~_UMASK)
     try:
         for name, text in files.items():
             target = tmp / name

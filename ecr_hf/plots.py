@@ -24,7 +24,6 @@ import math
 import numbers
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,7 @@ except ImportError as e:  # an optional dependency: plots are for leaderboards a
 from datasets import Dataset
 
 from .leaderboard import CrossValidationResult, load_results
-from .outputs import OutputExistsError, _fsync_dir
+from .outputs import OutputExistsError, atomic_write_bytes
 from .soft_match import bin_name, format_p
 
 __all__ = ["PlotError", "plot_f1_by_p", "plot_f1_by_length", "plot_fold_scatter", "save_figure", "PLOTS"]
@@ -267,17 +266,4 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, overwrite: bool = False
         raise OutputExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=dpi, metadata={"Date": None} if fmt in ("svg", "pdf") else None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; an image is for sharing
-        with os.fdopen(fd, "wb") as f:
-            f.write(buffer.getvalue())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
+    return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)

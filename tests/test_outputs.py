@@ -68,3 +68,15 @@ def test_empty_target_folder_is_used(tmp_path):
     assert (folder / "a.txt").read_text() == "a"
     with pytest.raises(ValueError, match="relative path"):
         atomic_write_folder(tmp_path / "other", {"../escape.txt": "x"})
+
+
+def test_outputs_get_ordinary_modes(tmp_path):
+    from ecr_hf.outputs import _UMASK
+
+    path = atomic_write_text(tmp_path / "new.txt", "x")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_UMASK  # not mkstemp's private 0600
+    path.chmod(0o640)
+    atomic_write_text(path, "y", overwrite=True)
+    assert path.stat().st_mode & 0o777 == 0o640  # an existing file keeps its mode
+    folder = atomic_write_folder(tmp_path / "folder", {"a.txt": "a"})
+    assert folder.stat().st_mode & 0o777 == 0o777 & ~_UMASK
