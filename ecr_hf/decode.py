@@ -268,23 +268,45 @@ def _anchors(a: str, b: str, k: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def _matching_blocks(a: str, b: str, i0: int = 0, j0: int = 0, metric=Indel, **kwargs) -> list[int]:
-    """Exact matches of an optimal ``metric`` alignment, flat ``[i, j, size, ...]``, shifted by i0, j0."""
-    return [x for t, i1, i2, j1, _ in metric.opcodes(a, b, **kwargs).as_list() if t == "equal"
-            for x in (i1 + i0, j1 + j0, i2 - i1)]
+def _matching_blocks(a: str, b: str, i0: int = 0, j0: int = 0, score_hint: int | None = None) -> list[int]:
+    """Exact matches of an optimal alignment, flat ``[i, j, size, ...]``, shifted by i0, j0: Indel (LCS),
+    or Levenshtein in a band when ``score_hint`` (its distance) is given."""
+    ops = Indel.opcodes(a, b) if score_hint is None else Levenshtein.opcodes(a, b, score_hint=score_hint)
+    return [x for t, i1, i2, j1, _ in ops.as_list() if t == "equal" for x in (i1 + i0, j1 + j0, i2 - i1)]
 
 
-def _align_gap(a: str, b: str, i0: int, j0: int, max_cells: int) -> list[int] | None:
-    """Matching blocks of one stretch between anchors, or ``None`` if it cannot be aligned within
-    ``max_cells``: a plain LCS alignment when small, else a banded one when the two sides are close."""
+def _common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    differ = np.flatnonzero(_codepoints(a[:n]) != _codepoints(b[:n]))
+    return int(differ[0]) if len(differ) else n
+
+
+def _align_gap(a: str, b: str, i0: int, j0: int, max_cells: int) -> tuple[list[int], int | None]:
+    """Matching blocks of one stretch between anchors, within ``max_cells``: a plain LCS alignment when
+    small; else the common prefix and suffix, and between them a banded alignment when the two sides
+    are close, a plain one when it fits, or nothing. Returns the blocks and, when the middle is left
+    unaligned, the index of the block after it."""
     n, m = len(a), len(b)
     if n * m <= min(max_cells, _ANCHOR_MIN_CELLS):
-        return _matching_blocks(a, b, i0, j0)
-    band = max_cells // max(n, m)
-    d = Levenshtein.distance(a, b, score_cutoff=band)  # costs about max(n, m) * band / 64 words
-    if d <= band:
-        return _matching_blocks(a, b, i0, j0, Levenshtein, score_hint=d)
-    return _matching_blocks(a, b, i0, j0) if n * m <= max_cells else None
+        return _matching_blocks(a, b, i0, j0), None
+    head = _common_prefix(a, b)
+    tail = _common_prefix(a[head:][::-1], b[head:][::-1])
+    flat = [i0, j0, head] if head else []
+    a, b, i0, j0 = a[head:n - tail], b[head:m - tail], i0 + head, j0 + head
+    n, m = len(a), len(b)
+    capped = None
+    if n and m:
+        band = max_cells // max(n, m)
+        d = Levenshtein.distance(a, b, score_cutoff=band)  # costs about max(n, m) * band / 64 words
+        if d <= band:
+            flat += _matching_blocks(a, b, i0, j0, score_hint=d)
+        elif n * m <= max_cells:
+            flat += _matching_blocks(a, b, i0, j0)
+        else:
+            capped = len(flat) // 3
+    if tail:
+        flat += (i0 + n, j0 + m, tail)
+    return flat, capped
 
 
 def _align(a: str, b: str, max_cells: int) -> tuple[list[int], bool, list[int]]:
@@ -301,11 +323,10 @@ def _align(a: str, b: str, max_cells: int) -> tuple[list[int], bool, list[int]]:
     ci = cj = 0
     for i, j, length in [*_anchors(a, b, _ANCHOR_K), (len(a), len(b), 0)]:
         if i > ci and j > cj:
-            blocks = _align_gap(a[ci:i], b[cj:j], ci, cj, max_cells)
-            if blocks is None:
-                capped.append(len(flat) // 3)
-            else:
-                flat += blocks
+            blocks, cap = _align_gap(a[ci:i], b[cj:j], ci, cj, max_cells)
+            if cap is not None:
+                capped.append(len(flat) // 3 + cap)
+            flat += blocks
         if length:
             flat += (i, j, length)
         ci, cj = i + length, j + length
@@ -571,17 +592,23 @@ def _show(text: str, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 2:]}")
 
 
+_WHY = {"rewritten": "a boundary falls inside rewritten text",
+        "missing": "its text has no counterpart in the source",
+        "overlap": "it would overlap a neighbouring span"}
+
+
 def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.ndarray, gap: np.ndarray,
-           keep: np.ndarray, span_doc: np.ndarray, offset_i: np.ndarray, offset_j: np.ndarray,
-           max_cells: int) -> tuple[np.ndarray, dict[int, str]]:
+           keep: np.ndarray, span_doc: np.ndarray, offset_i: np.ndarray, offset_j: np.ndarray
+           ) -> tuple[np.ndarray, dict[int, str | int]]:
     """Check the spans not inside one exact match (``~keep``), in place: keep a hull whose source text
     is the marked text, else the nearest exact copy of that text next to it, else the hull (marked
-    adjusted), else drop. Returns ``adjusted`` and why each dropped span was dropped."""
+    adjusted), else drop. Returns ``adjusted`` and why each dropped span was dropped (a key of
+    ``_WHY``, or the unaligned gap it lies in)."""
     n = len(keep)
     start, end = mapped[:n].tolist(), mapped[n:].tolist()
     check = np.flatnonzero(~keep)
     adjusted = np.zeros(n, dtype=bool)
-    why: dict[int, str] = {}
+    why: dict[int, str | int] = {}
     # where to look for a copy: the span widened on both sides by its own length and the rewritten
     # text next to it (in the answer), within its document
     qs, qe = q[:n][check], q[n:][check]
@@ -594,37 +621,36 @@ def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.nda
     lo = np.maximum(2 * qs - qe - before, offset_i[docs])
     hi = np.minimum(2 * qe - qs + after, offset_i[docs + 1])
     ctx, ctx_gap = blocks.map(np.concatenate((lo, hi)), np.repeat([False, True], len(check)))
-    ctx = np.where(ctx >= 0, ctx, np.concatenate((blocks.gj1[ctx_gap[:len(check)]], blocks.gj2[ctx_gap[len(check):]])))
+    m = len(check)
+    ctx = np.where(ctx >= 0, ctx, np.concatenate((blocks.gj1[ctx_gap[:m]], blocks.gj2[ctx_gap[m:]]))).tolist()
     index = np.arange(n)
     prev_kept = np.maximum.accumulate(np.where(keep, index, -1)).tolist()
     next_kept = np.minimum.accumulate(np.where(keep, index, n)[::-1])[::-1].tolist()
-    span_doc, q, gap = span_doc.tolist(), q.tolist(), gap.tolist()
+    span_doc, q, gap, capped = span_doc.tolist(), q.tolist(), gap.tolist(), blocks.capped.tolist()
+    offset_i, offset_j = offset_i.tolist(), offset_j.tolist()
     last_end: dict[int, int] = {}  # per document: end of the last span placed here
     for c, t in enumerate(check.tolist()):
         d, s, e = span_doc[t], start[t], end[t]
-        p, oi, oj = parsed[d], int(offset_i[d]), int(offset_j[d])
+        p, oi, oj = parsed[d], offset_i[d], offset_j[d]
         g = gap[t] if s < 0 else gap[n + t]
-        if (s < 0 or e < 0) and blocks.capped[g]:
-            why[t] = (f"it lies in a stretch of {blocks.gi2[g] - blocks.gi1[g]} x {blocks.gj2[g] - blocks.gj1[g]} "
-                      f"characters too different to align within max_cells={max_cells}")
+        if (s < 0 or e < 0) and capped[g]:
+            why[t] = g  # the unaligned stretch it lies in
             continue
         prev, nxt = prev_kept[t], next_kept[t]
         lower = max(end[prev] if prev >= 0 and span_doc[prev] == d else oj, last_end.get(d, oj))
-        upper = start[nxt] if nxt < n and span_doc[nxt] == d else int(offset_j[d + 1])
+        upper = start[nxt] if nxt < n and span_doc[nxt] == d else offset_j[d + 1]
         text = p.norm_answer[q[t] - oi:q[n + t] - oi]
         hull = 0 <= s < e and lower <= s and e <= upper
         if not hull or p.norm_source[s - oj:e - oj] != text:
             ref = s if s >= 0 else int(blocks.gj1[gap[t]])
-            pos = _nearest(p.norm_source, text, max(lower, int(ctx[c])) - oj,
-                           min(upper, int(ctx[len(check) + c])) - oj, ref - oj) if text else -1
+            pos = _nearest(p.norm_source, text, max(lower, ctx[c]) - oj, min(upper, ctx[m + c]) - oj,
+                           ref - oj) if text else -1
             if pos >= 0:
                 s, e = pos + oj, pos + oj + len(text)
             elif hull:
                 adjusted[t] = True
             else:
-                why[t] = ("a boundary falls inside rewritten text" if s < 0 or e < 0 else
-                          "its text has no counterpart in the source" if s >= e else
-                          "it would overlap a neighbouring span")
+                why[t] = "rewritten" if s < 0 or e < 0 else "missing" if s >= e else "overlap"
                 continue
         start[t], end[t], keep[t], last_end[d] = s, e, True, e
     mapped[:n], mapped[n:] = start, end
@@ -667,7 +693,7 @@ def _finish(parsed: list[_Parsed], label: str | None, max_cells: int) -> list[De
     mapped, gap = blocks.map(q, is_end)
     k, in_match = blocks.match_of(q - is_end)
     keep = in_match[:n] & in_match[n:] & (k[:n] == k[n:])  # inside one exact match: the text carries over
-    adjusted, why = _place(parsed, blocks, q, mapped, gap, keep, span_doc, offset_i, offset_j, max_cells)
+    adjusted, why = _place(parsed, blocks, q, mapped, gap, keep, span_doc, offset_i, offset_j)
     mapped -= np.tile(offset_j[span_doc], 2)
     start, end = mapped[:n], mapped[n:]
     bounds = list(accumulate(n_spans, initial=0))
@@ -684,8 +710,13 @@ def _finish(parsed: list[_Parsed], label: str | None, max_cells: int) -> list[De
         p, k = parsed[d], t - bounds[d]
         if len(p.issues) < _MAX_ISSUES:  # keep a few: messages cost time
             at = _raw_offset(p.answer[0], p.positions, p.markers, p.opens[k])
-            why_t = f"placed on {_show(p.source[start[t]:end[t]])}: the generation changed its text" \
-                if adjusted[t] else why[t]
+            if adjusted[t]:
+                why_t = f"placed on {_show(p.source[start[t]:end[t]])}: the generation changed its text"
+            elif isinstance(g := why[t], str):
+                why_t = _WHY[g]
+            else:
+                why_t = (f"it lies in a stretch of {blocks.gi2[g] - blocks.gi1[g]} x {blocks.gj2[g] - blocks.gj1[g]} "
+                         f"characters too different to align within max_cells={max_cells}")
             p.issues.append(f"span {_show(p.stripped[p.starts[k]:p.ends[k]])} at generation offset {at}: {why_t}")
 
     results = []
