@@ -227,10 +227,20 @@ def test_predict_max_length_too_short_for_the_special_tokens(tiny, tmp_path, cap
     assert "max_length must be an integer > 2" in capsys.readouterr().err
 
 
-def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, capsys):
+def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, capsys, monkeypatch):
     from test_trainer import toy_documents
 
     from ecr_hf.extractor import ECRExtractor
+    from ecr_hf.trainer import ECRTrainer
+
+    f1 = []  # every evaluation: one per epoch, then the final one of the kept model
+    evaluate = ECRTrainer.evaluate
+
+    def recorded(self, *args, **kwargs):
+        f1.append(evaluate(self, *args, **kwargs))
+        return f1[-1]
+
+    monkeypatch.setattr(ECRTrainer, "evaluate", recorded)
 
     train = write_jsonl(tmp_path / "my.jsonl", [{"doc_id": i, **d} for i, d in enumerate(toy_documents(24, 1))])
     dev = write_jsonl(tmp_path / "dev.jsonl", [{"doc_id": i, **d} for i, d in enumerate(toy_documents(6, 2))])
@@ -240,13 +250,16 @@ def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, 
     hf_logger = logging.getLogger("transformers.modeling_utils")
     hf_logger.addHandler(handler)
     try:
-        assert main(["train", "--train", train, "--eval", dev, "--model", tiny["base"], "--epochs", "2",
+        assert main(["train", "--train", train, "--eval", dev, "--model", tiny["base"], "--epochs", "3", "--crf",
                      "--learning-rate", "5e-3", "--warmup", "0.1", "--max-length", "12",
                      "--output-dir", str(tmp_path / "models" / "m")]) == 0
     finally:
         hf_logger.removeHandler(handler)
     out = capsys.readouterr().out
-    assert "trained on 24 documents for 2 epochs" in out and "the best on the eval set (f1)" in out
+    scores = [s["eval_f1"] for s in f1]
+    assert len(scores) == 4 and scores[-1] == max(scores[:-1])  # the final scores are the best epoch's
+    assert "trained on 24 documents for 3 epochs" in out
+    assert f"kept epoch {scores.index(max(scores)) + 1}, the best on the eval set (f1)" in out
     assert "scored on 6 held-out documents" in out
     assert not [r for r in records if "LOAD REPORT" in r.getMessage()]  # the new head is no news
     assert os.listdir(tmp_path / "models") == ["m"]  # the epoch checkpoints were temporary
