@@ -466,9 +466,9 @@ class _NewHeadReport(logging.Filter):
 
 @contextmanager
 def _quiet_new_head_reports() -> Iterator[None]:
-    from transformers.utils import logging as hf_logging
-
-    logger, report = hf_logging.get_logger("transformers.modeling_utils"), _NewHeadReport()
+    """:class:`_NewHeadReport` on transformers' loading logger (a plain ``logging`` logger, so
+    commands that never load a model do not import transformers)."""
+    logger, report = logging.getLogger("transformers.modeling_utils"), _NewHeadReport()
     logger.addFilter(report)
     try:
         yield
