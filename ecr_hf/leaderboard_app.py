@@ -352,7 +352,7 @@ _VIEWS = {
 }
 _INTRO = """# E-CCR leaderboard
 Mean (SD) over cross-validation folds (SD: sample SD, ddof = 1; no SD from one test set). Best mean of each
-column in **bold**; click a column header to sort. `-`: no fold defines the value (e.g. no span of that length)."""
+column in **bold**; sort by a column from the ⋮ menu of its header. `-`: no fold defines the value (e.g. no span of that length)."""
 _SUBMIT = """Upload one predictions JSONL for every test document of the chosen data set (all its folds in one
 file): one line per document, `{{"doc_id": ..., "entities": [{{"start", "end", "label"}}]}}` character spans
 or `{{"doc_id": ..., "marked": "@@...## text"}}` generations (decoded onto the reference text); an optional
@@ -420,16 +420,16 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                             raise SubmissionError("choose a predictions file to upload")
                         path = board.submit(upload, dataset=target, model_name=name, family=family,
                                             constrained=constrained, method=method)
-                    except SubmissionError as e:
-                        return [f"not added: {e}", *refresh(dataset, chosen)]
+                    except SubmissionError as e:  # the upload is cleared either way: a new try is a new file
+                        return [f"not added: {e}", None, *refresh(dataset, chosen)]
                     row = next(r for r in board.rows if r.get("dataset") == target
                                and r.get("model_name") == name.strip())
                     message = (f"added {name.strip()!r} on {target} ({path.name}): "
                                f"F1 {row['f1']:.3f} at p={format_p(row['score_p'])}")
-                    return [message, *refresh(target, chosen)]
+                    return [message, None, *refresh(target, chosen)]
 
                 button.click(submit, [target, name, family, constrained, method, upload, dataset, chosen],
-                             [status, dataset, *frames])
+                             [status, upload, dataset, *frames])
         dataset.change(tables, [dataset, chosen], frames)
         chosen.change(tables, [dataset, chosen], frames)
         demo.load(refresh, [dataset, chosen], [dataset, *frames])

@@ -337,11 +337,20 @@ def _grid(page, view):
     return [texts[i:i + n] for i in range(0, len(texts), n)]
 
 
+def _choose(page, dataset):
+    page.locator("#dataset input").click()
+    page.get_by_role("option", name=dataset, exact=True).click()
+    _idle(page)
+
+
 def _open(browser, url):
+    """The page, showing 'toy' (the data sets are listed by name: 'other' comes first)."""
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     page.goto(url)
     page.wait_for_selector("#table-p [role=gridcell]")
     _idle(page)
+    assert page.locator("#dataset input").input_value() == "other"
+    _choose(page, "toy")
     return page
 
 
@@ -368,12 +377,11 @@ def test_browser_table_equals_results_files(browser, app, tmp_path):
 def test_browser_sort_switch_and_filter(browser, app):
     page = _open(browser, app["url"])
     files = {r["model_name"]: r for r in load_results(app["results"]).to_list() if r["dataset"] == "toy"}
+    page.locator("#table-p [data-testid=header-3]").hover()  # its menu button shows on hover
     page.locator("#table-p [data-testid=header-3] button[aria-label='Open cell menu']").click()
     page.get_by_role("menuitem", name="Sort ascending").click()
     assert [row[0] for row in _grid(page, "p")] == sorted(files, key=lambda n: files[n]["recall"])
-    page.locator("#dataset input").click()
-    page.get_by_role("option", name="other").click()
-    _idle(page)
+    _choose(page, "other")
     assert sorted(row[0] for row in _grid(page, "p")) == ["dictionary", "smollm2-tc"]
     page.get_by_label(FAMILIES["encoder"]).uncheck()
     _idle(page)
@@ -386,7 +394,9 @@ def test_browser_submissions(browser, app, board, tmp_path):
     page.get_by_role("tab", name="Submit").click()
     before = sorted(p.name for p in app["results"].iterdir())
     rows = _submission(tmp_path / "sub.jsonl", board["folds"]).read_text().splitlines()
-    rows[5] = rows[5].replace('"end": 35', '"end": 350')
+    line = json.loads(rows[5])
+    line["entities"][0]["end"] = 350
+    rows[5] = json.dumps(line)
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(rows) + "\n")
 
@@ -404,12 +414,17 @@ def test_browser_submissions(browser, app, board, tmp_path):
     status = submit(bad, "new system")
     assert status.startswith("not added: line 6 (doc_id") and "past the end of the text" in status
     assert sorted(p.name for p in app["results"].iterdir()) == before
-    assert "new system" not in [row[0] for row in _grid(page, "p")]
+    page.get_by_role("tab", name="By p").click()
+    systems = [row[0] for row in _grid(page, "p")]
+    assert len(systems) == 3 and "new system" not in systems
+    page.get_by_role("tab", name="Submit").click()
     status = submit(tmp_path / "sub.jsonl", "minilm")
     assert "already has results on toy" in status
     status = submit(tmp_path / "sub.jsonl", "new system")
     assert status.startswith("added 'new system' on toy")
     added = next(r for r in load_results(app["results"]).to_list() if r["model_name"] == "new system")
+    page.get_by_role("tab", name="By p").click()
+    page.locator("#table-p [role=gridcell]", has_text="new system").wait_for()
     row = next(row for row in _grid(page, "p") if row[0] == "new system")
     assert row[2] == f"{added['f1']:.3f} ({added['f1_sd']:.3f})"
     # the gold files are never served
