@@ -444,6 +444,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+_TRAIN_EXTRAS = ("torch", "transformers", "accelerate", "peft", "trl")  # pyproject's [train]
 _NEW_HEADS = ("classifier", "score")  # AutoModelForTokenClassification's head module names
 
 
@@ -591,6 +592,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 code = args.func(args)
             except BrokenPipeError:
                 raise
+            except ModuleNotFoundError as e:
+                if e.name not in _TRAIN_EXTRAS:
+                    raise
+                print(f"ecr-hf {args.command}: error: {e}; this command needs the training extras: pip install "
+                      "'ecr-hf[train]'", file=sys.stderr)
+                return 2
             except (OSError, ValueError) as e:
                 print(f"ecr-hf {args.command}: error: {e}", file=sys.stderr)
                 return 2

@@ -488,3 +488,11 @@ def test_errors_exit_2_from_the_console_and_a_closed_pipe_is_quiet(tmp_path, fil
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1
     assert stderr == ""  # no "BrokenPipeError" traceback or "Exception ignored" line
+
+
+def test_a_missing_training_extra_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as on a core install: `import torch` fails
+    monkeypatch.delitem(sys.modules, "ecr_hf.extractor", raising=False)
+    data = write_jsonl(tmp_path / "docs.jsonl", [{"doc_id": "a", "text": "fever"}])
+    assert main(["predict", "--model", "m", "--data", data, "--output", str(tmp_path / "o.jsonl")]) == 2
+    assert "this command needs the training extras: pip install 'ecr-hf[train]'" in capsys.readouterr().err
