@@ -610,7 +610,8 @@ def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.nda
     adjusted = np.zeros(n, dtype=bool)
     why: dict[int, str | int] = {}
     # where to look for a copy: the span widened on both sides by its own length and the rewritten
-    # text next to it (in the answer), within its document
+    # text next to it (in the answer), within its document, and on into the source text the model
+    # dropped there
     qs, qe = q[:n][check], q[n:][check]
     ks, in_s = blocks.match_of(qs)
     ke, in_e = blocks.match_of(qe - 1)
@@ -620,9 +621,11 @@ def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.nda
     docs = span_doc[check]
     lo = np.maximum(2 * qs - qe - before, offset_i[docs])
     hi = np.minimum(2 * qe - qs + after, offset_i[docs + 1])
-    ctx, ctx_gap = blocks.map(np.concatenate((lo, hi)), np.repeat([False, True], len(check)))
-    m = len(check)
-    ctx = np.where(ctx >= 0, ctx, np.concatenate((blocks.gj1[ctx_gap[:m]], blocks.gj2[ctx_gap[m:]]))).tolist()
+    k, inside = blocks.match_of(lo)
+    lo = np.where(inside & (lo > blocks.mi[k]), blocks.mj[k] + (lo - blocks.mi[k]),
+                  blocks.gj1[np.where(inside, k, k + 1)]).tolist()
+    k, inside = blocks.match_of(hi - 1)
+    hi = np.where(inside & (hi < blocks.me[k]), blocks.mj[k] + (hi - blocks.mi[k]), blocks.gj2[k + 1]).tolist()
     index = np.arange(n)
     prev_kept = np.maximum.accumulate(np.where(keep, index, -1)).tolist()
     next_kept = np.minimum.accumulate(np.where(keep, index, n)[::-1])[::-1].tolist()
@@ -643,7 +646,7 @@ def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.nda
         hull = 0 <= s < e and lower <= s and e <= upper
         if not hull or p.norm_source[s - oj:e - oj] != text:
             ref = s if s >= 0 else int(blocks.gj1[gap[t]])
-            pos = _nearest(p.norm_source, text, max(lower, ctx[c]) - oj, min(upper, ctx[m + c]) - oj,
+            pos = _nearest(p.norm_source, text, max(lower, lo[c]) - oj, min(upper, hi[c]) - oj,
                            ref - oj) if text else -1
             if pos >= 0:
                 s, e = pos + oj, pos + oj + len(text)

@@ -65,6 +65,8 @@ def test_insertions_outside_and_inside_spans():
     r = decode_marked("The patient had very @@high grade fever## and @@cough##.", S)
     assert r.spans == GOLD  # inserted text maps to nothing: "very " outside, "grade " inside
     assert (r.exact, r.edit_distance, r.length_difference) == (False, 11, 11)
+    assert r.n_spans_adjusted == 1 and r.issues == [
+        "span 'high grade fever' at generation offset 21: placed on 'high fever': the generation changed its text"]
     assert r.similarity == pytest.approx(1 - 11 / (48 + 37))
 
 
@@ -77,20 +79,58 @@ def test_deletions_inside_and_at_span_edge():
 
 
 def test_substitutions_inside_and_at_span_edges():
-    for gen, distance in [("The patient had @@high fevar## and @@cough##.", 1),
-                          ("The patient had @@Xigh fever## and @@cougX##.", 2),
-                          ("The patient has @@high fever## and @@cough##!", 2)]:
+    for gen, distance, adjusted in [("The patient had @@high fevar## and @@cough##.", 1, 1),
+                                    ("The patient had @@Xigh fever## and @@cougX##.", 2, 2),
+                                    ("The patient has @@high fever## and @@cough##!", 2, 0)]:
         r = decode_marked(gen, S)
         assert r.spans == GOLD, gen
-        assert (r.edit_distance, r.length_difference) == (distance, 0)
+        assert (r.edit_distance, r.length_difference, r.n_spans_adjusted) == (distance, 0, adjusted)
 
 
 def test_whole_word_rewritten_maps_to_the_rewritten_source_word():
     # "sneezing" and "cough" share only a "g": that match is read as part of the rewrite
     r = decode_marked("The patient had @@high fever## and @@sneezing##.", S)
-    assert r.spans == GOLD
+    assert r.spans == GOLD and r.n_spans_adjusted == 1
     r = decode_marked("The patient had @@high temperature## and @@cough##.", S)
-    assert r.spans == GOLD
+    assert r.spans == GOLD and r.n_spans_adjusted == 1
+
+
+def test_edit_next_to_a_marker_keeps_the_whole_span():
+    # the extra character lies outside the span: the span keeps its text, not a shorter one ("ough")
+    for gen, source, span in [("fever c@@cough##", "fever cough", (6, 11)),
+                              ("x@@xyz## w", "xyz w", (0, 3)),
+                              ("fever @@cough##h", "fever cough", (6, 11)),
+                              ("a c@@cough##", "a xcough", (3, 8)),  # a substitution right before it
+                              ("bab@@b##", "b", (0, 1)),  # the inserted text holds a copy of the span
+                              ("c@@c##", "c", (0, 1))]:
+        r = decode_marked(gen, source)
+        assert spans_of(r) == [span], gen
+        assert (r.n_spans_found, r.n_spans_dropped, r.n_spans_adjusted, r.issues) == (1, 0, 0, []), gen
+    # a span repeated by the model is still dropped, not moved onto the text of its neighbour
+    r = decode_marked("@@fever## @@fever##", "fever")
+    assert spans_of(r) == [(0, 5)] and r.n_spans_dropped == 1
+
+
+def test_markers_copied_from_the_source_are_text():
+    r = decode_marked("a @@ b ## c", "a @@ b ## c")
+    assert r.spans == [] and r.exact and (r.n_spans_dropped, r.issues) == (0, [])
+    # the source has markers and the generation marks a real span elsewhere
+    r = decode_marked("a @@ b ## c @@fever##", "a @@ b ## c fever")
+    assert spans_of(r) == [(12, 17)] and r.exact and r.n_spans_dropped == 0
+    # ... and also edits the copy elsewhere: the copied markers are still text
+    r = decode_marked("an @@ b ## c @@fever## now", "a @@ b ## c fever")
+    assert spans_of(r) == [(12, 17)] and not r.exact and (r.n_spans_dropped, r.n_spans_adjusted) == (0, 0)
+    # a marked span around copied markers, and a chat line above the answer
+    r = decode_marked("Sure:\nx @@a @@ b ## c## y", "x a @@ b ## c y")
+    assert spans_of(r) == [(2, 13)] and r.exact and r.answer == (6, 25)
+    # where the source has no marker, a marker is a marker
+    r = decode_marked("@@a## @@ b ## c", "a @@ b ## c")
+    assert spans_of(r) == [(0, 1)] and r.exact
+    # custom markers, and a corpus with and without markers in its sources
+    r = decode_marked("<c>fever</c> and <c> x", "fever and <c> x", open_marker="<c>", close_marker="</c>")
+    assert spans_of(r) == [(0, 5)] and r.exact and r.n_spans_dropped == 0
+    spans, report = decode_corpus(["a @@ b ## c", "@@a## b", "a @@b##"], ["a @@ b ## c", "a b", "a b"])
+    assert spans == [[], [Span(0, 1)], [Span(2, 3)]] and report.n_exact == 3
 
 
 def test_full_width_and_half_width():
@@ -412,3 +452,154 @@ def test_corpus_batch_matches_one_by_one_in_any_order(cases, rnd):
     with mock.patch.object(decode, "_BATCH", 2):  # split into batches of two documents
         shuffled, _ = decode_corpus([gens[k] for k in order], [sources[k] for k in order])
     assert shuffled == [spans[k] for k in order]
+
+
+NEAR = "ab c"  # one small alphabet for the source, the spans and the edits: edits copy span characters
+
+
+@st.composite
+def edited_next_to_spans(draw):
+    """A source, its marked copy edited only outside the spans (right next to markers too), the span texts."""
+    source = draw(st.text(NEAR, min_size=1, max_size=30))
+    cuts = sorted(set(draw(st.lists(st.integers(0, len(source)), max_size=8))))
+    spans = [(s, e) for s, e in zip(cuts[0::2], cuts[1::2]) if s < e]
+    outside = [list(source[e:s]) for e, s in zip([0] + [e for _, e in spans], [s for s, _ in spans] + [len(source)])]
+    for _ in range(draw(st.integers(1, 4))):
+        gap = outside[draw(st.integers(0, len(spans)))]
+        k = draw(st.integers(0, len(gap)))  # 0 and len(gap): right next to a marker
+        op = draw(st.sampled_from(["insert", "delete", "substitute"]))
+        if op == "insert":
+            gap.insert(k, draw(st.sampled_from(NEAR)))
+        elif k < len(gap):
+            if op == "delete":
+                del gap[k]
+            else:
+                gap[k] = draw(st.sampled_from(NEAR))
+    marked = ["@@" + source[s:e] + "##" for s, e in spans] + [""]
+    return "".join("".join(g) + m for g, m in zip(outside, marked)), source, [source[s:e] for s, e in spans]
+
+
+NEAR_SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@NEAR_SETTINGS
+@given(edited_next_to_spans())
+def test_edits_next_to_markers_keep_every_span_text(case):
+    gen, source, texts = case
+    r = decode_marked(gen, source)
+    assert [source[s.start:s.end] for s in r.spans] == texts
+    assert (r.n_spans_dropped, r.n_spans_adjusted) == (0, 0)
+    check_invariants(r, gen, source)
+
+
+@settings(NEAR_SETTINGS, max_examples=200)
+@given(edited_next_to_spans())
+def test_edits_next_to_markers_keep_every_span_text_banded_path(case):
+    gen, source, texts = case
+    # no anchors: the whole text is one stretch, aligned in a band (Levenshtein.opcodes with a hint)
+    with mock.patch.object(decode, "_ANCHOR_MIN_CELLS", 0), mock.patch.object(decode, "_anchors", lambda *_: []):
+        r = decode_marked(gen, source)
+    assert [source[s.start:s.end] for s in r.spans] == texts
+    assert (r.n_spans_dropped, r.n_spans_adjusted) == (0, 0)
+
+
+# ---------------------------------------------------------------- max_cells: bounded cost
+
+
+class Cells:
+    """Wraps a rapidfuzz metric and records the matrix cells each call may evaluate."""
+
+    def __init__(self, metric):
+        self.metric, self.cells = metric, []
+
+    def opcodes(self, a, b, score_hint=None):
+        if score_hint is None:
+            self.cells.append(len(a) * len(b))
+            return self.metric.opcodes(a, b)
+        self.cells.append(max(len(a), len(b)) * score_hint)  # a band of the hinted distance
+        return self.metric.opcodes(a, b, score_hint=score_hint)
+
+    def distance(self, a, b, score_cutoff):
+        self.cells.append(min(len(a) * len(b), max(len(a), len(b)) * score_cutoff))
+        return self.metric.distance(a, b, score_cutoff=score_cutoff)
+
+
+@pytest.fixture
+def cells():
+    indel, levenshtein = Cells(decode.Indel), Cells(decode.Levenshtein)
+    with mock.patch.object(decode, "Indel", indel), mock.patch.object(decode, "Levenshtein", levenshtein):
+        yield lambda: indel.cells + levenshtein.cells
+
+
+def random_text(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice(OUT_LONG) for _ in range(n))
+
+
+def marked_interior(rng: random.Random, text: str, offset: int) -> tuple[str, list[tuple[int, int]]]:
+    """``text`` with spans marked every ~97 characters away from its ends, and their offsets + offset."""
+    spans = [(s, s + rng.randint(3, 12)) for s in range(20, len(text) - 40, 97)]
+    return render(text, spans), [(s + offset, e + offset) for s, e in spans]
+
+
+def test_max_cells_drops_the_spans_of_unrelated_text_and_counts_them(cells):
+    rng = random.Random(3)
+    gen, source = "@@" + random_text(rng, 5) + "##" + random_text(rng, 395), random_text(rng, 400)
+    r = decode_marked(gen, source, max_cells=10_000)
+    assert r.spans == [] and r.capped and (r.n_spans_found, r.n_spans_dropped) == (0, 1)
+    assert math.isnan(r.similarity) and r.edit_distance is None and r.length_difference == 0
+    assert "a stretch of 400 x 400 characters too different to align within max_cells=10000" in r.issues[0]
+    assert r.issues[1:] == [
+        "1 stretch(es) of the texts too different to align within max_cells=10000: spans there are dropped",
+        "similarity and edit distance not computed: the texts (400 and 400 characters) differ too much for "
+        "max_cells=10000"]
+    assert max(cells()) <= 10_000
+    # a corpus: the capped document is counted, and left out of the distance means
+    _, report = decode_corpus([gen, "@@fever## x"], [source, "fever"], max_cells=10_000)
+    assert (report.n_capped, report.n_spans_found, report.n_spans_dropped) == (1, 1, 1)
+    assert report.mean_edit_distance == 2 and report.mean_similarity == pytest.approx(1 - 2 / 12)
+    assert report.mean_length_difference == 1.0  # over both mismatches: 0 and +2
+    # within the default cap the same document is aligned and measured exactly
+    r = decode_marked(gen, source)
+    assert not r.capped and r.edit_distance == Levenshtein.distance(gen[2:7] + gen[9:], source)
+
+
+def test_max_cells_keeps_the_spans_where_anchors_exist(cells):
+    rng = random.Random(5)
+    a, x, y, c = (random_text(rng, n) for n in (6000, 2000, 2000, 6000))
+    gen_a, spans_a = marked_interior(rng, a, 0)
+    gen_y, spans_y = marked_interior(rng, y, 0)
+    gen_c, spans_c = marked_interior(rng, c, len(a) + len(x))
+    # the model rewrote x as the unrelated y: 2,000 x 2,000 characters, more than max_cells
+    r = decode_marked(gen_a + gen_y + gen_c, a + x + c, max_cells=1_000_000)
+    assert spans_of(r) == spans_a + spans_c
+    assert r.capped and (r.n_spans_dropped, r.n_spans_adjusted) == (len(spans_y), 0)
+    assert all("a stretch of 2000 x 2000 characters too different" in i for i in r.issues[:decode._MAX_ISSUES])
+    assert max(cells()) <= 1_000_000
+
+
+def test_repetitive_long_text_is_aligned_in_a_band(cells):
+    # one sentence repeated has no unique k-gram to anchor on; one edit per 1,000 characters
+    rng = random.Random(9)
+    sentence = "The patient had high fever and cough; CRP was elevated. "
+    source = (sentence * 400)[:20_000]
+    spans = [(s, s + 7) for s in range(30, 19_950, 97)]
+    gen = list(render(source, spans))
+    for k in range(len(gen) - 500, 0, -1000):
+        while "@" in gen[k - 2:k + 3] or "#" in gen[k - 2:k + 3]:  # keep two characters off the spans
+            k += 5
+        gen[k] = "X"
+    gen = "".join(gen)
+    assert decode._anchors(gen.replace("@@", "").replace("##", ""), source, decode._ANCHOR_K) == []
+    r = decode_marked(gen, source)
+    stripped = gen.replace("@@", "").replace("##", "")
+    assert spans_of(r) == spans and (r.n_spans_dropped, r.n_spans_adjusted, r.capped) == (0, 0, False)
+    assert r.edit_distance == Levenshtein.distance(stripped, source) == sum(map("X".__eq__, gen))
+    assert max(cells()) <= decode.MAX_CELLS < len(stripped) * len(source)
+
+
+def test_max_cells_must_be_a_positive_int():
+    for bad in (0, -1, True, 1.5, "10"):
+        with pytest.raises(ValueError, match="max_cells must be a positive int"):
+            decode_marked("x", "y", max_cells=bad)
+    with pytest.raises(ValueError, match="max_cells must be a positive int"):
+        decode_corpus(["x"], ["y"], max_cells=0)
