@@ -241,7 +241,7 @@ def _split(path: str, split: str | None, option: str, *, held_out: bool = False)
     with_split = [k for k, d in docs if "split" in d]
     if held_out and not with_split:
         raise ValueError(f"{path} has no 'split' keys, so it holds no held-out documents: give --eval a JSONL file "
-                         "of held-out documents")
+                         "of held-out documents (or --validation, to score the validation documents)")
     if split is not None and with_split:
         if len(with_split) < len(docs):
             key = next(k for k, d in docs if "split" not in d)
@@ -274,8 +274,13 @@ def _train(args: argparse.Namespace) -> int:
     from .trainer import ECRTrainer, ECRTrainingArguments
 
     train = _split(args.train, args.train_split, "--train-split")
-    test = _split(args.eval or args.train, args.eval_split, "--eval-split", held_out=args.eval is None)
-    keep_best = args.eval is not None if args.keep_best_epoch is None else args.keep_best_epoch
+    validation = None if args.validation is None else _split(args.validation, args.validation_split,
+                                                             "--validation-split")
+    if args.eval is None and validation is not None:
+        test, scored = validation, "validation"
+    else:
+        test = _split(args.eval or args.train, args.eval_split, "--eval-split", held_out=args.eval is None)
+        scored = "held-out"
     try:
         path = str(offline_model_path(args.model)) if args.model in OFFLINE_MODELS else args.model
     except ModuleNotFoundError as e:  # the offline model's PyPI package: the message says what to install
@@ -287,7 +292,7 @@ def _train(args: argparse.Namespace) -> int:
     model = build_token_classifier(TokenClassifierConfig(path, labels=labels, lora=lora, crf=args.crf,
                                                          bidirectional=args.bidirectional), tokenizer)
     best = dict(eval_strategy="epoch", save_strategy="epoch", save_total_limit=1, load_best_model_at_end=True,
-                metric_for_best_model="f1") if keep_best else dict(save_strategy="no")
+                metric_for_best_model="f1") if validation is not None else dict(save_strategy="no")
     output = Path(args.output_dir)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.checkpoints-", dir=output.parent) as checkpoints:
@@ -296,19 +301,19 @@ def _train(args: argparse.Namespace) -> int:
             **_warmup_arguments(args.warmup, ECRTrainingArguments), per_device_train_batch_size=16,
             per_device_eval_batch_size=64, max_length=args.max_length, stride=args.max_length // 4,
             logging_steps=20, report_to=[], seed=args.seed, **best)
-        trainer = ECRTrainer(model=model, args=training_args, train_dataset=train, eval_dataset=test,
-                             processing_class=tokenizer)
+        trainer = ECRTrainer(model=model, args=training_args, train_dataset=train,
+                             eval_dataset=test if validation is None else validation, processing_class=tokenizer)
         start = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - start
-        scores = trainer.evaluate()
+        scores = trainer.evaluate(test)
     trainer.save_model(args.output_dir)
     kept = ""
-    if keep_best:
+    if validation is not None:
         epoch = next(e["epoch"] for e in trainer.state.log_history if e.get("eval_f1") == trainer.state.best_metric)
-        kept = f"; kept epoch {epoch:g}, the best on the eval set (f1)"
+        kept = f"; kept epoch {epoch:g}, the best of {len(validation)} validation documents (f1)"
     _print(f"\n{args.model}: trained on {len(train)} documents for {args.epochs:g} epochs in {seconds:.0f} s{kept}; "
-           f"scored on {len(test)} held-out documents (character spans)")
+           f"scored on {len(test)} {scored} documents (character spans)")
     for key in _TRAIN_KEYS:
         _print(f"  {key:<10} {scores['eval_' + key]:.4f}")
     _print(f"saved to {args.output_dir}: ecr_hf.extractor.ECRExtractor.from_pretrained({args.output_dir!r})")
@@ -513,14 +518,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     train.add_argument("--train-split", type=_split_name, default="train",
                        help="in a --train file with 'split' keys, train on the lines whose 'split' is this (None: "
                        "all); a file without 'split' keys is used whole")
-    train.add_argument("--eval", default=None, help="JSONL of held-out documents to score (and, by default, to keep "
-                       "the best epoch on); None: the --train file's --eval-split lines")
+    train.add_argument("--validation", default=None,
+                       help="JSONL of validation documents: scored after each epoch, the epoch with the best f1 is "
+                       "kept (None: the last epoch is kept)")
+    train.add_argument("--validation-split", type=_split_name, default="validation",
+                       help="in a --validation file with 'split' keys, the lines whose 'split' is this (None: all); "
+                       "a file without 'split' keys is used whole")
+    train.add_argument("--eval", default=None, help="JSONL of held-out documents to score at the end (None: the "
+                       "--validation documents if given, else the --train file's --eval-split lines)")
     train.add_argument("--eval-split", type=_split_name, default="test",
                        help="in an --eval (or --train) file with 'split' keys, score the lines whose 'split' is this "
                        "(None: all); an --eval file without 'split' keys is used whole")
-    train.add_argument("--keep-best-epoch", action=argparse.BooleanOptionalAction, default=None,
-                       help="score the eval set after each epoch and keep the epoch with the best f1 (None: yes "
-                       "when --eval is given, e.g. a validation fold; no for the --train file's test split)")
     train.add_argument("--model", default="minilm", help="'minilm', 'smollm2' (offline PyPI models) or a path")
     train.add_argument("--epochs", type=_POSITIVE, default=3.0, help="training epochs")
     train.add_argument("--learning-rate", type=_POSITIVE, default=1e-4, help="peak learning rate (linear decay)")

@@ -233,37 +233,43 @@ def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, 
     from ecr_hf.extractor import ECRExtractor
     from ecr_hf.trainer import ECRTrainer
 
-    f1 = []  # every evaluation: one per epoch, then the final one of the kept model
+    f1 = []  # every evaluation: one per epoch on the validation set, then the final one
     evaluate = ECRTrainer.evaluate
 
     def recorded(self, *args, **kwargs):
-        f1.append(evaluate(self, *args, **kwargs))
-        return f1[-1]
+        scores = evaluate(self, *args, **kwargs)
+        f1.append(scores["eval_f1"])
+        return scores
 
     monkeypatch.setattr(ECRTrainer, "evaluate", recorded)
-
-    train = write_jsonl(tmp_path / "my.jsonl", [{"doc_id": i, **d} for i, d in enumerate(toy_documents(24, 1))])
-    dev = write_jsonl(tmp_path / "dev.jsonl", [{"doc_id": i, **d} for i, d in enumerate(toy_documents(6, 2))])
+    docs = [{"doc_id": i, **d} for i, d in enumerate(toy_documents(36, 1))]
+    train = write_jsonl(tmp_path / "my.jsonl", docs[:24])
+    dev = write_jsonl(tmp_path / "dev.jsonl", docs[24:30])
+    test = write_jsonl(tmp_path / "test.jsonl", docs[30:])
     records = []
     handler = logging.Handler()
     handler.emit = records.append
     hf_logger = logging.getLogger("transformers.modeling_utils")
     hf_logger.addHandler(handler)
     try:
-        assert main(["train", "--train", train, "--eval", dev, "--model", tiny["base"], "--epochs", "3", "--crf",
-                     "--learning-rate", "5e-3", "--warmup", "0.1", "--max-length", "12",
+        assert main(["train", "--train", train, "--validation", dev, "--eval", test, "--model", tiny["base"],
+                     "--epochs", "3", "--crf", "--learning-rate", "5e-3", "--warmup", "0.1", "--max-length", "12",
                      "--output-dir", str(tmp_path / "models" / "m")]) == 0
     finally:
         hf_logger.removeHandler(handler)
     out = capsys.readouterr().out
-    scores = [s["eval_f1"] for s in f1]
-    assert len(scores) == 4 and scores[-1] == max(scores[:-1])  # the final scores are the best epoch's
-    assert "trained on 24 documents for 3 epochs" in out
-    assert f"kept epoch {scores.index(max(scores)) + 1}, the best on the eval set (f1)" in out
-    assert "scored on 6 held-out documents" in out
+    best = max(f1[:3])
+    assert f"kept epoch {f1.index(best) + 1}, the best of 6 validation documents (f1)" in out
+    assert "trained on 24 documents for 3 epochs" in out and "scored on 6 held-out documents" in out
+    saved = ECRExtractor.from_pretrained(tmp_path / "models" / "m", max_length=12)
+    monkeypatch.undo()
+    from ecr_hf.scoring import span_metrics
+
+    dev_docs = docs[24:30]  # the saved model is the best epoch's: it scores the validation set as that epoch did
+    assert span_metrics([d["entities"] for d in dev_docs], saved([d["text"] for d in dev_docs]),
+                        texts=[d["text"] for d in dev_docs])["f1"] == pytest.approx(best, abs=1e-6)
     assert not [r for r in records if "LOAD REPORT" in r.getMessage()]  # the new head is no news
     assert os.listdir(tmp_path / "models") == ["m"]  # the epoch checkpoints were temporary
-    assert ECRExtractor.from_pretrained(tmp_path / "models" / "m", max_length=12)("fever") is not None
     assert main(["train", "--train", train, "--model", tiny["base"], "--output-dir", str(tmp_path / "x")]) == 2
     assert "has no 'split' keys, so it holds no held-out documents: give --eval" in capsys.readouterr().err
 
