@@ -205,6 +205,7 @@ class Leaderboard:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self.rows: list[dict[str, Any]] = []
+        self.paths: list[Path] = []
         self.reload()
         for name, refs in self.references.items():
             folds = {row.get("n_folds") for row in self.rows if row.get("dataset") == name}
@@ -214,8 +215,8 @@ class Leaderboard:
 
     def reload(self) -> list[dict[str, Any]]:
         """Read the results folder again (it is the truth; other processes may add files)."""
-        has_files = self.results_dir.is_dir() and any(self.results_dir.glob("*.json"))
-        self.rows = load_results(self.results_dir).to_list() if has_files else []
+        self.paths = sorted(self.results_dir.glob("*.json")) if self.results_dir.is_dir() else []
+        self.rows = load_results(self.paths).to_list() if self.paths else []  # one row per file, in order
         return self.rows
 
     def datasets(self) -> list[str]:
@@ -260,6 +261,21 @@ class Leaderboard:
             return saved
 
     # -- tables ------------------------------------------------------------------------------
+
+    def figures(self, dataset: str, families: Sequence[str]) -> list[Any]:
+        """Matplotlib figures (:mod:`ecr_hf.plots`) of the systems shown: F1 against p with a ±1 SD
+        band, F1 by gold length bin, and every fold's F1; None where there is nothing to draw."""
+        from .plots import PlotError, plot_f1_by_length, plot_f1_by_p, plot_fold_scatter
+
+        files = [path for path, row in zip(self.paths, self.rows)
+                 if str(row.get("dataset")) == dataset and _family(row) in families]
+        out = []
+        for plot in (plot_f1_by_p, plot_f1_by_length, plot_fold_scatter):
+            try:
+                out.append(plot(files, dataset=dataset) if files else None)
+            except PlotError:  # e.g. runs of one data set at different score_p: the tables still show them
+                out.append(None)
+        return out
 
     def _rows(self, dataset: str, families: Sequence[str]) -> list[dict[str, Any]]:
         return [row for row in self.rows if str(row.get("dataset")) == dataset and _family(row) in families]
@@ -374,8 +390,10 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
     board = Leaderboard(results_dir, references_dir, max_bytes=max_submission_bytes)
     datasets, families = board.datasets(), board.families()
 
-    def tables(dataset: str | None, chosen: list[str]) -> list[dict[str, Any]]:
-        return [board.table(view, dataset or "", chosen or []) for view in _VIEWS]
+    def tables(dataset: str | None, chosen: list[str]) -> list[Any]:
+        """Every table and figure of the page, for one data set and the chosen families."""
+        return [*(board.table(view, dataset or "", chosen or []) for view in _VIEWS),
+                *board.figures(dataset or "", chosen or [])]
 
     def refresh(dataset: str | None, chosen: list[str]) -> list[Any]:
         board.reload()
@@ -396,6 +414,11 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                     gr.Markdown(note)
                     frames.append(gr.Dataframe(board.table(view, datasets[0] if datasets else "", families),
                                                interactive=False, elem_id=f"table-{view}", max_height=700))
+            with gr.Tab("Plots", id="plots", elem_id="tab-plots"):
+                gr.Markdown("F1 against p (mean over folds, ±1 SD band), F1 by gold span length, and every "
+                            "fold's F1 per system (bar: mean, whiskers: ±1 SD).")
+                frames += [gr.Plot(figure, elem_id=f"plot-{name}", show_label=False) for name, figure in
+                           zip(("p", "length", "folds"), board.figures(datasets[0] if datasets else "", families))]
             if board.references:
                 with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
                     gr.Markdown(_SUBMIT.format(limit=f"{max_submission_bytes / 2**20:g}"))

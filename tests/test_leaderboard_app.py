@@ -211,6 +211,9 @@ def test_tables_mean_sd_bold_and_sorted(board):
     labels = lb.table("label", "toy", list(lb.families()))
     assert {r[0] for r in labels["data"]} == {"Disease", "Finding"}
     assert lb.table("faithfulness", "toy", list(lb.families()))["data"] == []  # no generations among them
+    figures = lb.figures("toy", list(lb.families()))
+    assert [len(f.axes[0].lines) > 0 for f in figures] == [True, True, True]  # by p, by length, folds
+    assert lb.figures("toy", [FAMILIES["decoder"]]) == [None, None, None]  # no such system on toy
     length = lb.table("length", "toy", list(lb.families()))
     assert "-" in length["metadata"]["display_value"][0]  # a bin without gold or predicted spans
 
@@ -386,6 +389,9 @@ def test_browser_sort_switch_and_filter(browser, app):
     page.get_by_label(FAMILIES["encoder"]).uncheck()
     _idle(page)
     assert [row[0] for row in _grid(page, "p")] == ["smollm2-tc"]
+    page.get_by_role("tab", name="Plots").click()
+    for name in ("p", "length", "folds"):  # matplotlib figures, rendered as images
+        page.locator(f"#plot-{name} img").wait_for()
     page.close()
 
 
