@@ -163,8 +163,16 @@ def _materialize(doc: Any) -> Any:
 
 
 def _offsets_ok(values: Iterable[Any]) -> bool:
-    """Every value an integer and none a bool (numpy turns ``[0, True]`` into ints silently)."""
+    """Every value an integer and none a bool (one type check per value: for the slow paths)."""
     return all(issubclass(t, (int, np.integer)) and not issubclass(t, (bool, np.bool_)) for t in set(map(type, values)))
+
+
+def _holds_bool(rows: Sequence[Any], array: np.ndarray) -> bool:
+    """Whether a bool hides in ``array = np.asarray(rows)`` (numpy reads ``[0, True]`` as ints
+    silently). Only the entries equal to 0 or 1 can be one, so only those are looked at."""
+    if array.ndim == 1:
+        return any(isinstance(rows[i], (bool, np.bool_)) for i in np.flatnonzero(array <= 1).tolist())
+    return any(isinstance(rows[i][j], (bool, np.bool_)) for i, j in zip(*np.nonzero(array <= 1)))
 
 
 class SpanArrays(NamedTuple):
@@ -222,10 +230,11 @@ class SpanArrays(NamedTuple):
             bad |= end > np.array([len(t) for t in texts], dtype=np.int64)[doc]
         if bad.any():
             return None
-        if drop and empty.any():
+        if drop and empty.any():  # as if they were never given: their labels leave the vocabulary too
             keep = ~empty
-            return cls._build(doc[keep], start[keep], end[keep], codes[keep], names, labels)._with(
-                empty_dropped=int(empty.sum()))
+            used, codes = np.unique(codes[keep], return_inverse=True)
+            return cls._build(doc[keep], start[keep], end[keep], codes.reshape(-1), [names[k] for k in used],
+                              labels)._with(empty_dropped=int(empty.sum()))
         return cls._build(doc, start, end, codes, names, labels)
 
     @classmethod
@@ -239,7 +248,7 @@ class SpanArrays(NamedTuple):
         """Validate and flatten raw span documents (dicts, tuples or ``Span``) without a Python
         object per span on the common path; any bad span is re-checked by :func:`to_corpus`, so the
         error names the document and the span. ``empty_spans="drop"`` drops (and counts) empty spans."""
-        docs = [_materialize(d) for d in docs]
+        docs = [d if type(d) in (list, tuple) else _materialize(d) for d in docs]
         texts = check_texts(texts, len(docs))
         check_empty_spans(empty_spans)
         try:
@@ -254,7 +263,6 @@ class SpanArrays(NamedTuple):
                 codes, names = _first_seen([s[2] if len(s) > 2 else None for s in flat])
             ok = (
                 all(isinstance(d, (list, tuple)) for d in docs)
-                and _offsets_ok(chain(starts, ends))
                 and all(n is None or (isinstance(n, str) and n) for n in names)
             )
         except (KeyError, TypeError, IndexError, AttributeError):
@@ -262,9 +270,10 @@ class SpanArrays(NamedTuple):
         if ok and not flat:
             return cls._build(*(np.zeros(0, np.int64),) * 3, codes, names, labels)
         if ok:  # np.asarray, not fromiter: a float must fail here, not be truncated
+            start, end = np.asarray(starts), np.asarray(ends)
             doc = np.repeat(np.arange(len(docs), dtype=np.int64), [len(d) for d in docs])
-            built = cls._checked(doc, np.asarray(starts), np.asarray(ends), codes, names, labels, texts, empty_spans)
-            if built is not None:
+            built = cls._checked(doc, start, end, codes, names, labels, texts, empty_spans)
+            if built is not None and not (_holds_bool(starts, start) or _holds_bool(ends, end)):
                 return built
         return cls._from_slow(docs, texts, labels, empty_spans)
 

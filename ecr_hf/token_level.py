@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from .semeval import UNTYPED, _check_zero_division, _prf
-from .spans import OFFSET_LIMIT, SpanError, _offsets_ok, check_texts, number_line, pair_arrays
+from .spans import OFFSET_LIMIT, SpanError, _holds_bool, _offsets_ok, check_texts, number_line, pair_arrays
 
 __all__ = ["whitespace_offsets", "token_scores"]
 
@@ -70,7 +70,7 @@ def _tokens(token_offsets, tokenizer, texts, n_docs: int) -> tuple[np.ndarray, n
         counts = [len(o) for o in token_offsets]
         rows = list(chain.from_iterable(token_offsets))
         flat = np.array(rows) if rows else np.zeros((0, 2), np.int64)
-        ok = flat.ndim == 2 and flat.shape[1] == 2 and flat.dtype.kind in "iu" and _offsets_ok(chain.from_iterable(rows))
+        ok = flat.ndim == 2 and flat.shape[1] == 2 and flat.dtype.kind in "iu" and not _holds_bool(rows, flat)
     except (TypeError, ValueError):  # ragged or not iterable
         ok = False
     doc = np.repeat(np.arange(n_docs, dtype=np.int64), counts) if ok else None

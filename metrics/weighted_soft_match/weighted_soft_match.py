@@ -47,7 +47,8 @@ Args:
         always added. Default (1, 1.5, 2, 100).
     typed (bool): if True a fragment counts only where the labels agree. Default False (the paper's).
     length_bins (list of (lo, hi)): character-length bins for `len_{lo}-{hi}_*` keys: int pairs with
-        1 <= lo <= hi, `hi` None for open-ended. Default ((1, 2), (3, 6), (7, 10), (11, 20), (21, None)).
+        1 <= lo <= hi, `hi` None for open-ended; any size (binning costs the number of bins).
+        Default ((1, 2), (3, 6), (7, 10), (11, 20), (21, None)).
     zero_division (float): value of a ratio with a zero denominator, in [0, 1] or nan. Default 0.0.
     empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
         out and counted in `gold_empty_dropped` / `pred_empty_dropped`.
