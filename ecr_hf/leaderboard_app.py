@@ -118,8 +118,9 @@ def score_submission(
         raise SubmissionError(f"the file has {size:,} bytes; the limit is {max_bytes:,}")
     try:
         predictions = read_span_documents(path, marked=True)
-        with open(path, encoding="utf-8") as f:
-            line_of = dict(zip(predictions, (n for n, line in enumerate(f, 1) if line.strip())))
+        with open(path, "rb") as f:  # the reader's lines: split at b"\n", blank ones (a BOM aside) skipped
+            line_of = dict(zip(predictions, (n for n, line in enumerate(f, 1)
+                                             if line.removeprefix(b"\xef\xbb\xbf" if n == 1 else b"").strip())))
     except UnicodeDecodeError as e:
         raise SubmissionError(f"the file is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except ValueError as e:
@@ -161,7 +162,7 @@ def _locate(message: str, fold: Mapping[str, Any], line_of: Mapping[str, int]) -
     """The scorer names a document by its place in the fold ("document 3, span 0: ...") or by
     doc_id: name the submission's line instead."""
     keys = list(fold)
-    if match := re.match(r"document (\d+)(.*)", message, re.S):
+    if (match := re.match(r"document (\d+)(.*)", message, re.S)) and int(match[1]) < len(keys):
         key = keys[int(match[1])]
         return f"line {line_of[key]} (doc_id {key!r}){match[2]}"
     if match := re.match(r"doc_id (.+?):", message):
@@ -205,7 +206,7 @@ class Leaderboard:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self.rows: list[dict[str, Any]] = []
-        self.paths: list[Path] = []
+        self.files: list[tuple[Path, dict[str, Any]]] = []
         self.reload()
         for name, refs in self.references.items():
             folds = {row.get("n_folds") for row in self.rows if row.get("dataset") == name}
@@ -215,9 +216,10 @@ class Leaderboard:
 
     def reload(self) -> list[dict[str, Any]]:
         """Read the results folder again (it is the truth; other processes may add files)."""
-        self.paths = sorted(self.results_dir.glob("*.json")) if self.results_dir.is_dir() else []
-        self.rows = load_results(self.paths).to_list() if self.paths else []  # one row per file, in order
-        return self.rows
+        paths = sorted(self.results_dir.glob("*.json")) if self.results_dir.is_dir() else []
+        rows = load_results(paths).to_list() if paths else []  # one row per file, in order
+        self.rows, self.files = rows, list(zip(paths, rows))  # replaced together: pages read them meanwhile
+        return rows
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys([*(str(row.get("dataset")) for row in self.rows), *self.references]))
@@ -267,8 +269,7 @@ class Leaderboard:
         band, F1 by gold length bin, and every fold's F1; None where there is nothing to draw."""
         from .plots import PlotError, plot_f1_by_length, plot_f1_by_p, plot_fold_scatter
 
-        files = [path for path, row in zip(self.paths, self.rows)
-                 if str(row.get("dataset")) == dataset and _family(row) in families]
+        files = [path for path, row in self.files if str(row.get("dataset")) == dataset and _family(row) in families]
         out = []
         for plot in (plot_f1_by_p, plot_f1_by_length, plot_fold_scatter):
             try:

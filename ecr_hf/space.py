@@ -8,7 +8,7 @@ files are copied in. So the folder carries the package itself: the wheel of this
 dependencies and the gradio of the Space's ``sdk_version``. The folder::
 
     app.py            build_app(results/, $ECR_HF_REFERENCES)
-    requirements.txt  the wheel's dependencies, gradio==<this gradio>
+    requirements.txt  the wheel's dependencies, matplotlib, gradio==<this gradio>
     README.md         the Space's YAML header (sdk: gradio, sdk_version, app_file: app.py)
     results/*.json    the leaderboard files (checked by load_results)
     ecr_hf/, ecr_hf-<version>.dist-info/
@@ -104,8 +104,8 @@ def build_wheel(out_dir: str | os.PathLike, project: str | os.PathLike | None = 
 
 
 def _requirements(metadata: str, gradio_version: str) -> list[str]:
-    """The wheel's ``Requires-Dist`` without extras, those of its ``leaderboard`` extra, and gradio
-    pinned to the version the Space's ``sdk_version`` names."""
+    """The wheel's ``Requires-Dist`` without extras, those of its ``leaderboard`` extra, matplotlib
+    (the app's figures), and gradio pinned to the version the Space's ``sdk_version`` names."""
     lines = []
     for requirement in Parser().parsestr(metadata).get_all("Requires-Dist") or []:
         name, _, marker = requirement.partition(";")
@@ -113,6 +113,8 @@ def _requirements(metadata: str, gradio_version: str) -> list[str]:
         if extra is None or extra[1] == "leaderboard":
             if not re.match(r"gradio\b", name.strip()):
                 lines.append(name.strip())
+    if not any(re.match(r"matplotlib\b", line) for line in lines):
+        lines.append("matplotlib>=3.7")
     return [*dict.fromkeys(lines), f"gradio=={gradio_version}"]
 
 

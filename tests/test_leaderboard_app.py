@@ -121,6 +121,8 @@ def test_submission_of_marked_generations_reports_faithfulness(board, tmp_path):
     (lambda rows: rows.__setitem__(4, rows[4].replace('"fold": 1', '"fold": 0')), "line 5: doc_id 'doc"),
     (lambda rows: rows.__setitem__(6, rows[6].replace('"end": 35', '"end": 350')), r"line 7 \(doc_id 'doc\d+'\), span 0: end 350 is past the end"),
     (lambda rows: rows.__setitem__(0, rows[0].replace('"start": 13', '"start": "13"')), r"line 1 \(doc_id 'doc\d+'\), span 0: offsets must be integers"),
+    (lambda rows: rows.__setitem__(2, rows[2].replace("{", '{"text": "another text", ', 1)),
+     r"line 3: doc_id 'doc\d+': the prediction's text differs from the reference text"),
 ])
 def test_bad_submission_names_line_and_problem(board, tmp_path, edit, message):
     refs = load_references(board["references"])["toy"]
@@ -131,6 +133,19 @@ def test_bad_submission_names_line_and_problem(board, tmp_path, edit, message):
     with pytest.raises(SubmissionError, match=message) as info:
         score_submission(path, refs)
     assert str(path) not in str(info.value)  # the server's temporary path is not shown
+
+
+def test_submission_lines_count_as_the_reader_reads_them(board, tmp_path):
+    """A BOM, CRLF line ends and blank lines do not shift the line named in an error."""
+    refs = load_references(board["references"])["toy"]
+    rows = _submission(tmp_path / "sub.jsonl", board["folds"], cut=0).read_text().splitlines()
+    line = json.loads(rows[3])
+    line["entities"][0]["start"] = -1
+    rows[3] = json.dumps(line)
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows[:2] + ["", "  "] + rows[2:]).encode() + b"\r\n")
+    with pytest.raises(SubmissionError, match=r"^line 6 \(doc_id '" + line["doc_id"] + "'\\), span 0: "):
+        score_submission(path, refs)
 
 
 def test_submission_size_is_bounded(board, tmp_path):
@@ -248,7 +263,7 @@ def test_space_folder(space, board):
     card = RepoCard.load(space / "README.md").data
     assert (card.sdk, card.sdk_version, card.app_file) == ("gradio", gr.__version__, "app.py")
     requirements = (space / "requirements.txt").read_text().split()
-    assert f"gradio=={gr.__version__}" in requirements and any(r.startswith("datasets") for r in requirements)
+    assert f"gradio=={gr.__version__}" in requirements and {"datasets", "matplotlib"} <= {r.split(">")[0] for r in requirements}
     assert not any(r.startswith(("ecr-hf", "ecr_hf", "./")) for r in requirements)  # Spaces cannot install those
     for module in ("leaderboard_app.py", "leaderboard.py", "cli.py", "scoring.py"):  # the package, as built
         assert (space / "ecr_hf" / module).read_text() == (ROOT / "ecr_hf" / module).read_text()
