@@ -15,6 +15,7 @@ dependencies and the gradio of the Space's ``sdk_version``. The folder::
 
 The reference files are never written into it: a Space's files can be downloaded by anyone who
 can see the Space. Submissions are on when the running Space finds them at ``$ECR_HF_REFERENCES``.
+:func:`write_metric_space` writes the metric Spaces (``metrics/<name>/``) the same way.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pathlib import Path
 from .leaderboard import load_results
 from .outputs import atomic_write_folder
 
-__all__ = ["build_wheel", "write_space"]
+__all__ = ["build_wheel", "write_space", "write_metric_space"]
 
 _APP = '''"""Leaderboard Space written by `ecr-hf leaderboard space` (ecr-hf {version})."""
 
@@ -118,6 +119,27 @@ def _requirements(metadata: str, gradio_version: str) -> list[str]:
     return [*dict.fromkeys(lines), f"gradio=={gradio_version}"]
 
 
+def _package(wheel: str | os.PathLike | None) -> tuple[dict[str, str], str]:
+    """Every file of the ecr-hf wheel (built from this source tree when None), as text, and its
+    METADATA; a wheel member that is not UTF-8 text is an error (the folder is written as text)."""
+    files: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(wheel) if wheel is not None else build_wheel(tmp)
+        with zipfile.ZipFile(path) as archive:
+            for member in archive.infolist():
+                if member.is_dir():
+                    continue
+                try:
+                    files[member.filename] = archive.read(member).decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ValueError(f"{path}: {member.filename} is not text; the Space folder carries text "
+                                     "files only") from None
+    metadata = next((text for name, text in files.items() if name.endswith(".dist-info/METADATA")), None)
+    if metadata is None:
+        raise ValueError(f"{path} has no .dist-info/METADATA: not a wheel")
+    return files, metadata
+
+
 def write_space(out_dir: str | os.PathLike, results: str | os.PathLike | Iterable[str | os.PathLike], *,
                 wheel: str | os.PathLike | None = None, title: str = "E-CCR leaderboard",
                 overwrite: bool = False) -> Path:
@@ -129,33 +151,41 @@ def write_space(out_dir: str | os.PathLike, results: str | os.PathLike | Iterabl
 
     rows = load_results(results).to_list()  # a broken file fails here, not on the Space
     paths = [Path(results)] if isinstance(results, (str, os.PathLike)) else [Path(p) for p in results]
-    files: dict[str, str] = {}
+    files, metadata = _package(wheel)
     for path in paths:
         for file in sorted(path.glob("*.json")) if path.is_dir() else [path]:
             name = f"results/{file.name}"
             if name in files:
                 raise ValueError(f"two results files are named {file.name}; give them different names")
             files[name] = file.read_text(encoding="utf-8")
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = zipfile.ZipFile(wheel if wheel is not None else build_wheel(tmp))
-        with archive:
-            metadata = ""
-            for member in archive.infolist():
-                if member.is_dir():
-                    continue
-                try:
-                    files[member.filename] = archive.read(member).decode("utf-8")
-                except UnicodeDecodeError:
-                    raise ValueError(f"{archive.filename}: {member.filename} is not text; the Space folder "
-                                     "carries text files only") from None
-                if member.filename.endswith(".dist-info/METADATA"):
-                    metadata = files[member.filename]
-    if not metadata:
-        raise ValueError(f"{archive.filename} has no .dist-info/METADATA: not a wheel")
     version = Parser().parsestr(metadata)["Version"]
     datasets = sorted({str(row["dataset"]) for row in rows})
     files["app.py"] = _APP.format(version=version)
     files["requirements.txt"] = "\n".join(_requirements(metadata, gradio.__version__)) + "\n"
-    files["README.md"] = _README.format(title=title, yaml_title=json.dumps(title, ensure_ascii=False), gradio=gradio.__version__, version=version,
-                                        n=len({str(row["model_name"]) for row in rows}), datasets=", ".join(datasets))
+    files["README.md"] = _README.format(title=title, yaml_title=json.dumps(title, ensure_ascii=False),
+                                        gradio=gradio.__version__, version=version, datasets=", ".join(datasets),
+                                        n=len({str(row["model_name"]) for row in rows}))
+    return atomic_write_folder(out_dir, files, overwrite=overwrite)
+
+
+def write_metric_space(out_dir: str | os.PathLike, name: str, *, wheel: str | os.PathLike | None = None,
+                       overwrite: bool = False) -> Path:
+    """Write the Space folder of the ``evaluate`` module ``name`` (``weighted_soft_match`` or
+    ``span_metrics``): its ``metrics/<name>/`` files as the wheel ships them (``ecr_hf._metrics``),
+    with the package carried as in :func:`write_space`, ``requirements.txt`` the wheel's
+    dependencies and this gradio, and the README's ``sdk_version`` set to this gradio (the page is
+    :func:`ecr_hf.metric_app.build_metric_app`, written for it)."""
+    import gradio
+
+    files, metadata = _package(wheel)
+    prefix = f"ecr_hf/_metrics/{name}/"
+    own = {key[len(prefix):]: text for key, text in files.items() if key.startswith(prefix) and "/" not in key[len(prefix):]}
+    if "app.py" not in own or "README.md" not in own:
+        raise ValueError(f"the wheel has no metric Space {name!r} (expected {prefix}app.py and README.md)")
+    files.update(own)
+    requirements = [r for r in _requirements(metadata, gradio.__version__) if not re.match(r"matplotlib\b", r)]
+    files["requirements.txt"] = "\n".join(requirements) + "\n"
+    files["README.md"], n = re.subn(r"(?m)^sdk_version:.*$", f"sdk_version: {gradio.__version__}", own["README.md"], 1)
+    if not n:
+        raise ValueError(f"{prefix}README.md has no 'sdk_version:' line in its YAML header")
     return atomic_write_folder(out_dir, files, overwrite=overwrite)

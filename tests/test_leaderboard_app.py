@@ -22,7 +22,7 @@ from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, buil
                                     score_submission)
 from ecr_hf.metric_app import compute_from_json
 from ecr_hf.outputs import OutputExistsError
-from ecr_hf.space import write_space
+from ecr_hf.space import build_wheel, write_metric_space, write_space
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
@@ -253,8 +253,30 @@ def test_metric_page_compute_and_errors():
 # -- the Space folder ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def space(board, tmp_path_factory):
-    return write_space(tmp_path_factory.mktemp("space") / "leaderboard", board["results"])
+def wheel(tmp_path_factory):
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
+@pytest.fixture(scope="module")
+def space(board, wheel, tmp_path_factory):
+    return write_space(tmp_path_factory.mktemp("space") / "leaderboard", board["results"], wheel=wheel)
+
+
+def test_metric_space_folder(wheel, tmp_path):
+    from huggingface_hub import RepoCard
+
+    folder = write_metric_space(tmp_path / "wsm", "weighted_soft_match", wheel=wheel)
+    card = RepoCard.load(folder / "README.md").data
+    assert (card.sdk, card.sdk_version, card.app_file) == ("gradio", gr.__version__, "app.py")
+    for name in ("app.py", "weighted_soft_match.py"):
+        assert (folder / name).read_text() == (ROOT / "metrics" / "weighted_soft_match" / name).read_text()
+    requirements = (folder / "requirements.txt").read_text().split()
+    assert f"gradio=={gr.__version__}" in requirements and not any(r.startswith("ecr") for r in requirements)
+    assert (folder / "ecr_hf" / "metric_app.py").is_file()
+    demo = runpy.run_path(str(folder / "app.py"))["demo"]
+    assert isinstance(demo, gr.Blocks)
+    with pytest.raises(ValueError, match="no metric Space 'nope'"):
+        write_metric_space(tmp_path / "nope", "nope", wheel=wheel)
 
 
 def test_space_folder(space, board):
