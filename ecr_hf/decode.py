@@ -60,7 +60,7 @@ import bisect
 import math
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from itertools import accumulate, repeat
@@ -435,7 +435,8 @@ def _literal_markers(generation: str, source: str, pattern: re.Pattern, max_cell
     return frozenset(literal)
 
 
-def _answer_bounds(generation: str, source: str, split, stripped: str, max_cells: int) -> tuple[int, int]:
+def _answer_bounds(generation: str, source: str, split: Callable[[int, int], list[str]], stripped: str,
+                   max_cells: int) -> tuple[int, int]:
     """Cut leading / trailing lines of chat text where that brings the text closer to the source."""
     if not source or _LINE_BREAK.search(stripped) is None:
         return 0, len(generation)
@@ -592,6 +593,28 @@ def _show(text: str, limit: int = 80) -> str:
     return repr(text if len(text) <= limit else f"{text[:limit // 2]}...{text[-limit // 2:]}")
 
 
+def _windows(blocks: _Blocks, q: np.ndarray, span_doc: np.ndarray,
+             offset_i: np.ndarray) -> tuple[list[int], list[int]]:
+    """Where to look for a copy of each span's text: the span widened on both sides by its own length
+    and the rewritten text next to it (in the answer), within its document, mapped onto the source and
+    on into the source text the model dropped there."""
+    n = len(span_doc)
+    qs, qe = q[:n], q[n:]
+    ks, in_s = blocks.match_of(qs)
+    ke, in_e = blocks.match_of(qe - 1)
+    rewritten = blocks.gi2 - blocks.gi1
+    before = np.where(in_s, np.where(qs == blocks.mi[ks], rewritten[ks], 0), rewritten[ks + 1])
+    after = np.where(in_e & (qe < blocks.me[ke]), 0, rewritten[ke + 1])
+    lo = np.maximum(2 * qs - qe - before, offset_i[span_doc])
+    hi = np.minimum(2 * qe - qs + after, offset_i[span_doc + 1])
+    k, inside = blocks.match_of(lo)
+    lo = np.where(inside & (lo > blocks.mi[k]), blocks.mj[k] + (lo - blocks.mi[k]),
+                  blocks.gj1[np.where(inside, k, k + 1)])
+    k, inside = blocks.match_of(hi - 1)
+    hi = np.where(inside & (hi < blocks.me[k]), blocks.mj[k] + (hi - blocks.mi[k]), blocks.gj2[k + 1])
+    return lo.tolist(), hi.tolist()
+
+
 _WHY = {"rewritten": "a boundary falls inside rewritten text",
         "missing": "its text has no counterpart in the source",
         "overlap": "it would overlap a neighbouring span"}
@@ -600,54 +623,61 @@ _WHY = {"rewritten": "a boundary falls inside rewritten text",
 def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.ndarray, gap: np.ndarray,
            keep: np.ndarray, span_doc: np.ndarray, offset_i: np.ndarray, offset_j: np.ndarray
            ) -> tuple[np.ndarray, dict[int, str | int]]:
-    """Check the spans not inside one exact match (``~keep``), in place: keep a hull whose source text
-    is the marked text, else the nearest exact copy of that text next to it, else the hull (marked
-    adjusted), else drop. Returns ``adjusted`` and why each dropped span was dropped (a key of
-    ``_WHY``, or the unaligned gap it lies in)."""
+    """Check the spans not inside one exact match (``~keep``), in place, in order: keep a hull whose
+    source text is the marked text, else the nearest exact copy of that text in its window (see
+    ``_windows``), moving the span before it back to its own nearest copy if that one holds the only
+    copy, else the hull (marked adjusted), else drop. All coordinates are global (documents laid end
+    to end). Returns ``adjusted`` and why each dropped span was dropped (a key of ``_WHY``, or the
+    unaligned gap it lies in)."""
     n = len(keep)
     start, end = mapped[:n].tolist(), mapped[n:].tolist()
-    check = np.flatnonzero(~keep)
     adjusted = np.zeros(n, dtype=bool)
     why: dict[int, str | int] = {}
-    # where to look for a copy: the span widened on both sides by its own length and the rewritten
-    # text next to it (in the answer), within its document, and on into the source text the model
-    # dropped there
-    qs, qe = q[:n][check], q[n:][check]
-    ks, in_s = blocks.match_of(qs)
-    ke, in_e = blocks.match_of(qe - 1)
-    rewritten = blocks.gi2 - blocks.gi1
-    before = np.where(in_s, np.where(qs == blocks.mi[ks], rewritten[ks], 0), rewritten[ks + 1])
-    after = np.where(in_e & (qe < blocks.me[ke]), 0, rewritten[ke + 1])
-    docs = span_doc[check]
-    lo = np.maximum(2 * qs - qe - before, offset_i[docs])
-    hi = np.minimum(2 * qe - qs + after, offset_i[docs + 1])
-    k, inside = blocks.match_of(lo)
-    lo = np.where(inside & (lo > blocks.mi[k]), blocks.mj[k] + (lo - blocks.mi[k]),
-                  blocks.gj1[np.where(inside, k, k + 1)]).tolist()
-    k, inside = blocks.match_of(hi - 1)
-    hi = np.where(inside & (hi < blocks.me[k]), blocks.mj[k] + (hi - blocks.mi[k]), blocks.gj2[k + 1]).tolist()
+    if keep.all():
+        return adjusted, why
+    lo, hi = _windows(blocks, q, span_doc, offset_i)
     index = np.arange(n)
-    prev_kept = np.maximum.accumulate(np.where(keep, index, -1)).tolist()
-    next_kept = np.minimum.accumulate(np.where(keep, index, n)[::-1])[::-1].tolist()
+    prev_clean = np.maximum.accumulate(np.concatenate(([-1], np.where(keep, index, -1)[:-1]))).tolist()
+    next_clean = np.minimum.accumulate(np.where(keep, index, n)[::-1])[::-1].tolist()
     span_doc, q, gap, capped = span_doc.tolist(), q.tolist(), gap.tolist(), blocks.capped.tolist()
     offset_i, offset_j = offset_i.tolist(), offset_j.tolist()
-    last_end: dict[int, int] = {}  # per document: end of the last span placed here
-    for c, t in enumerate(check.tolist()):
+    last: dict[int, int] = {}  # per document: the last span placed here
+    placed_after: dict[int, int] = {}  # span placed here -> the kept span before it
+
+    def kept_before(t: int, d: int) -> int:  # the kept span before ``t`` (``-1``: none)
+        c = prev_clean[t]
+        return max(c if c >= 0 and span_doc[c] == d else -1, last.get(d, -1))
+
+    def text_of(t: int) -> str:
+        oi = offset_i[span_doc[t]]
+        return parsed[span_doc[t]].norm_answer[q[t] - oi:q[n + t] - oi]
+
+    for t in np.flatnonzero(~keep).tolist():
         d, s, e = span_doc[t], start[t], end[t]
-        p, oi, oj = parsed[d], offset_i[d], offset_j[d]
+        source, oj = parsed[d].norm_source, offset_j[d]
         g = gap[t] if s < 0 else gap[n + t]
         if (s < 0 or e < 0) and capped[g]:
             why[t] = g  # the unaligned stretch it lies in
             continue
-        prev, nxt = prev_kept[t], next_kept[t]
-        lower = max(end[prev] if prev >= 0 and span_doc[prev] == d else oj, last_end.get(d, oj))
+        top, nxt = kept_before(t, d), next_clean[t]
+        lower = end[top] if top >= 0 else oj
         upper = start[nxt] if nxt < n and span_doc[nxt] == d else offset_j[d + 1]
-        text = p.norm_answer[q[t] - oi:q[n + t] - oi]
+        text = text_of(t)
         hull = 0 <= s < e and lower <= s and e <= upper
-        if not hull or p.norm_source[s - oj:e - oj] != text:
-            ref = s if s >= 0 else int(blocks.gj1[gap[t]])
-            pos = _nearest(p.norm_source, text, max(lower, lo[c]) - oj, min(upper, hi[c]) - oj,
-                           ref - oj) if text else -1
+        if not hull or source[s - oj:e - oj] != text:
+            ref = (s if s >= 0 else int(blocks.gj1[gap[t]])) - oj
+            pos = _nearest(source, text, max(lower, lo[t]) - oj, min(upper, hi[t]) - oj, ref) if text else -1
+            if pos < 0 and top >= 0 and text:  # the span before may hold the only copy: move it back
+                pos = _nearest(source, text, max(start[top], lo[t]) - oj, min(upper, hi[t]) - oj, ref)
+                before = placed_after[top] if top in placed_after else kept_before(top, d)
+                top_text = text_of(top)
+                top_pos = -1 if pos < 0 else _nearest(
+                    source, top_text, max(end[before] if before >= 0 else oj, lo[top]) - oj,
+                    min(pos + oj, hi[top]) - oj, start[top] - oj)
+                if top_pos >= 0:
+                    start[top], end[top], adjusted[top] = top_pos + oj, top_pos + oj + len(top_text), False
+                else:
+                    pos = -1
             if pos >= 0:
                 s, e = pos + oj, pos + oj + len(text)
             elif hull:
@@ -655,7 +685,7 @@ def _place(parsed: list[_Parsed], blocks: _Blocks, q: np.ndarray, mapped: np.nda
             else:
                 why[t] = "rewritten" if s < 0 or e < 0 else "missing" if s >= e else "overlap"
                 continue
-        start[t], end[t], keep[t], last_end[d] = s, e, True, e
+        start[t], end[t], keep[t], last[d], placed_after[t] = s, e, True, t, top
     mapped[:n], mapped[n:] = start, end
     return adjusted, why
 
