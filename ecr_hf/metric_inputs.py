@@ -38,7 +38,7 @@ from datasets import Features, List, Value
 from .decode import decode_corpus
 from .formats import MarkerError, parse_marked
 from .report import bio_to_spans
-from .spans import Span, SpanError, check_texts
+from .spans import OFFSET_LIMIT, Span, SpanError, check_texts
 
 __all__ = ["FEATURES", "INPUT_FEATURES", "SpanDocuments", "detect_form", "check_inputs", "to_span_documents",
            "SpanMetricMixin"]
@@ -146,8 +146,9 @@ def _looks_valid(docs: Sequence[Any], form: str) -> bool:
         flat = list(chain.from_iterable(d for d in docs if d is not None))
         if not _types_ok(flat, (dict,)):
             return False
-        starts, ends, labels = (map(dict.get, flat, repeat(key)) for key in ("start", "end", "label"))
-        return _types_ok(chain(starts, ends), _INT, _BOOL) and _types_ok(labels, (str, type(None)))
+        starts, ends, labels = ([*map(dict.get, flat, repeat(key))] for key in ("start", "end", "label"))
+        return (_types_ok(chain(starts, ends), _INT, _BOOL) and max(chain(starts, ends), default=0) < OFFSET_LIMIT
+                and _types_ok(labels, (str, type(None))))
     if not _types_ok(docs, _SEQ):
         return False
     flat = list(chain.from_iterable(docs))
@@ -179,6 +180,9 @@ def _check_docs(docs: Sequence[Any], form: str, side: str) -> None:
                 if not (_check_int(start) and _check_int(end)):
                     raise SpanError(f"{side}[{k}][{i}] = {dict(span)!r}: 'start' and 'end' must be present and "
                                     "integers (half-open character offsets)")
+                if max(start, end) >= OFFSET_LIMIT:
+                    raise SpanError(f"document {k}: {side}[{k}][{i}] = {dict(span)!r}: offset past the supported "
+                                    f"maximum {OFFSET_LIMIT - 1} (2**53 - 1)")
                 if label is not None and not isinstance(label, str):
                     raise SpanError(f"{side}[{k}][{i}] = {dict(span)!r}: 'label' must be a string or None")
         elif doc is None:

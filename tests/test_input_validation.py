@@ -161,6 +161,13 @@ def test_offsets_past_the_bound_are_a_span_error_naming_the_document(value, path
         call()
 
 
+@pytest.mark.parametrize("value", [OFFSET_LIMIT, 2**63, 2**70])
+def test_add_batch_refuses_offsets_past_the_bound_before_storing(value):
+    m = load_metric("weighted_soft_match")
+    with pytest.raises(SpanError, match=r"document 1: predictions\[1\]\[0\].*past the supported maximum"):
+        m.add_batch(predictions=[[], [{"start": 1, "end": value}]], references=[[], []])
+
+
 def test_token_offsets_past_the_bound_are_refused():
     with pytest.raises(SpanError, match="document 0: token offsets"):
         token_scores([[(0, 3)]], [[(0, 3)]], token_offsets=[[(0, OFFSET_LIMIT)]])
