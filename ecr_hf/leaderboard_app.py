@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from .cli import _pair, read_span_documents
 from .leaderboard import CrossValidationResult, cross_validate, load_results
 from .outputs import OutputExistsError
@@ -152,7 +154,8 @@ def score_submission(
                                 length_bins=length_bins)
     except ValueError as e:
         match = re.match(r"fold (\d+): (.*)", str(e), re.S)
-        raise SubmissionError(_locate(match[2], references.folds[int(match[1])], line_of) if match else str(e)) from None
+        message = _locate(match[2], references.folds[int(match[1])], line_of) if match else str(e)
+        raise SubmissionError(message) from None
     for scores, report in zip(result.folds, faithfulness):
         scores.update(report)
     return result
@@ -225,8 +228,8 @@ class Leaderboard:
         return list(dict.fromkeys([*(str(row.get("dataset")) for row in self.rows), *self.references]))
 
     def families(self) -> list[str]:
-        names = [_family({"family": f, "constrained": c}) for f in FAMILIES for c in ((None,) if f != "instruction-tuned"
-                                                                                        else (False, True))]
+        names = [_family({"family": f, "constrained": c}) for f in FAMILIES
+                 for c in ((False, True) if f == "instruction-tuned" else (None,))]
         return list(dict.fromkeys([*names, *(_family(row) for row in self.rows)]))
 
     def submit(self, path: str | Path, *, dataset: str, model_name: str, family: str,
@@ -254,9 +257,9 @@ class Leaderboard:
             result = score_submission(path, self.references[dataset], max_bytes=self.max_bytes, **settings)
             target = self.results_dir / f"{_slug(dataset)}__{_slug(model_name)}.json"
             try:
+                kind = {"constrained": bool(constrained)} if family == "instruction-tuned" else {}
                 saved = result.save(target, model_name=model_name, dataset=dataset, method=method or None,
-                                    family=family, constrained=bool(constrained) if family == "instruction-tuned"
-                                    else None, submitted=True)
+                                    family=family, **kind, submitted=True)
             except OutputExistsError:
                 raise SubmissionError(f"a results file {target.name} exists already; choose another name") from None
             self.reload()
@@ -322,8 +325,6 @@ def _frame(rows: Sequence[Mapping[str, Any]], lead: list[tuple[str, list[Any]]],
     """A ``gr.Dataframe`` value: the data are the means (so columns sort by number), the shown
     cells read ``mean (SD)`` (``-`` where no fold defines the value), the best mean of each column
     (per label when ``group``) in bold; rows sorted by the first value column."""
-    import numpy as np
-
     n = len(rows)
     means = np.array([[_number(row.get(key)) for row, key in zip(rows, keys)] for _, keys in columns],
                      dtype=np.float64).reshape(len(columns), n).T
@@ -344,7 +345,8 @@ def _frame(rows: Sequence[Mapping[str, Any]], lead: list[tuple[str, list[Any]]],
     for i, k in enumerate(order.tolist()):
         head = [values[k] for _, values in lead]
         data.append([*head, *(None if math.isnan(m) else float(m) for m in means[i])])
-        shown.append([*("" if v is None else str(v) for v in head), *map(_cell, means[i], sds[i], [digits] * len(columns))])
+        cells = [_cell(m, sd, digits) for m, sd in zip(means[i], sds[i])]
+        shown.append([*("" if v is None else str(v) for v in head), *cells])
         styling.append([""] * len(lead) + ["font-weight: bold" if b else "" for b in bold[i]])
     return {"headers": [title for title, _ in lead] + [title for title, _ in columns], "data": data,
             "metadata": {"display_value": shown, "styling": styling} if data else None}
@@ -369,7 +371,8 @@ _VIEWS = {
 }
 _INTRO = """# E-CCR leaderboard
 Mean (SD) over cross-validation folds (SD: sample SD, ddof = 1; no SD from one test set). Best mean of each
-column in **bold**; sort by a column from the ⋮ menu of its header. `-`: no fold defines the value (e.g. no span of that length)."""
+column in **bold**; sort by a column from the ⋮ menu of its header. `-`: no fold defines the value (e.g. no
+span of that length)."""
 _SUBMIT = """Upload one predictions JSONL for every test document of the chosen data set (all its folds in one
 file): one line per document, `{{"doc_id": ..., "entities": [{{"start", "end", "label"}}]}}` character spans
 or `{{"doc_id": ..., "marked": "@@...## text"}}` generations (decoded onto the reference text); an optional

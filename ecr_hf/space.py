@@ -179,7 +179,8 @@ def write_metric_space(out_dir: str | os.PathLike, name: str, *, wheel: str | os
 
     files, metadata = _package(wheel)
     prefix = f"ecr_hf/_metrics/{name}/"
-    own = {key[len(prefix):]: text for key, text in files.items() if key.startswith(prefix) and "/" not in key[len(prefix):]}
+    own = {key[len(prefix):]: text for key, text in files.items()
+           if key.startswith(prefix) and "/" not in key[len(prefix):]}
     if "app.py" not in own or "README.md" not in own:
         raise ValueError(f"the wheel has no metric Space {name!r} (expected {prefix}app.py and README.md)")
     files.update(own)

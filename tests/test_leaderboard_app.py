@@ -34,8 +34,8 @@ GOLD = [(TEXT.index(s), TEXT.index(s) + len(s), label) for s, label in
 
 
 def _documents(n=12):
-    return [{"doc_id": f"doc{i}", "text": TEXT, "entities": [{"start": s, "end": e, "label": lab} for s, e, lab in GOLD]}
-            for i in range(n)]
+    entities = [{"start": s, "end": e, "label": lab} for s, e, lab in GOLD]
+    return [{"doc_id": f"doc{i}", "text": TEXT, "entities": entities} for i in range(n)]
 
 
 def _predict(docs, cut, seed):
@@ -119,8 +119,10 @@ def test_submission_of_marked_generations_reports_faithfulness(board, tmp_path):
     (lambda rows: rows.append(rows[0]), "appears twice"),
     (lambda rows: rows.pop(), r"fold 2: no prediction line for 1 of its 4 test documents"),
     (lambda rows: rows.__setitem__(4, rows[4].replace('"fold": 1', '"fold": 0')), "line 5: doc_id 'doc"),
-    (lambda rows: rows.__setitem__(6, rows[6].replace('"end": 35', '"end": 350')), r"line 7 \(doc_id 'doc\d+'\), span 0: end 350 is past the end"),
-    (lambda rows: rows.__setitem__(0, rows[0].replace('"start": 13', '"start": "13"')), r"line 1 \(doc_id 'doc\d+'\), span 0: offsets must be integers"),
+    (lambda rows: rows.__setitem__(6, rows[6].replace('"end": 35', '"end": 350')),
+     r"line 7 \(doc_id 'doc\d+'\), span 0: end 350 is past the end"),
+    (lambda rows: rows.__setitem__(0, rows[0].replace('"start": 13', '"start": "13"')),
+     r"line 1 \(doc_id 'doc\d+'\), span 0: offsets must be integers"),
     (lambda rows: rows.__setitem__(2, rows[2].replace("{", '{"text": "another text", ', 1)),
      r"line 3: doc_id 'doc\d+': the prediction's text differs from the reference text"),
 ])
@@ -285,7 +287,8 @@ def test_space_folder(space, board):
     card = RepoCard.load(space / "README.md").data
     assert (card.sdk, card.sdk_version, card.app_file) == ("gradio", gr.__version__, "app.py")
     requirements = (space / "requirements.txt").read_text().split()
-    assert f"gradio=={gr.__version__}" in requirements and {"datasets", "matplotlib"} <= {r.split(">")[0] for r in requirements}
+    assert f"gradio=={gr.__version__}" in requirements
+    assert {"datasets", "matplotlib"} <= {r.split(">")[0] for r in requirements}
     assert not any(r.startswith(("ecr-hf", "ecr_hf", "./")) for r in requirements)  # Spaces cannot install those
     for module in ("leaderboard_app.py", "leaderboard.py", "cli.py", "scoring.py"):  # the package, as built
         assert (space / "ecr_hf" / module).read_text() == (ROOT / "ecr_hf" / module).read_text()
