@@ -185,7 +185,8 @@ def _normalize_char(form: str, char: str) -> str:
 
 
 def _codepoints(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    """Code points (a lone surrogate such as "\\ud800", a valid JSON escape, is one too)."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
 def _normalize(text: str, form: str | None) -> tuple[str, np.ndarray | None, int]:

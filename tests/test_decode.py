@@ -606,6 +606,21 @@ def test_repetitive_long_text_is_aligned_in_a_band(cells):
     assert max(cells()) <= decode.MAX_CELLS < len(stripped) * len(source)
 
 
+def test_lone_surrogates_are_characters_on_every_path():
+    # a lone surrogate ("\\ud800", a valid JSON escape) is one code point, in anchored and banded paths too
+    rng = random.Random(2)
+    source = "".join(rng.choice(OUT_LONG + "\ud800\udfff") for _ in range(5000))
+    gen, spans = marked_interior(rng, source, 0)
+    gen = gen[:100] + "\udc00" + gen[100:]  # one insertion, outside the spans
+    assert len(gen) * len(source) >= decode._ANCHOR_MIN_CELLS
+    r = decode_marked(gen, source)
+    assert spans_of(r) == spans and r.edit_distance == 1
+    repetitive = "fever \ud800 cough " * 300
+    with mock.patch.object(decode, "_anchors", lambda *_: []):
+        r = decode_marked("X" + render(repetitive, [(6, 7)]), repetitive)
+    assert spans_of(r) == [(6, 7)] and r.edit_distance == 1
+
+
 def test_max_cells_must_be_a_positive_int():
     for bad in (0, -1, True, 1.5, "10"):
         with pytest.raises(ValueError, match="max_cells must be a positive int"):
