@@ -37,6 +37,7 @@ __all__ = [
     "soft_match_scores",
     "flatten_scores",
     "score_arrays",
+    "per_document_counts",
     "merge_overlaps",
     "check_p",
     "check_p_values",
@@ -332,6 +333,48 @@ def _entry(g: np.ndarray, q: np.ndarray, zero_division: float) -> dict[str, floa
     return out
 
 
+def _sides(gold: SpanArrays, pred: SpanArrays, n_documents: int, p_values: tuple[float, ...], typed: bool,
+           edges: np.ndarray) -> tuple[tuple[str, ...], _Line, _Line, _Side, _Side]:
+    """Both sides merged, paired and scored: the work behind :func:`score_arrays` and
+    :func:`per_document_counts`."""
+    labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
+    if gold.labels != labels or pred.labels != labels:  # pair_arrays already shares one label set
+        gold, pred = gold.relabel(labels), pred.relabel(labels)
+    g_group, q_group = _group(gold, typed), _group(pred, typed)
+    gs_pos, ge_pos, qs_pos, qe_pos = number_line((g_group, gold.start), (g_group, gold.end),
+                                                 (q_group, pred.start), (q_group, pred.end))
+    g = merge_overlaps(gold, typed, (gs_pos, ge_pos))
+    q = merge_overlaps(pred, typed, (qs_pos, qe_pos))
+    gl = (g.end - g.start).astype(np.float64)
+    ql = (q.end - q.start).astype(np.float64)
+    gi, qj, overlap = _pairs(g, q)  # sorted by gi and by qj
+    gs = _Side.build(g, gl, _Scores.build(gi, overlap / gl[gi], len(gl), p_values), len(labels), edges, n_documents)
+    qs = _Side.build(q, ql, _Scores.build(qj, overlap / ql[qj], len(ql), p_values), len(labels), edges, n_documents)
+    return labels, g, q, gs, qs
+
+
+def per_document_counts(gold: SpanArrays, pred: SpanArrays, n_documents: int, *,
+                        p_values: Sequence[float] = DEFAULT_P_VALUES, typed: bool = False) -> dict[str, Any]:
+    """Each document's soft character counts, the sums that pooled precision and recall divide.
+
+    For paired arrays (:func:`ecr_hf.spans.pair_arrays`) returns ``p_values`` (the distinct p, in
+    order), ``recall_tp`` and ``precision_tp`` of shape ``(n_documents, len(p_values))`` (``Σ l·score``
+    over the document's gold / predicted spans after merging overlaps), and ``gold_chars`` and
+    ``pred_chars`` of shape ``(n_documents,)`` (``Σ l``). Summed over documents they are the
+    ``recall_tp``, ``recall_tp + fn``, ... of :func:`score_arrays`; resampling documents
+    (:mod:`ecr_hf.significance`) reweights these rows instead of scoring the corpus again.
+    """
+    p_values = check_p_values(p_values)
+    _, _, _, gs, qs = _sides(gold, pred, n_documents, p_values, typed, _bin_edges(()))
+    return {
+        "p_values": p_values,
+        "recall_tp": np.stack([gs.doc_hits[p] for p in p_values], axis=1),
+        "gold_chars": gs.doc_length,
+        "precision_tp": np.stack([qs.doc_hits[p] for p in p_values], axis=1),
+        "pred_chars": qs.doc_length,
+    }
+
+
 def score_arrays(
     gold: SpanArrays,
     pred: SpanArrays,
@@ -348,20 +391,9 @@ def score_arrays(
     p_values, bins = check_p_values(p_values), _check_bins(length_bins)
     check_empty_spans(empty_spans)
     zero_division = _check_zero_division(zero_division)
-    labels = tuple(sorted(set(gold.labels) | set(pred.labels)))
-    if gold.labels != labels or pred.labels != labels:  # pair_arrays already shares one label set
-        gold, pred = gold.relabel(labels), pred.relabel(labels)
-    g_group, q_group = _group(gold, typed), _group(pred, typed)
-    gs_pos, ge_pos, qs_pos, qe_pos = number_line((g_group, gold.start), (g_group, gold.end),
-                                                 (q_group, pred.start), (q_group, pred.end))
-    g = merge_overlaps(gold, typed, (gs_pos, ge_pos))
-    q = merge_overlaps(pred, typed, (qs_pos, qe_pos))
-    gl = (g.end - g.start).astype(np.float64)
-    ql = (q.end - q.start).astype(np.float64)
-    gi, qj, overlap = _pairs(g, q)  # sorted by gi and by qj
     edges = _bin_edges(bins)
-    gs = _Side.build(g, gl, _Scores.build(gi, overlap / gl[gi], len(gl), p_values), len(labels), edges, n_documents)
-    qs = _Side.build(q, ql, _Scores.build(qj, overlap / ql[qj], len(ql), p_values), len(labels), edges, n_documents)
+    labels, g, q, gs, qs = _sides(gold, pred, n_documents, p_values, typed, edges)
+    gl, ql = g.end - g.start, q.end - q.start
     result: dict[str, Any] = {
         "p": {},
         "typed": typed,
