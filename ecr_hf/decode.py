@@ -396,15 +396,13 @@ class _Blocks:
 
 
 def _nearest(text: str, sub: str, lo: int, hi: int, ref: int) -> int:
-    """Start of the copy of ``sub`` inside ``text[lo:hi]`` nearest to ``ref`` (``-1`` if none)."""
-    best, pos = -1, text.find(sub, lo, hi)
-    while pos >= 0:
-        if best < 0 or abs(pos - ref) < abs(best - ref):
-            best = pos
-        elif pos > ref:  # the copies further on are further away
-            break
-        pos = text.find(sub, pos + 1, hi)
-    return best
+    """Start of the copy of ``sub`` inside ``text[lo:hi]`` nearest to ``ref`` (``-1`` if none; the
+    earlier one on a tie)."""
+    right = text.find(sub, max(lo, ref), hi)
+    left = text.rfind(sub, lo, min(hi, ref - 1 + len(sub))) if ref > lo else -1
+    if left < 0 or (right >= 0 and right - ref < ref - left):
+        return right
+    return left
 
 
 def _split(generation: str, pattern: re.Pattern, literal: frozenset[int], a0: int, a1: int) -> list[str]:
