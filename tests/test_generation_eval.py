@@ -148,6 +148,46 @@ def test_trainer_learns_and_logs_span_metrics(tmp_path):
     assert any(e["eval_f1"] == after["eval_f1"] for e in trainer.state.log_history if "eval_f1" in e)
 
 
+def test_evaluation_generates_as_standalone_does(tmp_path):
+    """Issue 8 item 23: evaluation-time generation must not inherit the training setup.
+
+    After ``train()`` with TRL's defaults (bf16 on the CPU, activation checkpointing), the model is in
+    training mode, ``config.use_cache`` is False and its forward is accelerate's bf16 autocast wrapper.
+    Generation at ``evaluate()`` runs in eval mode, in full precision and with the KV cache (one new
+    token per decoding step after the prompt), even with a generation config that turns the cache off,
+    and gives the standalone answers; the training setup is restored afterwards."""
+    ds = to_instruction_dataset(DOCS, template=TEMPLATE)
+    model = tiny_llama()
+    standalone = generate_predictions(tiny_llama(), tokenizer(), ds, batch_size=4, show_progress=False)
+    args = config(tmp_path, bf16=True, activation_checkpointing=True, learning_rate=0.0, max_steps=1,
+                  generation_batch_size=4)
+    trainer = ECRSFTTrainer(model, args=args, train_dataset=ds, eval_dataset=ds, processing_class=tokenizer())
+    trainer.train()
+    assert model.training and not model.config.use_cache and "_original_forward" in model.__dict__
+    model.generation_config.use_cache = False
+    wrapper = model.forward
+    calls = []
+
+    def record(module, args, kwargs):
+        calls.append((kwargs["input_ids"].shape[1] if kwargs.get("input_ids") is not None else None,
+                      torch.is_autocast_enabled("cpu"), any(m.training for m in model.modules())))
+
+    hook = model.model.register_forward_pre_hook(record, with_kwargs=True)
+    generated = {}
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr("ecr_hf.instruct.generation.generate_predictions",
+                       lambda *a, **k: generated.setdefault("answers", generate_predictions(*a, **k)))
+            trainer.evaluate()
+    finally:
+        hook.remove()
+    assert generated["answers"] == standalone
+    steps = calls[1:]  # calls[0]: the eval-loss forward pass of the evaluation loop
+    assert steps and not any(autocast or training for _, autocast, training in steps)
+    assert sum(length != 1 for length, _, _ in steps) == 1  # the prompt; then one token per step (KV cache)
+    assert model.forward == wrapper and not model.config.use_cache  # the training setup is back
+
+
 def test_trainer_with_lora_and_named_eval_sets(tmp_path):
     ds = to_instruction_dataset(DOCS, template=TEMPLATE)
     args = config(tmp_path, max_steps=1, generation_max_samples=2, generation_batch_size=1,

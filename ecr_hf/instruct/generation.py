@@ -22,7 +22,8 @@ Recipe (LoRA as in paper 000, where the decoders were tuned with low-rank adapte
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,6 +69,28 @@ def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list
     return eos
 
 
+@contextmanager
+def _as_standalone(model: torch.nn.Module) -> Iterator[None]:
+    """Eval mode and full precision for the duration; the mode and accelerate's autocast wrapper are restored.
+
+    A ``Trainer`` with ``bf16``/``fp16`` (TRL's ``SFTConfig`` defaults to ``bf16=True``, on the CPU too)
+    replaces the ``forward`` of the model it trains by an autocast wrapper, keeping the original in
+    ``_original_forward``; generation from that model at evaluation then ran under autocast: other
+    numbers than standalone generation and, on a CPU without native bf16, several times slower.
+    """
+    was_training = model.training
+    wrapper, original = model.__dict__.get("forward"), model.__dict__.get("_original_forward")
+    model.eval()
+    if wrapper is not None and original is not None:
+        model.forward = original
+    try:
+        yield
+    finally:
+        if wrapper is not None and original is not None:
+            model.forward = wrapper
+        model.train(was_training)
+
+
 def generate_predictions(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -106,13 +129,20 @@ def generate_predictions(
             constrained).
         show_progress: show a tqdm bar over batches.
 
+    Generation runs the way it does standalone wherever the model comes from, so that answers and
+    speed at a trainer's evaluation are those of a plain call: the model is put in eval mode (no
+    dropout, no activation checkpointing), with the KV cache on (``use_cache=True``, whatever
+    ``model.config`` or ``generation_config`` say: a ``Trainer`` sets ``config.use_cache=False``;
+    pass ``generation_kwargs={"use_cache": False}`` to turn it off) and outside accelerate's
+    mixed-precision autocast wrapper; the model's mode and wrapper are restored afterwards.
+
     Returns:
         The generated answers (prompt and EOS removed), decoded byte-exactly from the tokens
         (:meth:`ByteVocabulary.decode`: no clean-up of spaces, so offsets match the sources).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    generation_kwargs = dict(generation_kwargs or {})
+    generation_kwargs = {"use_cache": True, **(generation_kwargs or {})}
     if constrained and generation_kwargs.get("num_beams", 1) > 1:
         raise ValueError("constrained generation does not support beam search (num_beams > 1); use greedy "
                          "decoding or sampling")
@@ -138,10 +168,8 @@ def generate_predictions(
     order = sorted(range(len(sources)), key=lambda i: len(prompt_ids[i]), reverse=True)
     batches = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
     device = model.device
-    was_training = model.training
-    model.eval()
     out: list[str | None] = [None] * len(sources)
-    try:
+    with _as_standalone(model):
         for batch in tqdm(batches, desc="Generating", disable=not show_progress):
             width = max(len(prompt_ids[i]) for i in batch)
             input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
@@ -165,8 +193,6 @@ def generate_predictions(
                 ids = generated[r, width:].tolist()
                 stop = next((k for k, t in enumerate(ids) if t in eos), len(ids))
                 out[i] = vocab.decode(ids[:stop])
-    finally:
-        model.train(was_training)
     return out
 
 
@@ -212,8 +238,8 @@ class ECRSFTConfig(SFTConfig):
 
     Only the fields below are added; every ``SFTConfig`` default is kept (note TRL's: ``bf16=True``
     unless ``fp16``, activation (gradient) checkpointing on, ``learning_rate=2e-5``). On a CPU pass
-    ``use_cpu=True, bf16=False, activation_checkpointing=False`` (transformers 5 renamed
-    ``gradient_checkpointing``). For a LoRA model, ``merge_and_unload()`` before a long
+    ``use_cpu=True, bf16=False, activation_checkpointing=False`` (the name since transformers 5.23, the
+    floor this package declares; ``gradient_checkpointing`` is its deprecated alias). For a LoRA model, ``merge_and_unload()`` before a long
     :func:`generate_predictions` run makes generation faster with the same answers.
     """
 
