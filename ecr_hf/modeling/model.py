@@ -171,7 +171,8 @@ class ECRTokenClassifier(nn.Module):
 
     def activation_checkpointing_enable(self, activation_checkpointing_kwargs: dict | None = None,
                                         every_n_layers: int = 1, offload: bool = False) -> None:
-        """What ``Trainer`` calls for ``gradient_checkpointing=True``; bidirectional layers stay bidirectional."""
+        """What ``Trainer`` calls for ``activation_checkpointing=True`` (transformers >= 5.23, the declared floor);
+        bidirectional layers stay bidirectional."""
         self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=activation_checkpointing_kwargs,
                                                    every_n_layers=every_n_layers, offload=offload)
 
