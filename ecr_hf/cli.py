@@ -201,7 +201,8 @@ def _score(args: argparse.Namespace) -> int:
     references, predictions = _read(args.references), _read(args.predictions, marked=True)
     refs, preds, texts, faithfulness = _pair_files(references, predictions, args.typed)
     try:
-        result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts)
+        result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts,
+                                   empty_spans=args.empty_spans)
     except ValueError as e:
         raise _located(e, references, predictions) from e
     main_p = float(args.p[0])
@@ -210,6 +211,9 @@ def _score(args: argparse.Namespace) -> int:
         _print(json.dumps({k: (None if math.isnan(v) else v) for k, v in flat.items()}, indent=2))
     else:
         _print(_table(result, main_p))
+        if args.empty_spans == "drop":
+            _print(f"\nempty spans dropped: {result['gold_empty_dropped']} gold, "
+                   f"{result['pred_empty_dropped']} predicted")
         if faithfulness:
             _print("\ndecoded 'marked' generations: " + ", ".join(
                 f"{k[len('faithfulness_'):]} {v:.4g}" for k, v in faithfulness.items()))
@@ -360,7 +364,8 @@ def _cv_score(args: argparse.Namespace) -> int:
              for k in range(args.folds)]
     refs, preds, texts, faithfulness = (list(x) for x in zip(*(_pair_files(r, p, args.typed) for r, p in files)))
     try:
-        result = cross_validate(refs, preds, texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed)
+        result = cross_validate(refs, preds, texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed,
+                                empty_spans=args.empty_spans)
     except ValueError as e:
         fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
         if fold is None:
@@ -368,9 +373,13 @@ def _cv_score(args: argparse.Namespace) -> int:
         raise _located(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
     for scores, report in zip(result.folds, faithfulness):  # decoded generations: Table S18 per fold
         scores.update(report)
-    path = result.save(args.output, model_name=args.model_name, dataset=args.dataset, method=args.method,
-                       overwrite=args.overwrite)
-    content = result.to_dict(model_name=args.model_name, dataset=args.dataset, method=args.method)
+    if args.constrained and args.family != "instruction-tuned":
+        raise ValueError("--constrained describes instruction-tuned systems: give --family instruction-tuned")
+    description = dict(model_name=args.model_name, dataset=args.dataset, method=args.method)
+    if args.family is not None:  # how the leaderboard app filters systems
+        description.update(family=args.family, constrained=args.constrained)
+    path = result.save(args.output, **description, overwrite=args.overwrite)
+    content = result.to_dict(**description)
     _print(leaderboard_table([{**content["config"], **content["results"]}]))
     _print(f"\nsaved {path}; tabulate several with: ecr-hf leaderboard {Path(path).parent}/*.json")
     return 0
@@ -393,6 +402,48 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from .leaderboard import leaderboard_table, load_results
 
     _print(leaderboard_table(load_results(args.results), by=args.by, metrics=args.metrics, fmt=args.format))
+    return 0
+
+
+def _model_card(args: argparse.Namespace) -> int:
+    from .model_card import read_scores, write_model_card
+
+    results = read_scores(args.results, typed=True if args.typed else None)
+    paths = write_model_card(args.model_dir, results, model_name=args.model_name, dataset_id=args.dataset_id,
+                             dataset_name=args.dataset_name, split=args.split, metrics=args.metrics,
+                             sd=not args.no_sd, eval_results=not args.no_eval_results, date=args.date,
+                             source_name=args.source_name, source_url=args.source_url)
+    for path in paths:
+        _print(f"wrote {path}")
+    _print(f"upload with: hf upload <user>/<model> {args.model_dir} --repo-type model")
+    return 0
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plots import PLOTS, save_figure  # matplotlib: the 'leaderboard' extra
+
+    for path in args.output:  # refuse before drawing, and before writing any of them
+        _check_output(path, args.overwrite)
+    options = {"key": args.metric} if args.kind == "folds" else {"metric": args.metric, "sd": not args.no_sd}
+    figure = PLOTS[args.kind](args.results, dataset=args.dataset, **options)
+    for path in args.output:
+        _print(f"wrote {save_figure(figure, path, overwrite=args.overwrite, dpi=args.dpi)}")
+    return 0
+
+
+def _leaderboard_serve(args: argparse.Namespace) -> int:
+    from .leaderboard_app import serve
+
+    serve(args.results, args.references, host=args.host, port=args.port)
+    return 0
+
+
+def _leaderboard_space(args: argparse.Namespace) -> int:
+    from .space import write_space
+
+    path = write_space(args.output_dir, args.results, wheel=args.wheel, title=args.title, overwrite=args.overwrite)
+    _print(f"wrote the Space folder {path}; run it with: cd {path} && pip install -r requirements.txt && python app.py\n"
+           f"push it with: hf upload <user>/<space> {path} . --repo-type space")
     return 0
 
 
@@ -488,6 +539,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     score | head``) ends the command quietly."""
     from . import __version__
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["leaderboard"] and argv[1:2] in (["serve"], ["space"]):  # a file so named: ./serve
+        argv = [f"leaderboard-{argv[1]}", *argv[2:]]
     parser = argparse.ArgumentParser(prog="ecr-hf", description="Extended Clinical Concept Recognition tools.",
                                      formatter_class=_HelpFormatter)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -510,6 +564,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     score.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
     score.add_argument("--format", choices=("table", "json"), default="table",
                        help="a table, or flat JSON keys as the evaluate module returns them")
+    score.add_argument("--empty-spans", choices=("error", "drop"), default="error",
+                       help="a span with start == end: an error naming it, or drop it and count it in the scores")
     score.set_defaults(func=_score)
 
     train = command("train", "fine-tune a token classifier and print its span scores "
@@ -570,6 +626,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     cv.add_argument("--p", type=_P, nargs="+", default=list(DEFAULT_P_VALUES),
                     help="fragmentation penalties (>= 1); the first is the main one")
     cv.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
+    cv.add_argument("--empty-spans", choices=("error", "drop"), default="error",
+                    help="a span with start == end: an error naming it, or drop it and count it in the scores")
+    cv.add_argument("--family", choices=("encoder", "decoder", "instruction-tuned"), default=None,
+                    help="the system's family, for the leaderboard app's filter (None: unspecified)")
+    cv.add_argument("--constrained", action="store_true",
+                    help="with --family instruction-tuned: generated under faithful constrained decoding")
     cv.add_argument("--output", required=True, help="the leaderboard file to write (JSON); an existing file is "
                     "refused without --overwrite")
     cv.add_argument("--overwrite", action="store_true", help="replace an existing --output")
@@ -592,6 +654,62 @@ def main(argv: Sequence[str] | None = None) -> int:
     board.add_argument("--metrics", nargs="+", default=["f1", "recall", "precision"], help="metrics of each group")
     board.add_argument("--format", choices=("markdown", "csv"), default="markdown", help="table format")
     board.set_defaults(func=_leaderboard)
+
+    serve = command("leaderboard-serve", "the leaderboard web page (Gradio) over a folder of results files, with "
+                    "submissions when --references is given (also: ecr-hf leaderboard serve)")
+    serve.add_argument("--results", required=True, help="folder of leaderboard files; submissions are saved here")
+    serve.add_argument("--references", default=None, help="folder of gold test files, <data set>/fold{k}/test.jsonl "
+                       "(as cv-split writes them) or <data set>/test.jsonl: turns submissions on; never shown")
+    serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other machines")
+    serve.add_argument("--port", type=_POSITIVE_INT, default=7860, help="the port to listen on")
+    serve.set_defaults(func=_leaderboard_serve)
+
+    space = command("leaderboard-space", "write a ready-to-push Gradio Space folder for leaderboard files "
+                    "(also: ecr-hf leaderboard space)")
+    space.add_argument("output_dir", help="the Space folder to write (refused if not empty, unless --overwrite)")
+    space.add_argument("--results", required=True, nargs="+", help="leaderboard files (JSON) or folders of them")
+    space.add_argument("--wheel", default=None, help="the ecr-hf wheel to carry (None: built from this source tree)")
+    space.add_argument("--title", default="E-CCR leaderboard", help="the Space's title")
+    space.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder whole")
+    space.set_defaults(func=_leaderboard_space)
+
+    card = command("model-card", "put scores on a model folder's Hub model card: README.md model-index and "
+                   ".eval_results/<dataset>.yaml (created, or merged: the README's text and other metadata kept)")
+    card.add_argument("model_dir", help="the model folder")
+    card.add_argument("--results", required=True, help="a leaderboard file (ecr-hf cv-score) or one test set's "
+                      "scores (ecr-hf score --format json > scores.json)")
+    card.add_argument("--model-name", default=None, help="the model-index name (None: the README's model-index "
+                      "name, if it has one entry; else the results' model_name; else the folder name)")
+    card.add_argument("--dataset-id", default=None, help="Hub id of the data set scored, e.g. bigbio/ncbi_disease "
+                      "(None: the results' dataset name)")
+    card.add_argument("--dataset-name", default=None, help="display name of the data set (None: the id)")
+    card.add_argument("--split", default=None, help="the split scored, e.g. test (None: not stated)")
+    card.add_argument("--typed", action="store_true", help="the scores count a fragment only where labels agree "
+                      "(test-set scores do not record it; a leaderboard file does, and must agree)")
+    card.add_argument("--metrics", nargs="+", choices=("f1", "precision", "recall"),
+                      default=["f1", "precision", "recall"], help="which scores of each kind go on the card")
+    card.add_argument("--no-sd", action="store_true", help="no '<metric>_sd' entries for the SD over folds")
+    card.add_argument("--no-eval-results", action="store_true", help="only README.md, no .eval_results file")
+    card.add_argument("--date", default=None, help="ISO-8601 date of the evaluation, in .eval_results "
+                      "(None: the Hub takes the commit time)")
+    card.add_argument("--source-url", default=None, help="link to the evaluation (a leaderboard Space, logs)")
+    card.add_argument("--source-name", default=None, help="display name of --source-url")
+    card.set_defaults(func=_model_card)
+
+    plot = command("plot", "figures of leaderboard files for papers: a metric against p or by length bin "
+                   "(mean, ±1 SD band), or every fold's score")
+    plot.add_argument("results", nargs="+", help="leaderboard files (JSON) or folders of them")
+    plot.add_argument("--kind", choices=("p", "length", "folds"), default="p",
+                      help="p: metric against p; length: by gold length bin at score_p; folds: one dot per fold")
+    plot.add_argument("--metric", default="f1", help="p and length: f1, precision, recall or marker_*; folds: "
+                      "any result key, e.g. f1, p100_f1, strict_f1")
+    plot.add_argument("--dataset", default=None, help="only this data set (None: one panel per data set)")
+    plot.add_argument("--no-sd", action="store_true", help="p and length: no SD band")
+    plot.add_argument("--output", "-o", nargs="+", required=True,
+                      help="image files, by suffix .png, .svg or .pdf; existing ones refused without --overwrite")
+    plot.add_argument("--overwrite", action="store_true", help="replace existing --output files")
+    plot.add_argument("--dpi", type=_POSITIVE_INT, default=200, help="resolution of .png files")
+    plot.set_defaults(func=_plot)
 
     args = parser.parse_args(argv)
     try:

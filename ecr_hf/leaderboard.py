@@ -322,6 +322,7 @@ def cross_validate(
     score_p: float = 1.0,
     typed: bool = False,
     length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
+    empty_spans: str = "error",
 ) -> CrossValidationResult:
     """Score each fold's test predictions against its gold spans.
 
@@ -335,6 +336,9 @@ def cross_validate(
             repeated p values count once. A ratio with a zero denominator is 0.0 within a fold,
             except for length bins and labels: there it is undefined (NaN) and left out of the
             mean, so an empty bin does not pull a mean down.
+        empty_spans: as in :func:`ecr_hf.scoring.span_metrics`: ``"drop"`` leaves spans with
+            ``start == end`` out and counts them per fold (``gold_empty_dropped``,
+            ``pred_empty_dropped``, so the results file says what was dropped).
 
     Examples:
         >>> gold = [[[(0, 10, "D")]], [[(0, 4, "D")]]]
@@ -358,7 +362,8 @@ def cross_validate(
     for k, (refs, preds) in enumerate(zip(references, predictions)):
         try:
             scores = span_metrics(refs, preds, texts=None if texts is None else texts[k], p_values=p_values,
-                                  score_p=score_p, typed=typed, length_bins=length_bins)
+                                  score_p=score_p, typed=typed, length_bins=length_bins,
+                                  empty_spans=empty_spans)
         except ValueError as e:
             raise type(e)(f"fold {k}: {e}") from e
         folds.append(_undefined_as_nan(scores, [f"len_{bin_name(*b)}" for b in length_bins]))

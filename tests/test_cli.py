@@ -502,3 +502,90 @@ def test_a_missing_training_extra_is_named(tmp_path, capsys, monkeypatch):
     data = write_jsonl(tmp_path / "docs.jsonl", [{"doc_id": "a", "text": "fever"}])
     assert main(["predict", "--model", "m", "--data", data, "--output", str(tmp_path / "o.jsonl")]) == 2
     assert "this command needs the training extras: pip install 'ecr-hf[train]'" in capsys.readouterr().err
+
+
+def test_empty_gold_spans_are_an_error_or_dropped_and_counted(tmp_path, capsys):
+    """MedTxt-RR-EN has one empty gold annotation (<f></f>): an error by default, or dropped and counted."""
+    refs = [{"doc_id": "a", "text": "fever cough", "entities": [{"start": 0, "end": 5, "label": "x"},
+                                                               {"start": 6, "end": 6, "label": "x"}]}]
+    preds = [{"doc_id": "a", "entities": [{"start": 0, "end": 5, "label": "x"}]}]
+    r, p = write_jsonl(tmp_path / "r.jsonl", refs), write_jsonl(tmp_path / "p.jsonl", preds)
+    assert main(["score", "--references", r, "--predictions", p]) == 2
+    assert "empty" in capsys.readouterr().err
+    assert main(["score", "--references", r, "--predictions", p, "--empty-spans", "drop", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert (out["f1"], out["n_gold"], out["gold_empty_dropped"], out["pred_empty_dropped"]) == (1.0, 1, 1, 0)
+    assert main(["score", "--references", r, "--predictions", p, "--empty-spans", "drop"]) == 0
+    assert "empty spans dropped: 1 gold, 0 predicted" in capsys.readouterr().out
+
+    out_file = tmp_path / "board.json"
+    args = ["cv-score", "--references", r.replace("r.jsonl", "{k}r.jsonl"), "--predictions",
+            p.replace("p.jsonl", "{k}p.jsonl"), "--folds", "1", "--model-name", "m", "--dataset", "d",
+            "--output", str(out_file)]
+    os.rename(r, tmp_path / "0r.jsonl")
+    os.rename(p, tmp_path / "0p.jsonl")
+    assert main(args) == 2 and not out_file.exists()
+    capsys.readouterr()
+    assert main([*args, "--empty-spans", "drop", "--family", "encoder"]) == 0
+    saved = json.loads(out_file.read_text())
+    assert saved["results"]["gold_empty_dropped"] == 1 and saved["results"]["f1"] == 1.0
+    assert (saved["config"]["family"], saved["config"]["constrained"]) == ("encoder", False)
+
+
+def test_cv_score_constrained_needs_the_instruction_tuned_family(files, tmp_path, capsys):
+    refs, preds = files
+    args = ["cv-score", "--references", refs.replace("refs", "{k}refs"), "--predictions",
+            preds.replace("preds", "{k}preds"), "--folds", "1", "--model-name", "m", "--dataset", "d",
+            "--output", str(tmp_path / "o.json"), "--constrained"]
+    os.rename(refs, refs.replace("refs", "0refs"))
+    os.rename(preds, preds.replace("preds", "0preds"))
+    assert main(args) == 2 and "--family instruction-tuned" in capsys.readouterr().err
+    assert main([*args, "--family", "instruction-tuned"]) == 0
+    assert json.loads((tmp_path / "o.json").read_text())["config"]["constrained"] is True
+
+
+def _board(tmp_path, capsys) -> Path:
+    from ecr_hf.leaderboard import cross_validate
+
+    gold = [[[(0, 10, "D")]], [[(0, 4, "D")]]]
+    pred = [[[(0, 4, "D"), (6, 10, "D")]], [[(0, 4, "D")]]]
+    path = tmp_path / "results" / "sys.json"
+    cross_validate(gold, pred, p_values=[1, 2]).save(path, model_name="sys", dataset="toy")
+    return path
+
+
+def test_model_card_and_plot_commands(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from huggingface_hub import ModelCard
+
+    board = _board(tmp_path, capsys)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "README.md").write_text("# my model\n\nMy own words.\n")
+    assert main(["model-card", str(model), "--results", str(board), "--dataset-id", "org/toy",
+                 "--no-eval-results"]) == 0
+    card = ModelCard.load(model / "README.md")
+    assert "My own words." in card.text
+    f1 = [r for r in card.data.eval_results if r.metric_type == "weighted_soft_match_f1"
+          and r.metric_args.get("p") == 1]
+    assert len(f1) == 1 and f1[0].metric_value == pytest.approx(json.loads(board.read_text())["results"]["f1"])
+    out = tmp_path / "fig.png"
+    assert main(["plot", str(board), "--output", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["plot", str(board), "--output", str(out)]) == 2  # no silent overwrite
+    assert "--overwrite" in capsys.readouterr().err
+
+
+def test_leaderboard_space_is_a_word_of_leaderboard(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("gradio")
+    import ecr_hf.space
+
+    calls = []
+    monkeypatch.setattr(ecr_hf.space, "write_space", lambda out, results, **kw: calls.append((out, results, kw))
+                        or Path(out))
+    board = _board(tmp_path, capsys)
+    assert main(["leaderboard", "space", str(tmp_path / "space"), "--results", str(board), "--overwrite"]) == 0
+    assert calls == [(str(tmp_path / "space"), [str(board)],
+                      {"wheel": None, "title": "E-CCR leaderboard", "overwrite": True})]
+    assert main(["leaderboard", str(board)]) == 0  # the table command is unchanged
+    assert "| sys" in capsys.readouterr().out
