@@ -35,14 +35,15 @@ How a generation is read:
   substitutions, position by position. Spans are never placed outside the source.
 * The placement is checked: a span whose source text differs from its marked text (compared under
   ``normalization``) is first looked for, as an exact copy of its marked text, in the source next to
-  where the alignment put it (within its own length on either side, between its neighbours); the
-  nearest copy wins. This repairs boundaries that an edit right next to a marker pulled off (in
-  ``"fever c@@cough##"`` the model inserted a "c", and the span is "cough", not "ough"). Otherwise the
-  hull is kept and counted as *adjusted* (``n_spans_adjusted``, with the text it got in ``issues``):
-  the model changed the span's text. A span with no defensible hull is dropped and counted: a boundary
-  strictly inside a run of unequal rewrites, text with no counterpart in the source (a hallucinated or
-  repeated span), or a hull that would overlap a neighbour. A short chance match inside a rewrite (the
-  "g" of "sneezing" and "cough") counts as part of the rewrite.
+  where the alignment put it (within its own length and the rewritten text beside it, between its
+  neighbours); the nearest copy wins, and if the span before holds the only copy, that span moves
+  back to its own nearest copy. This repairs boundaries that an edit right next to a marker pulled
+  off (in ``"fever c@@cough##"`` the model inserted a "c", and the span is "cough", not "ough").
+  Otherwise the hull is kept and counted as *adjusted* (``n_spans_adjusted``, with the text it got in
+  ``issues``): the model changed the span's text. A span with no defensible hull is dropped and
+  counted: a boundary strictly inside a run of unequal rewrites, text with no counterpart in the
+  source (a hallucinated or repeated span), or a hull that would overlap a neighbour. A short chance
+  match inside a rewrite (the "g" of "sneezing" and "cough") counts as part of the rewrite.
 * Cost is bounded by ``max_cells`` (default :data:`MAX_CELLS`, 2**28): no alignment or distance step
   evaluates more cells of a dynamic-programming matrix than that (a plain alignment of ``n x m``
   characters needs ``n * m`` cells, ``n * m / 8`` bytes; a banded one ``max(n, m)`` cells per unit of
