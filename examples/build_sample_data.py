@@ -12,6 +12,8 @@ import json
 import random
 from pathlib import Path
 
+from ecr_hf.outputs import atomic_write_text
+
 OUT = Path(__file__).resolve().parents[1] / "ecr_hf" / "data" / "ncbi_disease_sample.jsonl"
 
 
@@ -32,11 +34,12 @@ def main():
     sample = pick([r for r in rows if r["split"] == "train"], 800, rng) + pick(
         [r for r in rows if r["split"] == "test"], 200, rng
     )
-    with open(OUT, "w", encoding="utf-8") as f:
-        for r in sample:
-            ents = [{k: e[k] for k in ("start", "end", "label", "text")} for e in r["entities"]]
-            f.write(json.dumps({"doc_id": r["doc_id"], "split": r["split"], "text": r["text"], "entities": ents},
-                               ensure_ascii=False) + "\n")
+    lines = []
+    for r in sample:
+        ents = [{k: e[k] for k in ("start", "end", "label", "text")} for e in r["entities"]]
+        lines.append(json.dumps({"doc_id": r["doc_id"], "split": r["split"], "text": r["text"], "entities": ents},
+                                ensure_ascii=False) + "\n")
+    atomic_write_text(OUT, "".join(lines), overwrite=True)  # regenerating the shipped file is the point
     print(f"wrote {len(sample)} sentences to {OUT}")
 
 

@@ -70,7 +70,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--systems", nargs="+", default=["dictionary", "minilm"], choices=["dictionary", "minilm"])
     ap.add_argument("--output-dir", default="outputs/cv-ncbi")
+    ap.add_argument("--overwrite", action="store_true", help="replace the results files of an earlier run")
     args = ap.parse_args()
+    results_dir = Path(args.output_dir) / "results"
+    existing = [str(results_dir / f"{name}.json") for name in args.systems if (results_dir / f"{name}.json").exists()]
+    if existing and not args.overwrite:  # before training, not after it
+        ap.error(f"results files already exist ({', '.join(existing)}); pass --overwrite to replace them")
 
     docs = [{"text": d["text"], "entities": d["entities"]} for d in read_span_documents(args.data).values()]
     folds = cross_validation_splits(docs, args.folds, seed=args.seed)
@@ -84,11 +89,12 @@ def main() -> None:
             predictions = [minilm_system(fold, k, args) for k, fold in enumerate(folds)]
         seconds = time.perf_counter() - start
         result = cross_validate(gold, predictions, texts=texts)
-        result.save(Path(args.output_dir) / "results" / f"{name}.json", model_name=name, dataset=args.dataset_name,
-                    method="token-classification" if name == "minilm" else "baseline", seconds=round(seconds))
+        result.save(results_dir / f"{name}.json", model_name=name, dataset=args.dataset_name,
+                    method="token-classification" if name == "minilm" else "baseline", seconds=round(seconds),
+                    overwrite=args.overwrite)
         print(f"{name}: {args.folds} folds in {seconds:.0f} s, F1 {result.mean()['f1']:.3f} "
               f"(SD {result.std()['f1']:.3f})")
-    results = load_results(Path(args.output_dir) / "results")
+    results = load_results(results_dir)
     print("\n" + leaderboard_table(results))
     print("\n" + leaderboard_table(results, by="length", metrics=["f1"]))
 

@@ -307,3 +307,31 @@ def test_the_troubleshooting_message_is_evaluates_own(isolated):
     quoted = re.search(r"raises `FileNotFoundError: (Couldn't find .*?)`", README.read_text(encoding="utf-8"),
                        re.DOTALL).group(1)
     assert str(error.value) == " ".join(quoted.split()).replace("<current directory>", str(isolated))
+
+
+# --------------------------------------------------------------------------- figures from examples/
+
+def test_the_dictionary_row_is_what_the_cross_validation_example_computes(tmp_path, monkeypatch, capsys):
+    """The README's 5-fold table row of the dictionary baseline comes from examples/cross_validate_ncbi.py
+    (seconds to run); a second run refuses to replace its results before any training."""
+    import importlib.util
+
+    examples = README.parent / "examples"
+    monkeypatch.syspath_prepend(str(examples))
+    spec = importlib.util.spec_from_file_location("cross_validate_ncbi", examples / "cross_validate_ncbi.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    argv = ["cross_validate_ncbi.py", "--systems", "dictionary", "--output-dir", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    example.main()
+    result = json.loads((tmp_path / "results" / "dictionary.json").read_text(encoding="utf-8"))["results"]
+    keys = ["f1", "p100_f1", "recall", "precision"] + [f"len_{b}_f1" for b in ("1-2", "3-6", "7-10", "11-20", "21+")]
+    row = re.search(r"^\| dictionary baseline \| (.*) \|$", README.read_text(encoding="utf-8"), re.MULTILINE)
+    assert row.group(1).split(" | ") == [f"{result[k]:.3f} ({result[k + '_sd']:.3f})" for k in keys]
+
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit):
+        example.main()
+    assert "--overwrite" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "argv", argv + ["--overwrite"])
+    example.main()
