@@ -105,12 +105,11 @@ def test_path_load_and_packaged_load_give_the_core_numbers(wsm):
     assert wsm.compute(predictions=SPANS["preds"], references=SPANS["refs"]) == expected
 
 
-def test_app_loads_the_module_beside_it(monkeypatch):
-    launched = []
-    monkeypatch.setattr(evaluate.utils, "launch_gradio_widget", launched.append)
+def test_app_loads_the_module_beside_it():
+    pytest.importorskip("gradio")
     for name in METRIC_NAMES:
-        runpy.run_path(str(REPO / "metrics" / name / "app.py"))
-        assert launched[-1].name == name
+        demo = runpy.run_path(str(REPO / "metrics" / name / "app.py"))["demo"]
+        assert demo.title == name.replace("_", " ").title()  # built on current gradio, not evaluate's gradio-3 widget
 
 
 STALE = '''import datasets, evaluate
