@@ -48,14 +48,14 @@ __all__ = ["DocumentCounts", "ConfidenceInterval", "BootstrapResult", "PairedTes
 _BATCH = 1 << 22  # weight-matrix entries per batch of resamples (32 MiB of float64)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class DocumentCounts:
     """Per-document counts of one system against references: the rows that resampling reweights.
 
     ``counts[:, k]`` is column ``columns[k]``; ``scores`` maps a key prefix (``""`` for the main
     score, ``"p1.5_"``, ``"char_"``, ``"strict_"``) to the column indices of its precision numerator
     and denominator and recall numerator and denominator. ``strata``: an int per document (its fold)
-    or None.
+    or None. :meth:`to_dict` / :meth:`from_dict` keep them in JSON.
     """
 
     counts: np.ndarray
@@ -63,6 +63,7 @@ class DocumentCounts:
     scores: Mapping[str, tuple[int, int, int, int]]
     strata: np.ndarray | None = None
     zero_division: float = 0.0
+    typed: bool = False
 
     @property
     def n_documents(self) -> int:
@@ -79,11 +80,45 @@ class DocumentCounts:
         if not parts:
             raise ValueError("concat needs at least one DocumentCounts")
         first = parts[0]
-        for part in parts[1:]:
+        for part in parts:
             _check_compatible(first, part)
+            if part.strata is not None:
+                raise ValueError("concat takes the counts of single test sets, not ones already concatenated")
         strata = np.repeat(np.arange(len(parts)), [p.n_documents for p in parts])
         return cls(np.concatenate([p.counts for p in parts]), first.columns, first.scores, strata,
-                   first.zero_division)
+                   first.zero_division, first.typed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready content (plain lists and numbers; a nan ``zero_division`` as None)."""
+        return {"columns": list(self.columns), "scores": {k: list(v) for k, v in self.scores.items()},
+                "counts": self.counts.tolist(), "strata": None if self.strata is None else self.strata.tolist(),
+                "zero_division": None if math.isnan(self.zero_division) else self.zero_division,
+                "typed": self.typed}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "DocumentCounts":
+        """Inverse of :meth:`to_dict`; a malformed dict raises ``ValueError`` saying what is wrong."""
+        try:
+            columns = tuple(str(c) for c in data["columns"])
+            counts = np.array(data["counts"], dtype=np.float64)
+            scores = {str(k): tuple(int(i) for i in v) for k, v in data["scores"].items()}
+            strata = None if data["strata"] is None else np.array(data["strata"], dtype=np.int64)
+            zero_division = math.nan if data["zero_division"] is None else float(data["zero_division"])
+            typed = data["typed"]
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"not document counts ({type(e).__name__}: {e})") from None
+        if counts.size == 0:
+            counts = counts.reshape(0, len(columns))
+        if counts.ndim != 2 or counts.shape[1] != len(columns):
+            raise ValueError(f"not document counts: 'counts' must be rows of {len(columns)} numbers")
+        if not isinstance(typed, bool) or any(len(v) != 4 or min(v) < 0 or max(v) >= len(columns)
+                                              for v in scores.values()):
+            raise ValueError("not document counts: 'scores' must give 4 column indices each, 'typed' a bool")
+        if strata is not None and strata.shape != (len(counts),):
+            raise ValueError(f"not document counts: {len(counts)} documents but {strata.size} strata")
+        if not np.isfinite(counts).all() or (counts < 0).any():
+            raise ValueError("not document counts: counts must be finite and >= 0")
+        return cls(counts, columns, scores, strata, _check_zero_division(zero_division), typed)
 
     def estimate(self) -> dict[str, float]:
         """The scores themselves (equal to :func:`~ecr_hf.scoring.span_metrics`, or to the mean over
@@ -93,7 +128,8 @@ class DocumentCounts:
 
 
 def _check_compatible(a: DocumentCounts, b: DocumentCounts) -> None:
-    if a.columns != b.columns or dict(a.scores) != dict(b.scores) or a.zero_division != b.zero_division:
+    same_zero = a.zero_division == b.zero_division or (math.isnan(a.zero_division) and math.isnan(b.zero_division))
+    if a.columns != b.columns or dict(a.scores) != dict(b.scores) or not same_zero or a.typed != b.typed:
         raise ValueError("the counts were computed with different settings (p_values, score_p, typed or "
                          "zero_division); compute both with the same ones")
 
@@ -143,15 +179,17 @@ def document_counts(
     columns = [*(f"p{format_p(p)}_precision_tp" for p in p_values), *(f"p{format_p(p)}_recall_tp" for p in p_values),
                "pred_chars", "gold_chars", "char_precision_tp", "char_recall_tp", "char_pred_chars",
                "char_gold_chars", "strict_correct", "n_pred", "n_gold"]
-    k = len(p_values)
     counts = np.column_stack([soft["precision_tp"], soft["recall_tp"], soft["pred_chars"], soft["gold_chars"],
                               char["precision_tp"][:, at_1], char["recall_tp"][:, at_1],
                               char["pred_chars"], char["gold_chars"], _strict_correct(gold, pred, n),
                               np.bincount(pred.doc, minlength=n), np.bincount(gold.doc, minlength=n)])
-    scores = {"": (0, 2 * k, k, 2 * k + 1)}
-    scores.update({f"p{format_p(p)}_": (i, 2 * k, k + i, 2 * k + 1) for i, p in enumerate(p_values)})
-    scores.update(char_=(2 * k + 2, 2 * k + 4, 2 * k + 3, 2 * k + 5), strict_=(2 * k + 6, 2 * k + 7, 2 * k + 6, 2 * k + 8))
-    return DocumentCounts(counts.astype(np.float64), tuple(columns), scores, None, zero_division)
+    names = {f"p{format_p(p)}_": (f"p{format_p(p)}_precision_tp", "pred_chars", f"p{format_p(p)}_recall_tp",
+                                  "gold_chars") for p in p_values}
+    names = {"": names[f"p{format_p(p_values[0])}_"], **names,
+             "char_": ("char_precision_tp", "char_pred_chars", "char_recall_tp", "char_gold_chars"),
+             "strict_": ("strict_correct", "n_pred", "strict_correct", "n_gold")}
+    scores = {prefix: tuple(columns.index(c) for c in cols) for prefix, cols in names.items()}
+    return DocumentCounts(counts.astype(np.float64), tuple(columns), scores, None, zero_division, bool(typed))
 
 
 def _prf(num_p: np.ndarray, den_p: np.ndarray, num_r: np.ndarray, den_r: np.ndarray,
