@@ -55,7 +55,9 @@ class DocumentCounts:
     ``counts[:, k]`` is column ``columns[k]``; ``scores`` maps a key prefix (``""`` for the main
     score, ``"p1.5_"``, ``"char_"``, ``"strict_"``) to the column indices of its precision numerator
     and denominator and recall numerator and denominator. ``strata``: an int per document (its fold)
-    or None. :meth:`to_dict` / :meth:`from_dict` keep them in JSON.
+    or None; ``doc_ids``: one per document or None (when given, a paired test checks that both
+    systems list the same documents in the same order). :meth:`to_dict` / :meth:`from_dict` keep
+    them in JSON.
     """
 
     counts: np.ndarray
@@ -64,6 +66,11 @@ class DocumentCounts:
     strata: np.ndarray | None = None
     zero_division: float = 0.0
     typed: bool = False
+    doc_ids: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.doc_ids is not None and len(self.doc_ids) != len(self.counts):
+            raise ValueError(f"{len(self.doc_ids)} doc_ids for {len(self.counts)} documents")
 
     @property
     def n_documents(self) -> int:
@@ -85,15 +92,16 @@ class DocumentCounts:
             if part.strata is not None:
                 raise ValueError("concat takes the counts of single test sets, not ones already concatenated")
         strata = np.repeat(np.arange(len(parts)), [p.n_documents for p in parts])
+        ids = None if any(p.doc_ids is None for p in parts) else tuple(i for p in parts for i in p.doc_ids)
         return cls(np.concatenate([p.counts for p in parts]), first.columns, first.scores, strata,
-                   first.zero_division, first.typed)
+                   first.zero_division, first.typed, ids)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content (plain lists and numbers; a nan ``zero_division`` as None)."""
         return {"columns": list(self.columns), "scores": {k: list(v) for k, v in self.scores.items()},
                 "counts": self.counts.tolist(), "strata": None if self.strata is None else self.strata.tolist(),
                 "zero_division": None if math.isnan(self.zero_division) else self.zero_division,
-                "typed": self.typed}
+                "typed": self.typed, "doc_ids": None if self.doc_ids is None else list(self.doc_ids)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "DocumentCounts":
@@ -105,6 +113,7 @@ class DocumentCounts:
             strata = None if data["strata"] is None else np.array(data["strata"], dtype=np.int64)
             zero_division = math.nan if data["zero_division"] is None else float(data["zero_division"])
             typed = data["typed"]
+            doc_ids = None if data.get("doc_ids") is None else tuple(str(i) for i in data["doc_ids"])
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise ValueError(f"not document counts ({type(e).__name__}: {e})") from None
         if counts.size == 0:
@@ -118,7 +127,9 @@ class DocumentCounts:
             raise ValueError(f"not document counts: {len(counts)} documents but {strata.size} strata")
         if not np.isfinite(counts).all() or (counts < 0).any():
             raise ValueError("not document counts: counts must be finite and >= 0")
-        return cls(counts, columns, scores, strata, _check_zero_division(zero_division), typed)
+        if doc_ids is not None and len(doc_ids) != len(counts):
+            raise ValueError(f"not document counts: {len(counts)} documents but {len(doc_ids)} doc_ids")
+        return cls(counts, columns, scores, strata, _check_zero_division(zero_division), typed, doc_ids)
 
     def estimate(self) -> dict[str, float]:
         """The scores themselves (equal to :func:`~ecr_hf.scoring.span_metrics`, or to the mean over
@@ -162,12 +173,14 @@ def document_counts(
     texts: Sequence[str] | None = None,
     zero_division: float = 0.0,
     empty_spans: str = "error",
+    doc_ids: Sequence[Any] | None = None,
 ) -> DocumentCounts:
     """Score ``predictions`` once, per document, for :func:`bootstrap` and :func:`paired_test`.
 
     Arguments as :func:`ecr_hf.scoring.span_metrics`; the scores are its main keys:
     ``precision``/``recall``/``f1`` (weighted soft match at ``score_p``), ``p{p}_*`` for every p,
-    ``char_*`` (character level) and ``strict_*`` (same offsets and label).
+    ``char_*`` (character level) and ``strict_*`` (same offsets and label). ``doc_ids``: the
+    documents' ids (strings), kept so that a paired test can check it compares the same documents.
     """
     p_values = tuple(dict.fromkeys([check_p(score_p, "score_p"), *check_p_values(p_values), 1.0]))
     zero_division = _check_zero_division(zero_division)
@@ -189,7 +202,8 @@ def document_counts(
              "char_": ("char_precision_tp", "char_pred_chars", "char_recall_tp", "char_gold_chars"),
              "strict_": ("strict_correct", "n_pred", "strict_correct", "n_gold")}
     scores = {prefix: tuple(columns.index(c) for c in cols) for prefix, cols in names.items()}
-    return DocumentCounts(counts.astype(np.float64), tuple(columns), scores, None, zero_division, bool(typed))
+    ids = None if doc_ids is None else tuple(str(i) for i in doc_ids)
+    return DocumentCounts(counts.astype(np.float64), tuple(columns), scores, None, zero_division, bool(typed), ids)
 
 
 def _prf(num_p: np.ndarray, den_p: np.ndarray, num_r: np.ndarray, den_r: np.ndarray,
@@ -362,6 +376,9 @@ def paired_test(a: DocumentCounts, b: DocumentCounts, *, n_resamples: int = 10_0
     """
     _check_options(n_resamples)
     _check_compatible(a, b)
+    if a.doc_ids is not None and b.doc_ids is not None and a.doc_ids != b.doc_ids:
+        raise ValueError("the two systems list other documents (doc_ids differ); a paired test needs the same "
+                         "documents in the same order")
     gold = [a.columns.index(c) for c in ("gold_chars", "char_gold_chars", "n_gold")]
     same_strata = (a.strata is None) == (b.strata is None) and (a.strata is None or np.array_equal(a.strata, b.strata))
     if a.n_documents != b.n_documents or not same_strata or not np.array_equal(a.counts[:, gold], b.counts[:, gold]):

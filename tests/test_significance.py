@@ -9,6 +9,7 @@ import random
 import numpy as np
 import pytest
 
+from ecr_hf.leaderboard import cross_validate
 from ecr_hf.scoring import span_metrics
 from ecr_hf.semeval import semeval_scores
 from ecr_hf.significance import (BootstrapResult, DocumentCounts, bootstrap, compare_to_best, document_counts,
@@ -264,20 +265,37 @@ def test_bad_input_is_refused():
 def test_counts_round_trip_through_json_and_refuse_mixed_settings():
     import json
 
-    parts = [document_counts(GOLD[a:b], PRED_A[a:b], zero_division=math.nan) for a, b in ((0, 10), (10, 24))]
+    parts = [document_counts(GOLD[a:b], PRED_A[a:b], zero_division=math.nan, doc_ids=[f"d{i}" for i in range(a, b)])
+             for a, b in ((0, 10), (10, 24))]
     counts = DocumentCounts.concat(parts)
     back = DocumentCounts.from_dict(json.loads(json.dumps(counts.to_dict(), allow_nan=False)))
     assert np.array_equal(back.counts, counts.counts) and np.array_equal(back.strata, counts.strata)
+    assert back.doc_ids == tuple(f"d{i}" for i in range(24))
     assert back.columns == counts.columns and math.isnan(back.zero_division)
     assert bootstrap(back, n_resamples=30, rng=0) == bootstrap(counts, n_resamples=30, rng=0)
     data = counts.to_dict()
     negative = {"counts": [[-1.0] * len(data["columns"])], "strata": None}
     for change, match in (({"counts": [[1.0, 2.0]]}, "rows of"), (negative, ">= 0"), ({"strata": [0]}, "strata"),
                           ({"typed": "no"}, "a bool"), ({"scores": {"": [0, 1]}}, "4 column"),
-                          ({"columns": None}, "not document counts")):
+                          ({"columns": None}, "not document counts"), ({"doc_ids": ["x"]}, "1 doc_ids")):
         with pytest.raises(ValueError, match=match):
             DocumentCounts.from_dict({**data, **change})
     with pytest.raises(ValueError, match="already concatenated"):
         DocumentCounts.concat([counts])
     with pytest.raises(ValueError, match="different settings"):
         paired_test(document_counts(GOLD, PRED_A), document_counts(GOLD, PRED_B, typed=True))
+
+
+def test_doc_ids_must_agree_and_fold_strata_give_the_cross_validation_mean():
+    ids = [f"d{i}" for i in range(len(GOLD))]
+    a = document_counts(GOLD, PRED_A, doc_ids=ids)
+    with pytest.raises(ValueError, match="doc_ids differ"):
+        paired_test(a, document_counts(GOLD, PRED_B, doc_ids=ids[::-1]))
+    with pytest.raises(ValueError, match="3 doc_ids for 24 documents"):
+        document_counts(GOLD, PRED_A, doc_ids=ids[:3])
+    folds = [(0, 8), (8, 16), (16, 24)]
+    cv = cross_validate([GOLD[a:b] for a, b in folds], [PRED_A[a:b] for a, b in folds], p_values=[1, 2, 100])
+    counts = DocumentCounts.concat([document_counts(GOLD[a:b], PRED_A[a:b], p_values=[1, 2, 100]) for a, b in folds])
+    mean = cv.mean()
+    for key, value in counts.estimate().items():
+        assert value == pytest.approx(mean[key], abs=1e-12), key
