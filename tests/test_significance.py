@@ -299,3 +299,29 @@ def test_doc_ids_must_agree_and_fold_strata_give_the_cross_validation_mean():
     mean = cv.mean()
     for key, value in counts.estimate().items():
         assert value == pytest.approx(mean[key], abs=1e-12), key
+
+
+def test_stratified_paired_test_swaps_within_folds():
+    folds, n_resamples = [(0, 10), (10, 24)], 30
+    a, b = (DocumentCounts.concat([document_counts(GOLD[s:e], x[s:e]) for s, e in folds]) for x in (PRED_A, PRED_B))
+    result = paired_test(a, b, n_resamples=n_resamples, rng=5)
+    rng = np.random.default_rng(5)
+    swaps = [rng.integers(0, 2, size=(n_resamples, e - s)).tolist() for s, e in folds]
+
+    def cv_f1(pred_a, pred_b):
+        return sum(slow_scores(GOLD[s:e], pred_a[s:e], range(e - s))["f1"]
+                   - slow_scores(GOLD[s:e], pred_b[s:e], range(e - s))["f1"] for s, e in folds) / len(folds)
+
+    observed = cv_f1(PRED_A, PRED_B)
+    hits = 0
+    for r in range(n_resamples):
+        flip = [x for fold in swaps for x in fold[r]]
+        pa = [PRED_B[i] if flip[i] else PRED_A[i] for i in range(len(GOLD))]
+        pb = [PRED_A[i] if flip[i] else PRED_B[i] for i in range(len(GOLD))]
+        hits += abs(cv_f1(pa, pb)) >= abs(observed) - 1e-12
+    assert result.difference["f1"] == pytest.approx(observed, abs=1e-12)
+    assert result.p_value["f1"] == (1 + hits) / (1 + n_resamples)
+    with pytest.raises(ValueError, match="without documents"):
+        DocumentCounts.concat([document_counts(GOLD, PRED_A), document_counts([], [])])
+    with pytest.raises(ValueError, match="same references"):
+        paired_test(a, document_counts(GOLD, PRED_B))  # folds against no folds
