@@ -10,7 +10,9 @@ How the blocks run (keep to these rules when editing the README):
   and runs in this process as ``ecr_hf.cli.main(argv)`` (which must return 0) while bash waits;
   every other command (``python -c``, ``grep``) runs for real. ``evaluate``'s module cache is a
   temporary folder, so ``ecr-hf register-metrics`` never touches the user's.
-* The SETUP blocks (installing packages, running CI) are not run; each must still be in the README.
+* Blocks without a language, and ```yaml, show output; they are not run.
+* The SETUP blocks (installing packages, running CI, serving, pushing to the Hub, plots that need
+  matplotlib) are not run; each must still be in the README.
 * Fast run (the default): :func:`ecr_hf.offline_models.offline_model_path` returns tiny random
   checkpoints built here ("minilm": a 2-layer BERT with a WordPiece tokenizer trained on the bundled
   sample; "smollm2": a 2-layer Llama with a byte-level BPE tokenizer and a chat template), and every
@@ -40,9 +42,13 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FAST_STEPS = 3
-SETUP = (  # the first line of each block that is not run
-    "python3 -m venv .venv",  # installs packages
-    "bash .ci/run",  # the whole test suite in a fresh environment
+SETUP = (  # the first line of each block that is not run, and why
+    "python3 -m venv .venv &&",  # installs packages
+    "python3 -m venv .venv-floor",  # installs packages
+    "bash .ci/run",  # the whole test suite in fresh environments
+    "ecr-hf plot ",  # needs matplotlib, which no extra that .ci/run installs declares
+    "ecr-hf leaderboard-serve ",  # a web server: runs until stopped
+    "hf upload ",  # pushes to the Hub (placeholders, network)
 )
 # Shell side of the ecr-hf bridge: the arguments go to the test through one FIFO, the exit status
 # comes back as a line on another. Both ends stay open for the whole block (fd 9 here), so a reply
@@ -100,7 +106,7 @@ def test_every_block_is_run_or_a_listed_setup_block():
     for prefix in SETUP:
         assert sum(code.startswith(prefix) for _, _, code, _ in blocks) == 1, f"no README block starts {prefix!r}"
     for section, language, code, line in blocks:
-        assert language in ("python", "bash", ""), f"README.md:{line}: unknown block language {language!r}"
+        assert language in ("python", "bash", "", "yaml"), f"README.md:{line}: unknown block language {language!r}"
         if language == "python" and ">>>" in code:
             assert code.lstrip().startswith(">>>"), f"README.md:{line}: a block is either a doctest or a script"
     # the blocks that issue 8 found broken are among those run
