@@ -31,20 +31,24 @@ of the per-stratum scores: the number a cross-validation leaderboard shows
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .outputs import atomic_write_text
 from .semeval import _check_zero_division
 from .soft_match import DEFAULT_P_VALUES, check_p, check_p_values, format_p, per_document_counts
 from .spans import SpanArrays, pair_arrays
 
 __all__ = ["DocumentCounts", "ConfidenceInterval", "BootstrapResult", "PairedTestResult", "document_counts",
-           "bootstrap", "paired_test", "compare_to_best"]
+           "save_counts", "load_counts", "bootstrap", "paired_test", "compare_to_best"]
 
 _BATCH = 1 << 22  # weight-matrix entries per batch of resamples (32 MiB of float64)
 
@@ -139,6 +143,24 @@ class DocumentCounts:
         strata of it)."""
         table = _scores(self, [np.ones((1, len(rows))) for rows in _blocks(self)])
         return {k: float(v) for k, v in zip(self.keys, table[0])}
+
+
+def save_counts(counts: DocumentCounts, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``counts`` as JSON, atomically; an existing file raises
+    :class:`~ecr_hf.outputs.OutputExistsError` unless ``overwrite``. They hold per-document gold
+    counts (spans, characters), so keep them next to the references, not in a public results set."""
+    return atomic_write_text(path, json.dumps(counts.to_dict(), allow_nan=False) + "\n", overwrite=overwrite)
+
+
+def load_counts(path: str | os.PathLike) -> DocumentCounts:
+    """Read what :func:`save_counts` wrote; a file that is not such JSON raises ``ValueError`` naming it."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return DocumentCounts.from_dict(json.load(f))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a document counts file: {e}") from None
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
 
 
 def _check_compatible(a: DocumentCounts, b: DocumentCounts) -> None:

@@ -12,8 +12,9 @@ import pytest
 from ecr_hf.leaderboard import cross_validate
 from ecr_hf.scoring import span_metrics
 from ecr_hf.semeval import semeval_scores
+from ecr_hf.outputs import OutputExistsError
 from ecr_hf.significance import (BootstrapResult, DocumentCounts, bootstrap, compare_to_best, document_counts,
-                                 paired_test)
+                                 load_counts, paired_test, save_counts)
 from ecr_hf.soft_match import per_document_counts, soft_match_scores
 from ecr_hf.spans import pair_arrays
 
@@ -325,3 +326,17 @@ def test_stratified_paired_test_swaps_within_folds():
         DocumentCounts.concat([document_counts(GOLD, PRED_A), document_counts([], [])])
     with pytest.raises(ValueError, match="same references"):
         paired_test(a, document_counts(GOLD, PRED_B))  # folds against no folds
+
+
+def test_counts_files_are_written_atomically_and_checked_on_reading(tmp_path):
+    counts = document_counts(GOLD, PRED_A, doc_ids=range(len(GOLD)))
+    path = save_counts(counts, tmp_path / "a.counts.json")
+    assert load_counts(path).estimate() == counts.estimate()
+    with pytest.raises(OutputExistsError):
+        save_counts(counts, path)
+    save_counts(document_counts(GOLD, PRED_B), path, overwrite=True)
+    assert load_counts(path).estimate() == document_counts(GOLD, PRED_B).estimate()
+    for text in ("{not json", "[1, 2]", '{"columns": []}'):
+        (tmp_path / "bad.json").write_text(text)
+        with pytest.raises(ValueError, match=r"bad\.json: not (a )?document counts"):
+            load_counts(tmp_path / "bad.json")
