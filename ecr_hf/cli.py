@@ -447,6 +447,56 @@ def _leaderboard_space(args: argparse.Namespace) -> int:
     return 0
 
 
+def _significance(args: argparse.Namespace) -> int:
+    from .significance import bootstrap, document_counts, paired_test
+
+    names = args.names or [Path(p).stem for p in args.predictions]
+    if len(names) != len(args.predictions) or len(set(names)) != len(names):
+        raise ValueError(f"--names must give one distinct name per --predictions file ({len(args.predictions)}), "
+                         f"got {names}")
+    references = _read(args.references)
+    systems = {}
+    for name, path in zip(names, args.predictions):
+        predictions = _read(path, marked=True)
+        refs, preds, texts, _ = _pair_files(references, predictions, args.typed)
+        try:
+            systems[name] = document_counts(refs, preds, p_values=args.p, score_p=args.p[0], typed=args.typed,
+                                            texts=texts, empty_spans=args.empty_spans)
+        except ValueError as e:
+            raise _located(e, references, predictions) from e
+    base = next(iter(systems.values()))
+    unknown = [m for m in args.metrics if m not in base.keys]
+    if unknown:
+        raise ValueError(f"--metrics {unknown} are not scores here; choose from {base.keys}")
+    options = dict(n_resamples=args.n_resamples, rng=args.seed)
+    intervals = {name: bootstrap(c, confidence_level=args.confidence_level, **options).intervals
+                 for name, c in systems.items()}
+    tests = {name: paired_test(base, c, **options) for name, c in list(systems.items())[1:]}
+    if args.format == "json":
+        _print(json.dumps({
+            "n_documents": base.n_documents, "n_resamples": args.n_resamples, "confidence_level": args.confidence_level,
+            "seed": args.seed,
+            "intervals": {name: {m: vars(ci[m]) for m in args.metrics} for name, ci in intervals.items()},
+            "paired_tests": {f"{names[0]} - {name}": {m: {"difference": t.difference[m], "p_value": t.p_value[m]}
+                                                      for m in args.metrics} for name, t in tests.items()},
+        }, indent=2))
+        return 0
+    level = f"{args.confidence_level:.0%}"
+    _print(f"{base.n_documents} documents; document bootstrap, {args.n_resamples} resamples, seed {args.seed}: "
+           f"score [{level} interval]")
+    width = max(len(n) for n in names)
+    for name, ci in intervals.items():
+        _print(f"{name:<{width}}  " + "  ".join(f"{m} {ci[m].estimate:.4f} [{ci[m].low:.4f}, {ci[m].high:.4f}]"
+                                                for m in args.metrics))
+    if tests:
+        _print(f"\npaired approximate randomisation against {names[0]} ({args.n_resamples} resamples; the smallest "
+               f"p-value possible is {1 / (1 + args.n_resamples):.2g}): difference {names[0]} - system (p-value)")
+        for name, t in tests.items():
+            _print(f"{name:<{width}}  " + "  ".join(f"{m} {t.difference[m]:+.4f} (p={t.p_value[m]:.4g})"
+                                                    for m in args.metrics))
+    return 0
+
+
 def _checked(convert: Callable[[str], Any], what: str, ok: Callable[[Any], bool]) -> Callable[[str], Any]:
     """An argparse ``type``: ``convert`` the text, then refuse values outside the option's range."""
     def parse(text: str) -> Any:
@@ -463,6 +513,7 @@ def _checked(convert: Callable[[str], Any], what: str, ok: Callable[[Any], bool]
 
 _POSITIVE_INT = _checked(int, "an integer >= 1", lambda v: v >= 1)
 _SEED = _checked(int, "an integer >= 0", lambda v: v >= 0)
+_LEVEL = _checked(float, "a number in (0, 1)", lambda v: 0 < v < 1)
 _POSITIVE = _checked(float, "a finite number > 0", lambda v: 0 < v < math.inf)
 _P = _checked(float, "a number >= 1 (or inf)", lambda v: v >= 1)
 _WARMUP = _checked(float, "a whole number of steps >= 0, or a fraction of the training steps in (0, 1)",
@@ -710,6 +761,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     plot.add_argument("--overwrite", action="store_true", help="replace existing --output files")
     plot.add_argument("--dpi", type=_POSITIVE_INT, default=200, help="resolution of .png files")
     plot.set_defaults(func=_plot)
+
+    stats = command("significance", "document-level bootstrap intervals of each system's scores, and paired "
+                    "approximate-randomisation tests of each system against the first")
+    stats.add_argument("--references", required=True, help="JSONL of gold documents {doc_id, text, entities}")
+    stats.add_argument("--predictions", required=True, nargs="+",
+                       help="one predictions JSONL per system ({doc_id, entities} or {doc_id, marked}), all for the "
+                       "same documents; the first is the one the others are tested against")
+    stats.add_argument("--names", nargs="+", default=None, help="one name per --predictions file (None: file stems)")
+    stats.add_argument("--metrics", nargs="+", default=["f1", "strict_f1"],
+                       help="score keys to report, e.g. f1 precision recall p100_f1 char_f1 strict_f1")
+    stats.add_argument("--p", type=_P, nargs="+", default=list(DEFAULT_P_VALUES),
+                       help="fragmentation penalties (>= 1); the first is the main one (f1, precision, recall)")
+    stats.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
+    stats.add_argument("--empty-spans", choices=("error", "drop"), default="error",
+                       help="a span with start == end: an error naming it, or drop it")
+    stats.add_argument("--n-resamples", type=_POSITIVE_INT, default=1000,
+                       help="bootstrap resamples and random swaps of the paired test")
+    stats.add_argument("--confidence-level", type=_LEVEL, default=0.95, help="coverage of the intervals")
+    stats.add_argument("--seed", type=_SEED, default=0, help="random seed (same seed, same numbers)")
+    stats.add_argument("--format", choices=("table", "json"), default="table", help="a table, or JSON")
+    stats.set_defaults(func=_significance)
 
     args = parser.parse_args(argv)
     try:

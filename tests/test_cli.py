@@ -472,7 +472,7 @@ def test_help_shows_every_option_with_its_default_and_the_version(capsys):
         argparse.ArgumentParser.parse_args = real
     commands = next(a for a in parser_actions[0]._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert set(commands) == {"register-metrics", "score", "train", "cv-split", "cv-score", "predict", "leaderboard",
-                             "leaderboard-serve", "leaderboard-space", "model-card", "plot"}
+                             "leaderboard-serve", "leaderboard-space", "model-card", "plot", "significance"}
     for name, sub in commands.items():
         for action in sub._actions:
             assert action.help, f"ecr-hf {name} {action.option_strings or action.dest} has no help"
@@ -590,3 +590,32 @@ def test_leaderboard_space_is_a_word_of_leaderboard(tmp_path, capsys, monkeypatc
                       {"wheel": None, "title": "E-CCR leaderboard", "overwrite": True})]
     assert main(["leaderboard", str(board)]) == 0  # the table command is unchanged
     assert "| sys" in capsys.readouterr().out
+
+def test_significance_intervals_and_paired_test(tmp_path, capsys):
+    from ecr_hf.significance import bootstrap, document_counts, paired_test
+
+    gold = [{"doc_id": f"d{i}", "text": "x" * 40, "entities": [{"start": 0, "end": 10, "label": "D"},
+                                                               {"start": 20, "end": 30, "label": "D"}]}
+            for i in range(40)]
+    good = [{"doc_id": d["doc_id"], "entities": d["entities"] if i % 10 else d["entities"][:1]}
+            for i, d in enumerate(gold)]
+    bad = [{"doc_id": d["doc_id"], "entities": d["entities"][:1] if i % 2 else []} for i, d in enumerate(gold)]
+    refs, a, b = (write_jsonl(tmp_path / f"{n}.jsonl", x) for n, x in (("refs", gold), ("a", good), ("b", bad)))
+    assert main(["significance", "--references", refs, "--predictions", a, b, "--names", "good", "bad",
+                 "--metrics", "f1", "strict_f1", "--n-resamples", "300", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    spans = lambda docs: [[(e["start"], e["end"], e["label"]) for e in d["entities"]] for d in docs]
+    ca, cb = document_counts(spans(gold), spans(good)), document_counts(spans(gold), spans(bad))
+    ci = bootstrap(ca, n_resamples=300, rng=0).intervals["f1"]
+    assert out["intervals"]["good"]["f1"] == {"estimate": ci.estimate, "low": ci.low, "high": ci.high,
+                                              "standard_error": ci.standard_error}
+    test = paired_test(ca, cb, n_resamples=300, rng=0)
+    assert out["paired_tests"]["good - bad"]["strict_f1"] == {"difference": test.difference["strict_f1"],
+                                                              "p_value": test.p_value["strict_f1"]}
+    assert out["paired_tests"]["good - bad"]["f1"]["p_value"] == 1 / 301
+    assert main(["significance", "--references", refs, "--predictions", a, a, "--names", "x", "x"]) == 2
+    assert "one distinct name per --predictions file" in capsys.readouterr().err
+    assert main(["significance", "--references", refs, "--predictions", a, "--metrics", "F1"]) == 2
+    assert "--metrics ['F1'] are not scores here" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["significance", "--references", refs, "--predictions", a, "--confidence-level", "95"])
