@@ -206,3 +206,23 @@ def test_trainer_rejects_pretokenized_data_and_bad_spans(tmp_path):
     with pytest.raises(ValueError, match="Unknown"):
         ECRTrainer(model=model, args=args_for(tmp_path), processing_class=tok,
                    train_dataset=[{"text": "fever", "entities": [{"start": 0, "end": 5, "label": "Unknown"}]}])
+
+
+def test_ci_floor_pins_are_the_declared_lower_bounds(tmp_path):
+    """.ci/floors.py pins the floor environment to pyproject's lower bounds (issue 8 item 20)."""
+    import runpy
+    from importlib.metadata import version
+
+    from packaging.version import Version
+
+    repo = Path(__file__).resolve().parents[1]
+    floors = runpy.run_path(str(repo / ".ci" / "floors.py"))["floors"]
+    pins = floors(repo / "pyproject.toml")
+    assert set(pins) == {"transformers", "trl", "peft", "accelerate", "datasets", "evaluate"}
+    for name, low in pins.items():  # this environment is inside the declared range
+        assert Version(version(name)) >= Version(low), name
+    assert Version(pins["transformers"]) >= Version("5.23")  # activation_checkpointing, which ECRSFTConfig uses
+    unbounded = (repo / "pyproject.toml").read_text(encoding="utf-8").replace('"trl>=', '"trl<99,!=')
+    (tmp_path / "pyproject.toml").write_text(unbounded, encoding="utf-8")
+    with pytest.raises(SystemExit, match="needs exactly one '>=' lower bound"):
+        floors(tmp_path / "pyproject.toml")
