@@ -26,6 +26,14 @@ Results files follow one schema, checked before :meth:`CrossValidationResult.sav
   length bin without spans); true and false are not numbers; no key repeats a ``config`` key;
 * ``folds`` (list of ``n_folds`` objects): each ``{key: number or null}``.
 
+Bootstrap intervals (optional; :func:`cross_validate` with ``n_resamples``): ``results`` then also
+holds ``{key}_ci_low`` and ``{key}_ci_high`` for the main keys (``f1``, ``precision``, ``recall``,
+``p{p}_*``, ``char_*``, ``strict_*``), the percentile interval of the fold mean ``{key}`` from
+resampling documents within each fold (:mod:`ecr_hf.significance`), and ``config`` holds
+``bootstrap``: ``{"n_resamples": integer >= 1, "confidence_level": number in (0, 1), "seed":
+integer or null, "method": string}``. A file with ``_ci_`` keys but no such ``bootstrap``, or with
+one end of a pair without the other or ``low > high``, breaks the schema.
+
 JSON has no infinity, so a leaderboard run cannot use ``p = inf`` (the max-fragment limit):
 :func:`cross_validate` refuses it; ``p = 100``, as in the paper, stands in for it. A file that
 breaks the schema raises :class:`ResultsFileError`, which names the file and what is wrong; so do
@@ -52,10 +60,11 @@ from datasets import Dataset, DatasetDict
 
 from .outputs import atomic_write_text
 from .scoring import span_metrics
+from .significance import BootstrapResult, DocumentCounts, bootstrap, document_counts
 from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
 
-__all__ = ["cross_validation_indices", "cross_validation_splits", "cross_validate", "CrossValidationResult",
-           "ResultsFileError", "load_results", "leaderboard_table"]
+__all__ = ["cross_validation_indices", "cross_validation_splits", "cross_validate", "cross_validation_counts",
+           "CrossValidationResult", "ResultsFileError", "load_results", "leaderboard_table"]
 
 
 def cross_validation_indices(n_documents: int, n_folds: int = 5, *, validation: bool = True,
@@ -117,6 +126,9 @@ class CrossValidationResult:
     typed: bool = False
     length_bins: tuple[tuple[int, int | None], ...] = DEFAULT_LENGTH_BINS
     config: dict[str, Any] = field(default_factory=dict)  # other description for every file (see save)
+    intervals: BootstrapResult | None = None  # bootstrap of the fold means (cross_validate's n_resamples)
+    bootstrap_seed: int | None = None  # the seed the intervals were drawn with (None: a Generator or none)
+    counts: DocumentCounts | None = field(default=None, repr=False)  # per-document counts behind intervals
 
     def _values(self) -> dict[str, np.ndarray]:
         keys = dict.fromkeys(k for fold in self.folds for k in fold)
@@ -135,9 +147,14 @@ class CrossValidationResult:
         return {k: float(v.std(ddof=1)) if len(v) > 1 else math.nan for k, v in self._values().items()}
 
     def summary(self) -> dict[str, float]:
-        """``{key: mean, key_sd: SD}`` for every key: the ``results`` of a leaderboard file."""
+        """``{key: mean, key_sd: SD}`` for every key, and ``key_ci_low`` / ``key_ci_high`` for the
+        main keys when :attr:`intervals` is set: the ``results`` of a leaderboard file."""
         sd = self.std()
-        return {name: value for k, m in self.mean().items() for name, value in ((k, m), (f"{k}_sd", sd[k]))}
+        out = {name: value for k, m in self.mean().items() for name, value in ((k, m), (f"{k}_sd", sd[k]))}
+        for key, ci in (self.intervals.intervals.items() if self.intervals is not None else ()):
+            if key in out:
+                out[f"{key}_ci_low"], out[f"{key}_ci_high"] = ci.low, ci.high
+        return out
 
     def to_dict(self, **description: Any) -> dict[str, Any]:
         """The leaderboard file's content: ``config`` (:attr:`config`, then ``description`` such as
@@ -145,6 +162,10 @@ class CrossValidationResult:
         ``folds``."""
         settings = {"n_folds": len(self.folds), "p_values": list(self.p_values), "score_p": self.score_p,
                     "typed": self.typed, "length_bins": [list(b) for b in self.length_bins]}
+        if self.intervals is not None:
+            settings["bootstrap"] = {"n_resamples": self.intervals.n_resamples,
+                                     "confidence_level": self.intervals.confidence_level, "seed": self.bootstrap_seed,
+                                     "method": "percentile; documents resampled within each fold"}
         reserved = sorted(set(description) & set(settings))
         if reserved:
             raise ValueError(f"{reserved} are set from the result itself; do not pass them")
@@ -295,6 +316,7 @@ def _check_file(data: Any) -> dict[str, Any]:
     clash = sorted(set(config) & set(results))
     if clash:
         raise ValueError(f"'results' repeats the config keys {clash[:5]}")
+    _check_intervals(config, results)
     row: dict[str, Any] = {}
     texts = [*results, *(key for fold in folds for key in fold)]  # every string of the file, for UTF-8
     for key, value in config.items():
@@ -313,6 +335,52 @@ def _check_file(data: Any) -> dict[str, Any]:
     return {**row, **results}
 
 
+def _check_intervals(config: Mapping[str, Any], results: Mapping[str, float | None]) -> None:
+    """The bootstrap part of the schema (module docstring): ``_ci_low`` / ``_ci_high`` keys come in
+    ordered pairs, described by ``config["bootstrap"]``."""
+    ends = {k for k in results if k.endswith(("_ci_low", "_ci_high"))}
+    if not ends and "bootstrap" not in config:
+        return
+    settings = config.get("bootstrap")
+    n, level = (settings.get("n_resamples"), settings.get("confidence_level")) if isinstance(settings, dict) else (0, 0)
+    if not (isinstance(n, int) and not isinstance(n, bool) and n >= 1 and _is_finite(level) and 0 < level < 1):
+        raise ValueError(f"config 'bootstrap' must be an object with 'n_resamples' (integer >= 1) and "
+                         f"'confidence_level' (in (0, 1)) when 'results' holds intervals, got {settings!r}")
+    for key in sorted(ends):
+        base = key.rsplit("_ci_", 1)[0]
+        low, high = results.get(f"{base}_ci_low", ...), results.get(f"{base}_ci_high", ...)
+        if low is ... or high is ...:
+            raise ValueError(f"'results' holds {key!r} without its other end ({base}_ci_low / {base}_ci_high)")
+        if (low is None) != (high is None) or low is not None and low > high:
+            raise ValueError(f"'results' interval of {base!r} is [{low}, {high}]: both ends null, or low <= high")
+
+
+def cross_validation_counts(
+    references: Sequence[Sequence[Any]],
+    predictions: Sequence[Sequence[Any]],
+    *,
+    texts: Sequence[Sequence[str] | None] | None = None,
+    p_values: Sequence[float] = DEFAULT_P_VALUES,
+    score_p: float = 1.0,
+    typed: bool = False,
+    empty_spans: str = "error",
+    doc_ids: Sequence[Sequence[Any]] | None = None,
+) -> DocumentCounts:
+    """Per-document counts of every fold's test documents, each fold its own stratum, for
+    :func:`ecr_hf.significance.bootstrap` and :func:`~ecr_hf.significance.paired_test` (whose scores
+    are then fold means, as :meth:`CrossValidationResult.mean`). Arguments as :func:`cross_validate`;
+    ``doc_ids``: one list per fold, kept so that a paired test checks it compares the same documents."""
+    parts = []
+    for k, (refs, preds) in enumerate(zip(references, predictions)):
+        try:
+            parts.append(document_counts(refs, preds, texts=None if texts is None else texts[k], p_values=p_values,
+                                         score_p=score_p, typed=typed, empty_spans=empty_spans,
+                                         doc_ids=None if doc_ids is None else doc_ids[k]))
+        except ValueError as e:
+            raise type(e)(f"fold {k}: {e}") from e
+    return DocumentCounts.concat(parts)
+
+
 def cross_validate(
     references: Sequence[Sequence[Any]],
     predictions: Sequence[Sequence[Any]],
@@ -323,6 +391,10 @@ def cross_validate(
     typed: bool = False,
     length_bins: Sequence[tuple[int, int | None]] | None = DEFAULT_LENGTH_BINS,
     empty_spans: str = "error",
+    n_resamples: int | None = None,
+    confidence_level: float = 0.95,
+    rng: int | np.random.Generator | None = None,
+    doc_ids: Sequence[Sequence[Any]] | None = None,
 ) -> CrossValidationResult:
     """Score each fold's test predictions against its gold spans.
 
@@ -339,6 +411,13 @@ def cross_validate(
         empty_spans: as in :func:`ecr_hf.scoring.span_metrics`: ``"drop"`` leaves spans with
             ``start == end`` out and counts them per fold (``gold_empty_dropped``,
             ``pred_empty_dropped``, so the results file says what was dropped).
+        n_resamples, confidence_level, rng: with ``n_resamples`` (None: no intervals), the
+            per-document counts (:func:`cross_validation_counts`, kept in ``counts``) are
+            bootstrapped (:func:`ecr_hf.significance.bootstrap`, documents resampled within each
+            fold) into percentile intervals of the fold means of the main keys (``intervals``; saved
+            as ``{key}_ci_low`` / ``{key}_ci_high``). ``rng``: a seed (recorded in the file) or a
+            ``numpy.random.Generator``. Documents are scored once; resampling reweights their counts.
+        doc_ids: one list of document ids per fold, stored in ``counts`` (for paired tests).
 
     Examples:
         >>> gold = [[[(0, 10, "D")]], [[(0, 4, "D")]]]
@@ -367,7 +446,14 @@ def cross_validate(
         except ValueError as e:
             raise type(e)(f"fold {k}: {e}") from e
         folds.append(_undefined_as_nan(scores, [f"len_{bin_name(*b)}" for b in length_bins]))
-    return CrossValidationResult(folds, p_values, score_p, bool(typed), length_bins)
+    result = CrossValidationResult(folds, p_values, score_p, bool(typed), length_bins)
+    if n_resamples is not None:
+        counts = cross_validation_counts(references, predictions, texts=texts, p_values=p_values, score_p=score_p,
+                                         typed=typed, empty_spans=empty_spans, doc_ids=doc_ids)
+        seed = int(rng) if isinstance(rng, numbers.Integral) and not isinstance(rng, bool) else None
+        result.intervals = bootstrap(counts, n_resamples=n_resamples, confidence_level=confidence_level, rng=rng)
+        result.bootstrap_seed, result.counts = seed, counts
+    return result
 
 
 def _undefined_as_nan(scores: dict[str, float], bins: list[str]) -> dict[str, float]:
@@ -474,7 +560,8 @@ def leaderboard_table(
 
     ``by="p"``: a column group per p (Table 2), keys ``p{p}_{metric}``; ``by="length"``: a group per
     length bin at the runs' ``score_p`` (Tables S19-S21), keys ``len_{bin}_{metric}``. Cells read
-    ``mean (SD)`` (``-`` where no fold defines the value, e.g. a bin without spans); systems are
+    ``mean (SD)``, then ``[low, high]`` where the row holds bootstrap intervals (``-`` where no fold
+    defines the value, e.g. a bin without spans); systems are
     sorted by the first column, and the best mean of each column is in bold (markdown). ``metrics``
     may name any metric the keys hold, e.g. ``marker_f1``. One table per data set; its runs must
     share ``typed`` and their p values (length bins and ``score_p``), and hold one row per
@@ -522,11 +609,24 @@ def leaderboard_table(
             csv.writer(out, lineterminator="\n").writerows([header, *([name, *row] for name, row in zip(names, cells))])
             tables.append(out.getvalue().rstrip("\n"))
             continue
-        lines = [f"**{_markdown(str(dataset))}** ({group[0].get('n_folds')} folds, mean (SD))", "",
+        level = _level(group)
+        lines = [f"**{_markdown(str(dataset))}** ({group[0].get('n_folds')} folds, mean (SD)"
+                 f"{f' [{level} bootstrap interval]' if level else ''})", "",
                  "| " + " | ".join(map(_markdown, header)) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join([_markdown(name), *row]) + " |" for name, row in zip(names, cells)]
         tables.append("\n".join(lines))
     return "\n\n".join(tables)
+
+
+def _level(rows: Sequence[Mapping[str, Any]]) -> str:
+    """"95%" when the rows' cells carry bootstrap intervals (one level: "95%/90%" when they differ)."""
+    levels = []
+    for row in rows:
+        settings = row.get("bootstrap")
+        settings = json.loads(settings) if isinstance(settings, str) else settings
+        if isinstance(settings, Mapping) and _is_real(settings.get("confidence_level")):
+            levels.append(f"{settings['confidence_level']:.0%}")
+    return "/".join(dict.fromkeys(levels))
 
 
 def _name(row: Mapping[str, Any]) -> str:
@@ -575,4 +675,6 @@ def _cell(row: Mapping[str, Any], key: str, digits: int, bold: bool) -> str:
     if mean is None:
         return "-"  # undefined: no spans of that bin or label in any fold
     text = f"**{mean:.{digits}f}**" if bold else f"{mean:.{digits}f}"
-    return text if sd is None else f"{text} ({sd:.{digits}f})"
+    text = text if sd is None else f"{text} ({sd:.{digits}f})"
+    low, high = _number(row, f"{key}_ci_low"), _number(row, f"{key}_ci_high")
+    return text if low is None or high is None else f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
