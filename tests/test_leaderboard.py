@@ -336,7 +336,7 @@ _SCHEMA_CASES = [
                          ids=[f"{part}-{key}-{i}" for i, (part, key, *_) in enumerate(_SCHEMA_CASES)])
 def test_load_results_checks_the_schema(tmp_path, part, key, value, problem):
     path = _write(tmp_path / "bad.json", _broken(_content(), part, key, value))
-    with pytest.raises(ResultsFileError, match=f"bad.json: {problem}"):
+    with pytest.raises(ResultsFileError, match=f"bad.json: .*{problem}"):
         load_results(path)
 
 
@@ -347,7 +347,7 @@ def test_lists_where_objects_belong_and_other_shapes(tmp_path):
                                  ("folds", [[1.0], [1.0]], "fold 0 is an array, not an object of numbers")]:
         content = _content()
         content[part] = value
-        with pytest.raises(ResultsFileError, match=f"bad.json: {problem}"):
+        with pytest.raises(ResultsFileError, match=f"bad.json: .*{problem}"):
             load_results(_write(tmp_path / "bad.json", content))
     raw = json.dumps(_content()).encode().replace(b'"toy"', b'"t\xf6y"')  # Latin-1, not UTF-8
     (tmp_path / "bad.json").write_bytes(b"\n" + raw)
@@ -517,3 +517,81 @@ def test_in_memory_rows_may_hold_infinite_p_but_not_broken_settings():
         leaderboard_table([{**row, "p_values": "[1, 2"}])
     with pytest.raises(ValueError, match=r"m: p_values \[0\] is not a list of p values .*got 0"):
         leaderboard_table([{**row, "p_values": [0]}])
+
+
+# -- bootstrap intervals in results files -------------------------------------------------------
+
+def _interval_folds(seed=0, n_folds=3, n_docs=25):
+    rng = random.Random(seed)
+    folds = [_random_fold(rng, n_docs) for _ in range(n_folds)]
+    return [g for g, _ in folds], [p for _, p in folds]
+
+
+def test_intervals_round_trip_and_bracket_the_fold_mean(tmp_path):
+    gold, pred = _interval_folds()
+    cv = cross_validate(gold, pred, p_values=[1, 2, 100], n_resamples=400, rng=1)
+    mean = cv.mean()
+    main_keys = [f"{prefix}{m}" for prefix in ("", "p1_", "p2_", "p100_", "char_", "strict_")
+                 for m in ("precision", "recall", "f1")]
+    assert sorted(cv.intervals.intervals) == sorted(main_keys)
+    for key in main_keys:  # the stratified estimate is the fold mean the file shows
+        ci = cv.intervals.intervals[key]
+        assert ci.estimate == pytest.approx(mean[key], abs=1e-12)
+        assert ci.low <= mean[key] <= ci.high and ci.high - ci.low > 0
+    again = cross_validate(gold, pred, p_values=[1, 2, 100], n_resamples=400, rng=1)
+    assert again.intervals.intervals == cv.intervals.intervals  # a seed gives the same intervals
+    other = cross_validate(gold, pred, p_values=[1, 2, 100], n_resamples=400, rng=2)
+    assert other.intervals.intervals["f1"] != cv.intervals.intervals["f1"]
+    assert cv.counts.n_documents == 75 and cv.counts.strata.tolist() == [0] * 25 + [1] * 25 + [2] * 25
+
+    row = load_results(cv.save(tmp_path / "a.json", model_name="a", dataset="toy")).to_list()[0]
+    for key in main_keys:
+        ci = cv.intervals.intervals[key]
+        assert (row[f"{key}_ci_low"], row[f"{key}_ci_high"]) == (ci.low, ci.high)
+    assert json.loads(row["bootstrap"]) == {"n_resamples": 400, "confidence_level": 0.95, "seed": 1,
+                                            "method": "percentile; documents resampled within each fold"}
+    assert "len_1-4_f1_ci_low" not in row  # intervals for the main keys only
+    ci = cv.intervals.intervals["f1"]
+    table = leaderboard_table([row], metrics=("f1",))
+    assert "mean (SD) [95% bootstrap interval]" in table
+    assert f"{mean['p1_f1']:.3f} ({cv.std()['p1_f1']:.3f}) [{row['p1_f1_ci_low']:.3f}, {row['p1_f1_ci_high']:.3f}]" \
+        in table
+    plain = cross_validate(gold, pred, p_values=[1, 2, 100])
+    assert plain.intervals is None and plain.counts is None
+    content = plain.to_dict(model_name="a", dataset="toy", method=None)
+    assert "bootstrap" not in content["config"] and not any("_ci_" in k for k in content["results"])
+    assert "[" not in leaderboard_table([{**content["config"], **content["results"]}])
+    with pytest.raises(ValueError, match="n_resamples must be a positive integer"):
+        cross_validate(gold, pred, n_resamples=0)
+
+
+@pytest.mark.parametrize("edit, problem", [
+    (lambda c: c["config"].pop("bootstrap"), "config 'bootstrap' must be an object with 'n_resamples'"),
+    (lambda c: c["config"]["bootstrap"].update(confidence_level=95),
+     "'confidence_level' \\(in \\(0, 1\\)\\).*'confidence_level': 95"),
+    (lambda c: c["results"].pop("f1_ci_high"), "'f1_ci_low' without its other end"),
+    (lambda c: c["results"].update(f1_ci_low=0.9, f1_ci_high=0.1), "interval of 'f1' is \\[0.9, 0.1\\]"),
+    (lambda c: c["results"].update(f1_ci_low=None), "interval of 'f1' is \\[None, "),
+])
+def test_interval_schema(tmp_path, edit, problem):
+    gold, pred = _interval_folds(n_docs=5)
+    content = cross_validate(gold, pred, p_values=[1], n_resamples=50, rng=0).to_dict(
+        model_name="a", dataset="toy", method=None)
+    assert load_results(_write(tmp_path / "good.json", content)).num_rows == 1
+    edit(content)
+    with pytest.raises(ResultsFileError, match=f"bad.json: .*{problem}"):
+        load_results(_write(tmp_path / "bad.json", content))
+
+
+def test_cross_validation_counts_estimate_the_fold_means():
+    from ecr_hf.leaderboard import cross_validation_counts
+
+    gold, pred = _interval_folds(seed=3, n_folds=4, n_docs=9)
+    ids = [[f"f{k}d{i}" for i in range(9)] for k in range(4)]
+    counts = cross_validation_counts(gold, pred, p_values=[1, 1.5], doc_ids=ids)
+    mean = cross_validate(gold, pred, p_values=[1, 1.5]).mean()
+    assert counts.estimate() == pytest.approx({k: mean[k] for k in counts.keys}, abs=1e-12)
+    assert counts.doc_ids == tuple(i for fold in ids for i in fold)
+    pred[2][1] = [(5, 2, "A")]
+    with pytest.raises(SpanError, match="fold 2: "):
+        cross_validation_counts(gold, pred)
