@@ -16,11 +16,23 @@ References layout: ``references_dir/<data set>/fold{k}/test.jsonl`` for k = 0 ..
 ``ecr-hf cv-split`` writes; the other split files are ignored) or one
 ``references_dir/<data set>/test.jsonl``; lines ``{"doc_id", "text", "entities"}``. ``<data set>``
 is the ``dataset`` of the results files it extends.
+
+Significance: ``references_dir/<data set>/counts/<results file stem>.counts.json`` holds the
+per-document counts of a results file (:func:`ecr_hf.significance.save_counts`; ``ecr-hf cv-score
+--counts``; a submission writes its own). They derive from the gold spans, so they stay with the
+references, never in the public results folder. Where the best shown system of a data set (by F1 at
+its main p) and at least one other have counts, the "By p" table gets a "vs best F1" column: the
+p-value of a paired approximate randomisation test against the best (:func:`ecr_hf.significance.
+compare_to_best`, :data:`SIGNIFICANCE_RESAMPLES` swaps, seed 0, so a page always shows the same
+marks) and ``≈`` where it is >= 0.05 (not significantly worse). Without counts the page makes no
+claim about significance. A counts file that does not match its results file (other documents or
+another F1) is left out with a logged warning.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import threading
@@ -32,15 +44,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .cli import _pair, read_span_documents
-from .leaderboard import CrossValidationResult, cross_validate, load_results
+from .leaderboard import CrossValidationResult, cross_validate, cross_validation_counts, load_results
 from .outputs import OutputExistsError
+from .significance import DocumentCounts, compare_to_best, load_counts, save_counts
 from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
 
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["FAMILIES", "MAX_SUBMISSION_BYTES", "SubmissionError", "ReferenceSet", "load_references",
-           "score_submission", "Leaderboard", "build_app", "serve"]
+__all__ = ["FAMILIES", "MAX_SUBMISSION_BYTES", "SIGNIFICANCE_RESAMPLES", "SIGNIFICANCE_LEVEL", "SubmissionError",
+           "ReferenceSet", "load_references", "score_submission", "Leaderboard", "build_app", "serve"]
 
 MAX_SUBMISSION_BYTES = 16 * 2**20
 """Largest predictions file a submission may upload (16 MiB; also the server's upload limit)."""
@@ -49,6 +62,13 @@ FAMILIES = {"encoder": "encoder token classifier", "decoder": "decoder token cla
             "instruction-tuned": "instruction-tuned"}
 """``config["family"]`` values and their names in the app."""
 
+SIGNIFICANCE_RESAMPLES = 10_000
+"""Swaps of the paired test behind the "vs best" column (p-values near 0.05 good to about ±0.004)."""
+
+SIGNIFICANCE_LEVEL = 0.05
+"""A system whose p-value against the best is at least this is marked ``≈`` (not significantly worse)."""
+
+_LOG = logging.getLogger(__name__)
 _METRICS = (("F1", "f1"), ("R", "recall"), ("P", "precision"))
 _FAITHFULNESS = (("exact copies", "faithfulness_exact_match_rate"), ("similarity", "faithfulness_mean_similarity"),
                  ("spans found", "faithfulness_n_spans_found"), ("spans dropped", "faithfulness_n_spans_dropped"))
@@ -105,8 +125,14 @@ def score_submission(
     typed: bool = False,
     length_bins: Sequence[tuple[int, int | None]] = DEFAULT_LENGTH_BINS,
     max_bytes: int = MAX_SUBMISSION_BYTES,
+    n_resamples: int | None = None,
+    confidence_level: float = 0.95,
+    seed: int = 0,
 ) -> CrossValidationResult:
-    """Score one predictions JSONL against every fold of ``references``, as ``ecr-hf cv-score`` does.
+    """Score one predictions JSONL against every fold of ``references``, as ``ecr-hf cv-score`` does;
+    with ``n_resamples``, bootstrap intervals too (:func:`~ecr_hf.leaderboard.cross_validate`). The
+    result's ``counts`` always holds the per-document counts (doc_ids in fold order), for the paired
+    tests of the "vs best" column.
 
     The file holds one line per test document of every fold, ``{"doc_id", "entities"}`` spans or
     ``{"doc_id", "marked"}`` ``@@...##`` generations (decoded onto the reference text, with
@@ -150,8 +176,13 @@ def score_submission(
         for out, value in zip((refs, preds, texts, faithfulness), paired):
             out.append(value)
     try:
+        doc_ids = [list(fold) for fold in references.folds]
         result = cross_validate(refs, preds, texts=texts, p_values=p_values, score_p=score_p, typed=typed,
-                                length_bins=length_bins)
+                                length_bins=length_bins, n_resamples=n_resamples, confidence_level=confidence_level,
+                                rng=seed, doc_ids=doc_ids)
+        if result.counts is None:
+            result.counts = cross_validation_counts(refs, preds, texts=texts, p_values=p_values, score_p=score_p,
+                                                    typed=typed, doc_ids=doc_ids)
     except ValueError as e:
         match = re.match(r"fold (\d+): (.*)", str(e), re.S)
         message = _locate(match[2], references.folds[int(match[1])], line_of) if match else str(e)
@@ -205,7 +236,9 @@ class Leaderboard:
     def __init__(self, results_dir: str | Path, references_dir: str | Path | None = None, *,
                  max_bytes: int = MAX_SUBMISSION_BYTES):
         self.results_dir = Path(results_dir)
+        self.references_dir = None if references_dir is None else Path(references_dir)
         self.references = load_references(references_dir) if references_dir is not None else {}
+        self._ties: dict[tuple, dict[Path, dict[str, Any]]] = {}
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self.rows: list[dict[str, Any]] = []
@@ -232,11 +265,19 @@ class Leaderboard:
                  for c in ((False, True) if f == "instruction-tuned" else (None,))]
         return list(dict.fromkeys([*names, *(_family(row) for row in self.rows)]))
 
+    def counts_path(self, results_file: Path, dataset: str) -> Path | None:
+        """Where the per-document counts of ``results_file`` live (module docstring); None without
+        references."""
+        if self.references_dir is None:
+            return None
+        return self.references_dir / dataset / "counts" / f"{results_file.stem}.counts.json"
+
     def submit(self, path: str | Path, *, dataset: str, model_name: str, family: str,
                constrained: bool = False, method: str | None = None) -> Path:
         """Score ``path`` against ``dataset``'s references with the settings of its results (p
-        values, score_p, typed, length bins) and save a new leaderboard file. A name that a system on
-        that data set already has (ignoring case) is refused; nothing is written on any error."""
+        values, score_p, typed, length bins, bootstrap) and save a new leaderboard file, and its
+        per-document counts beside the references (:meth:`counts_path`). A name that a system on that
+        data set already has (ignoring case) is refused; nothing is written on any error."""
         model_name = (model_name or "").strip()
         if dataset not in self.references:
             raise SubmissionError(f"this server holds no references for data set {dataset!r}")
@@ -254,16 +295,82 @@ class Leaderboard:
                 settings = {"p_values": _listed(rows[0]["p_values"]), "score_p": rows[0]["score_p"],
                             "typed": bool(rows[0]["typed"]),
                             "length_bins": [tuple(b) for b in _listed(rows[0]["length_bins"])]}
-            result = score_submission(path, self.references[dataset], max_bytes=self.max_bytes, **settings)
+                boot = next((json.loads(row["bootstrap"]) for row in rows if row.get("bootstrap")), None)
+                if boot:  # intervals like the data set's other systems
+                    settings.update(n_resamples=boot["n_resamples"], confidence_level=boot["confidence_level"],
+                                    seed=boot.get("seed") or 0)
             target = self.results_dir / f"{_slug(dataset)}__{_slug(model_name)}.json"
+            counts_target = self.counts_path(target, dataset)
+            for file in (target, counts_target):
+                if file.exists():
+                    raise SubmissionError(f"a file {file.name} exists already; choose another name")
+            result = score_submission(path, self.references[dataset], max_bytes=self.max_bytes, **settings)
+            kind = {"constrained": bool(constrained)} if family == "instruction-tuned" else {}
             try:
-                kind = {"constrained": bool(constrained)} if family == "instruction-tuned" else {}
-                saved = result.save(target, model_name=model_name, dataset=dataset, method=method or None,
-                                    family=family, **kind, submitted=True)
+                save_counts(result.counts, counts_target)
+                try:
+                    saved = result.save(target, model_name=model_name, dataset=dataset, method=method or None,
+                                        family=family, **kind, submitted=True)
+                except BaseException:
+                    counts_target.unlink()  # no counts without their results file
+                    raise
             except OutputExistsError:
-                raise SubmissionError(f"a results file {target.name} exists already; choose another name") from None
+                raise SubmissionError(f"a file {target.name} or {counts_target.name} exists already; choose "
+                                      "another name") from None
             self.reload()
             return saved
+
+    def ties(self, dataset: str, families: Sequence[str]) -> dict[Path, dict[str, Any]]:
+        """:func:`~ecr_hf.significance.compare_to_best` by F1 of the shown systems of ``dataset``
+        that have counts, keyed by results file; empty (no claim) unless the best shown system and
+        at least one other have counts. Cached until a results or counts file changes."""
+        shown = [(path, row) for path, row in self.files if str(row.get("dataset")) == dataset
+                 and _family(row) in families]
+        found = []
+        for path, row in shown:
+            counts_file = self.counts_path(path, dataset)
+            if counts_file is not None and counts_file.is_file():
+                found.append((path, row, counts_file, path.stat().st_mtime_ns, counts_file.stat().st_mtime_ns))
+        key = (dataset, tuple((p, c, m, n) for p, _, c, m, n in found))
+        if key not in self._ties:
+            self._ties[key] = self._compare(dataset, shown, found)
+        return self._ties[key]
+
+    def _compare(self, dataset: str, shown: list[tuple[Path, dict[str, Any]]], found: list[tuple]
+                 ) -> dict[Path, dict[str, Any]]:
+        systems: dict[Path, DocumentCounts] = {}
+        for path, row, counts_file, *_ in found:
+            try:
+                systems[path] = self._checked_counts(counts_file, dataset, row)
+            except ValueError as e:
+                _LOG.warning("leaderboard: %s left out of the significance marks: %s", counts_file, e)
+        best = max((_number(row.get("f1")) for _, row in shown), default=math.nan)
+        best_paths = {path for path, row in shown if _number(row.get("f1")) == best}
+        if len(systems) < 2 or not best_paths & set(systems):
+            return {}
+        ordered = {str(p): c for p, c in sorted(systems.items(), key=lambda item: item[0] not in best_paths)}
+        try:  # a best row first: compare_to_best gives a tie for the best estimate to the first
+            marks = compare_to_best(ordered, key="f1", alpha=SIGNIFICANCE_LEVEL, n_resamples=SIGNIFICANCE_RESAMPLES,
+                                    rng=0)
+            return {Path(name): mark for name, mark in marks.items()}
+        except ValueError as e:  # e.g. counts against other references: no marks rather than wrong ones
+            _LOG.warning("leaderboard: no significance marks on %s: %s", dataset, e)
+            return {}
+
+    def _checked_counts(self, counts_file: Path, dataset: str, row: Mapping[str, Any]) -> DocumentCounts:
+        """The counts of one results file, refused unless they are of this data set's test documents
+        (per fold, by doc_id where given) and reproduce the file's F1."""
+        counts = load_counts(counts_file)
+        folds = self.references[dataset].folds if dataset in self.references else None
+        if folds is None or counts.strata is None or np.bincount(counts.strata).tolist() != [len(f) for f in folds]:
+            raise ValueError("not the per-fold test documents of the references (ecr-hf cv-score --counts over "
+                             "the same folds)")
+        if counts.doc_ids is not None and list(counts.doc_ids) != [key for fold in folds for key in fold]:
+            raise ValueError("its doc_ids are not the references' test documents in fold order")
+        f1 = counts.estimate()["f1"]
+        if not abs(f1 - _number(row.get("f1"))) <= 1e-9:
+            raise ValueError(f"its F1 {f1!r} is not the results file's {row.get('f1')!r}")
+        return counts
 
     # -- tables ------------------------------------------------------------------------------
 
@@ -290,7 +397,7 @@ class Leaderboard:
         rows = self._rows(dataset, families)
         if view == "faithfulness":
             rows = [row for row in rows if any(row.get(key) is not None for _, key in _FAITHFULNESS)]
-        lead: list[tuple[str, list[Any]]] = [("system", [str(row.get("model_name")) for row in rows]),
+        lead: list[tuple] = [("system", [str(row.get("model_name")) for row in rows]),
                                              ("family", [_family(row) for row in rows])]
         if view == "label":
             labels = sorted({k[6:-7] for row in rows for k in row if k.startswith("label_") and k.endswith("_n_gold")
@@ -303,6 +410,11 @@ class Leaderboard:
             columns = [(title, [f"label_{label}_{key}" for _, label in pairs]) for title, key in _METRICS]
         else:
             columns = [(title, [key] * len(rows)) for title, key in self._columns(view, rows)]
+        if view == "p" and (ties := self.ties(dataset, families)):
+            path_of = {id(row): path for path, row in self.files}
+            marks = [ties.get(path_of.get(id(row))) for row in rows]
+            lead.append(("vs best F1", [None if m is None else m["p_value"] for m in marks],
+                         [_mark(m) for m in marks]))
         return _frame(rows, lead, columns, digits, group=view == "label")
 
     @staticmethod
@@ -320,21 +432,34 @@ class Leaderboard:
         return [(f"{title} {metric}", f"{prefix}_{key}") for title, prefix in groups for metric, key in _METRICS]
 
 
-def _frame(rows: Sequence[Mapping[str, Any]], lead: list[tuple[str, list[Any]]],
+def _mark(mark: Mapping[str, Any] | None) -> str:
+    """A "vs best F1" cell: ``best``, ``≈ p=0.31`` (not significantly worse), ``p=0.002``, or ``-``
+    (no counts for that system)."""
+    if mark is None:
+        return "-"
+    if mark["best"]:
+        return "best"
+    return f"{'≈ ' if mark['tied_with_best'] else ''}p={mark['p_value']:.2g}"
+
+
+def _frame(rows: Sequence[Mapping[str, Any]], lead: list[tuple],
            columns: list[tuple[str, list[str]]], digits: int, group: bool) -> dict[str, Any]:
     """A ``gr.Dataframe`` value: the data are the means (so columns sort by number), the shown
-    cells read ``mean (SD)`` (``-`` where no fold defines the value), the best mean of each column
-    (per label when ``group``) in bold; rows sorted by the first value column."""
+    cells read ``mean (SD)``, then ``[low, high]`` where the file has a bootstrap interval (``-``
+    where no fold defines the value), the best mean of each column (per label when ``group``) in
+    bold; rows sorted by the first value column. A ``lead`` column is ``(title, values)`` or
+    ``(title, values, shown texts)``."""
     n = len(rows)
     means = np.array([[_number(row.get(key)) for row, key in zip(rows, keys)] for _, keys in columns],
                      dtype=np.float64).reshape(len(columns), n).T
-    sds = np.array([[_number(row.get(f"{key}_sd")) for row, key in zip(rows, keys)] for _, keys in columns],
-                   dtype=np.float64).reshape(len(columns), n).T
+    sds, lows, highs = (np.array([[_number(row.get(f"{key}{suffix}")) for row, key in zip(rows, keys)]
+                                  for _, keys in columns], dtype=np.float64).reshape(len(columns), n).T
+                        for suffix in ("_sd", "_ci_low", "_ci_high"))
     groups = np.unique(np.array([str(v) for v in lead[0][1]] if group else [""] * n, dtype=object),
                        return_inverse=True)[1].reshape(n)
     first = np.nan_to_num(-means[:, 0], nan=np.inf) if columns else np.zeros(n)
     order = np.lexsort((first, groups))
-    means, sds, groups = means[order], sds[order], groups[order]
+    means, sds, lows, highs, groups = means[order], sds[order], lows[order], highs[order], groups[order]
     bold = np.zeros(means.shape, dtype=bool)
     for g in np.unique(groups):
         mask = groups == g
@@ -343,19 +468,21 @@ def _frame(rows: Sequence[Mapping[str, Any]], lead: list[tuple[str, list[Any]]],
             bold |= mask[:, None] & (means == best)
     data, shown, styling = [], [], []
     for i, k in enumerate(order.tolist()):
-        head = [values[k] for _, values in lead]
+        head = [column[1][k] for column in lead]
         data.append([*head, *(None if math.isnan(m) else float(m) for m in means[i])])
-        cells = [_cell(m, sd, digits) for m, sd in zip(means[i], sds[i])]
-        shown.append([*("" if v is None else str(v) for v in head), *cells])
+        cells = [_cell(*values, digits) for values in zip(means[i], sds[i], lows[i], highs[i])]
+        shown.append([*(column[2][k] if len(column) > 2 else "" if v is None else str(v)
+                        for column, v in zip(lead, head)), *cells])
         styling.append([""] * len(lead) + ["font-weight: bold" if b else "" for b in bold[i]])
-    return {"headers": [title for title, _ in lead] + [title for title, _ in columns], "data": data,
+    return {"headers": [column[0] for column in lead] + [title for title, _ in columns], "data": data,
             "metadata": {"display_value": shown, "styling": styling} if data else None}
 
 
-def _cell(mean: float, sd: float, digits: int) -> str:
+def _cell(mean: float, sd: float, low: float, high: float, digits: int) -> str:
     if math.isnan(mean):
         return "-"
-    return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ({sd:.{digits}f})"
+    text = f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ({sd:.{digits}f})"
+    return text if math.isnan(low) or math.isnan(high) else f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 _VIEWS = {
@@ -369,10 +496,16 @@ _VIEWS = {
                                      "text (Table S18): share of exact copies, mean similarity, spans found and "
                                      "dropped per fold."),
 }
-_INTRO = """# E-CCR leaderboard
+_INTRO = f"""# E-CCR leaderboard
 Mean (SD) over cross-validation folds (SD: sample SD, ddof = 1; no SD from one test set). Best mean of each
 column in **bold**; sort by a column from the ⋮ menu of its header. `-`: no fold defines the value (e.g. no
-span of that length)."""
+span of that length). `[low, high]`: bootstrap interval of the mean (documents resampled within each fold;
+95% unless the results file says otherwise), where the results file has one.
+**vs best F1** (By p; only where the server holds per-document counts of the best system and another):
+p-value of a paired approximate randomisation test against the best F1 (documents' outputs swapped between
+the two systems within each fold, {SIGNIFICANCE_RESAMPLES:,} swaps); `≈`: p ≥ {SIGNIFICANCE_LEVEL:g}, not
+significantly worse than the best (no correction for several comparisons); `-`: no counts for that system.
+Without the column, the page makes no claim about significance."""
 _SUBMIT = """Upload one predictions JSONL for every test document of the chosen data set (all its folds in one
 file): one line per document, `{{"doc_id": ..., "entities": [{{"start", "end", "label"}}]}}` character spans
 or `{{"doc_id": ..., "marked": "@@...## text"}}` generations (decoded onto the reference text); an optional

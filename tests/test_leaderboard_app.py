@@ -17,11 +17,12 @@ import gradio as gr
 import numpy as np
 import pytest
 
-from ecr_hf.leaderboard import cross_validate, cross_validation_indices, load_results
+from ecr_hf.leaderboard import cross_validate, cross_validation_counts, cross_validation_indices, load_results
 from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, build_app, load_references,
                                     score_submission)
 from ecr_hf.metric_app import compute_from_json
 from ecr_hf.outputs import OutputExistsError
+from ecr_hf.significance import load_counts, save_counts
 from ecr_hf.space import build_wheel, write_metric_space, write_space
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -184,9 +185,10 @@ def test_references_must_match_the_results_folds(board, tmp_path):
 
 
 def test_submit_saves_a_new_file_and_never_overwrites(board, tmp_path):
-    results = tmp_path / "results"
+    results, references = tmp_path / "results", tmp_path / "references"
     shutil.copytree(board["results"], results)
-    lb = Leaderboard(results, board["references"])
+    shutil.copytree(board["references"], references)  # a submission writes its counts there
+    lb = Leaderboard(results, references)
     sub = _submission(tmp_path / "sub.jsonl", board["folds"])
     before = {p.name: p.read_bytes() for p in results.iterdir()}
     for name in ("minilm", "MiniLM"):  # a name on that data set, in any case
@@ -208,6 +210,15 @@ def test_submit_saves_a_new_file_and_never_overwrites(board, tmp_path):
     assert any(r["model_name"] == "new system" for r in lb.rows)
     with pytest.raises(SubmissionError, match="already has results"):
         lb.submit(sub, dataset="toy", model_name="New System", family="encoder")
+    counts = load_counts(references / "toy" / "counts" / f"{path.stem}.counts.json")
+    assert counts.estimate()["f1"] == pytest.approx(row["f1"], abs=1e-12)
+    assert counts.doc_ids == tuple(d["doc_id"] for f in board["folds"] for d in f)
+    orphan = references / "toy" / "counts" / "toy__orphan.counts.json"  # counts whose results file is gone
+    orphan.write_text("{}")
+    before = {p.name for p in results.iterdir()}
+    with pytest.raises(SubmissionError, match="toy__orphan.counts.json exists already"):
+        lb.submit(sub, dataset="toy", model_name="orphan", family="encoder")
+    assert {p.name for p in results.iterdir()} == before and orphan.read_text() == "{}"
 
 
 def test_tables_mean_sd_bold_and_sorted(board):
@@ -233,6 +244,71 @@ def test_tables_mean_sd_bold_and_sorted(board):
     assert lb.figures("toy", [FAMILIES["decoder"]]) == [None, None, None]  # no such system on toy
     length = lb.table("length", "toy", list(lb.families()))
     assert "-" in length["metadata"]["display_value"][0]  # a bin without gold or predicted spans
+
+
+def _significance_board(root, n=60):
+    """'good' (ends cut by up to 1 character, with bootstrap intervals) and 'worse' (up to 8) on
+    'toy': 60 documents in 3 folds, results saved as cv-score does, counts not yet placed."""
+    docs = _documents(n)
+    folds = [[docs[i] for i in f["test"]] for f in cross_validation_indices(n, 3, validation=False)]
+    for k, fold in enumerate(folds):
+        _write_jsonl(root / "references" / "toy" / f"fold{k}" / "test.jsonl", fold)
+    counts, preds = {}, {}
+    for name, cut, seed in (("good", 1, 0), ("worse", 8, 1)):
+        preds[name] = _predict(docs, cut, seed)
+        result = cross_validate([[d["entities"] for d in f] for f in folds],
+                                [[preds[name][d["doc_id"]] for d in f] for f in folds], p_values=[1, 2],
+                                n_resamples=200 if name == "good" else None, rng=0,
+                                doc_ids=[[d["doc_id"] for d in f] for f in folds])
+        result.save(root / "results" / f"toy__{name}.json", model_name=name, dataset="toy", family="encoder")
+        counts[name] = result.counts or cross_validation_counts(
+            [[d["entities"] for d in f] for f in folds], [[preds[name][d["doc_id"]] for d in f] for f in folds],
+            p_values=[1, 2], doc_ids=[[d["doc_id"] for d in f] for f in folds])
+    return docs, counts, preds
+
+
+def test_vs_best_marks_only_where_counts_support_them(tmp_path, caplog):
+    docs, counts, preds = _significance_board(tmp_path)
+    folder = tmp_path / "references" / "toy" / "counts"
+    lb = Leaderboard(tmp_path / "results", tmp_path / "references")
+    families = lb.families()
+
+    def column():
+        table = lb.table("p", "toy", families)
+        if "vs best F1" not in table["headers"]:
+            return None
+        i = table["headers"].index("vs best F1")
+        return {row[0]: shown[i] for row, shown in zip(table["data"], table["metadata"]["display_value"])}
+
+    assert column() is None  # no counts: no claim about significance
+    save_counts(counts["worse"], folder / "toy__worse.counts.json")
+    assert column() is None  # the best system has no counts: no comparison with it
+    save_counts(counts["good"], folder / "toy__good.counts.json")
+    marks = column()
+    assert marks["good"] == "best" and marks["worse"].startswith("p=")  # clearly worse: not marked
+    assert float(marks["worse"][2:]) < 0.05
+    table = lb.table("p", "toy", families)
+    good = table["metadata"]["display_value"][0]
+    row = next(r for r in lb.rows if r["model_name"] == "good")
+    assert good[3] == (f"{row['p1_f1']:.3f} ({row['p1_f1_sd']:.3f}) "
+                       f"[{row['p1_f1_ci_low']:.3f}, {row['p1_f1_ci_high']:.3f}]")
+    assert "[" not in table["metadata"]["display_value"][1][3]  # 'worse' was saved without intervals
+    assert lb.table("length", "toy", families)["headers"][2] != "vs best F1"  # the main key's view only
+
+    copy = _write_jsonl(tmp_path / "copy.jsonl", [{"doc_id": d["doc_id"], "entities": preds["good"][d["doc_id"]]}
+                                                  for d in docs])
+    saved = lb.submit(copy, dataset="toy", model_name="copy of good", family="encoder")
+    assert json.loads(load_results(saved)["bootstrap"][0])["n_resamples"] == 200  # the data set's intervals
+    marks = column()
+    assert sorted([marks["good"], marks["copy of good"]]) == ["best", "≈ p=1"]  # identical: tied with the best
+    assert marks["worse"].startswith("p=")
+    assert Leaderboard(tmp_path / "results").table("p", "toy", families)["headers"][2] != "vs best F1"
+
+    save_counts(counts["good"], folder / "toy__worse.counts.json", overwrite=True)  # not worse's counts
+    with caplog.at_level("WARNING", logger="ecr_hf.leaderboard_app"):
+        marks = column()
+    assert marks["worse"] == "-" and "toy__worse.counts.json left out" in caplog.text
+    assert "is not the results file's" in caplog.text
 
 
 # -- the metric Spaces' page (no browser) --------------------------------------------------------
