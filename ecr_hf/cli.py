@@ -357,15 +357,23 @@ def _cv_split(args: argparse.Namespace) -> int:
 
 
 def _cv_score(args: argparse.Namespace) -> int:
-    from .leaderboard import cross_validate, leaderboard_table
+    from .leaderboard import cross_validate, cross_validation_counts, leaderboard_table
+    from .significance import save_counts
 
     _check_output(args.output, args.overwrite)
+    if args.counts is not None:
+        _check_output(args.counts, args.overwrite)
     files = [(_read(args.references.format(k=k)), _read(args.predictions.format(k=k), marked=True))
              for k in range(args.folds)]
     refs, preds, texts, faithfulness = (list(x) for x in zip(*(_pair_files(r, p, args.typed) for r, p in files)))
+    doc_ids = [list(r.docs) for r, _ in files]  # the order _pair_files scores them in
+    options = dict(texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed, empty_spans=args.empty_spans)
     try:
-        result = cross_validate(refs, preds, texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed,
-                                empty_spans=args.empty_spans)
+        result = cross_validate(refs, preds, **options, n_resamples=args.intervals or None,
+                                confidence_level=args.confidence_level, rng=args.seed, doc_ids=doc_ids)
+        counts = result.counts
+        if args.counts is not None and counts is None:
+            counts = cross_validation_counts(refs, preds, **options, doc_ids=doc_ids)
     except ValueError as e:
         fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
         if fold is None:
@@ -382,6 +390,10 @@ def _cv_score(args: argparse.Namespace) -> int:
     content = result.to_dict(**description)
     _print(leaderboard_table([{**content["config"], **content["results"]}]))
     _print(f"\nsaved {path}; tabulate several with: ecr-hf leaderboard {Path(path).parent}/*.json")
+    if args.counts is not None:
+        _print(f"saved {save_counts(counts, args.counts, overwrite=args.overwrite)} (per-document counts, for "
+               "paired tests: keep them with the references, e.g. <references>/<dataset>/counts/"
+               f"{Path(path).stem}.counts.json for ecr-hf leaderboard serve)")
     return 0
 
 
@@ -683,9 +695,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="the system's family, for the leaderboard app's filter (None: unspecified)")
     cv.add_argument("--constrained", action="store_true",
                     help="with --family instruction-tuned: generated under faithful constrained decoding")
+    cv.add_argument("--intervals", type=_checked(int, "an integer >= 0", lambda v: v >= 0), default=0,
+                    help="bootstrap resamples of the documents (within each fold) for {key}_ci_low/_ci_high of the "
+                    "main scores; 1000 is the usual minimum; 0: no intervals")
+    cv.add_argument("--confidence-level", type=_LEVEL, default=0.95, help="level of the --intervals")
+    cv.add_argument("--seed", type=_SEED, default=0, help="seed of the --intervals resampling (saved in the file)")
+    cv.add_argument("--counts", default=None, help="also write the per-document counts (JSON) here, for paired "
+                    "tests (ecr-hf leaderboard serve's 'vs best' column); they hold gold-derived counts: keep them "
+                    "with the references, not with public results; an existing file is refused without --overwrite")
     cv.add_argument("--output", required=True, help="the leaderboard file to write (JSON); an existing file is "
                     "refused without --overwrite")
-    cv.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    cv.add_argument("--overwrite", action="store_true", help="replace an existing --output (and --counts)")
     cv.set_defaults(func=_cv_score)
 
     predict = command("predict", "spans of a trained token classifier for a JSONL of texts")

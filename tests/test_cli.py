@@ -619,3 +619,41 @@ def test_significance_intervals_and_paired_test(tmp_path, capsys):
     assert "--metrics ['F1'] are not scores here" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["significance", "--references", refs, "--predictions", a, "--confidence-level", "95"])
+
+
+def test_cv_score_intervals_and_counts(tmp_path, capsys):
+    from ecr_hf.significance import load_counts
+
+    docs = [{"doc_id": f"d{i}", "text": "fever and cough", "entities": [{"start": 0, "end": 5, "label": "S"},
+                                                                       {"start": 10, "end": 15, "label": "S"}]}
+            for i in range(9)]
+    data = write_jsonl(tmp_path / "data.jsonl", docs)
+    assert main(["cv-split", data, "--folds", "3", "--output-dir", str(tmp_path / "splits")]) == 0
+    (tmp_path / "preds").mkdir()
+    for k in range(3):  # finds the first span of every document, and the second of every other one
+        refs = [json.loads(line) for line in (tmp_path / f"splits/fold{k}/test.jsonl").read_text().splitlines()]
+        write_jsonl(tmp_path / f"preds/fold{k}.jsonl", [{"doc_id": d["doc_id"], "entities": d["entities"][:1 + i % 2]}
+                                                        for i, d in enumerate(refs)])
+    out, counts = tmp_path / "results/m.json", tmp_path / "private/m.counts.json"
+    argv = ["cv-score", "--references", str(tmp_path / "splits/fold{k}/test.jsonl"), "--predictions",
+            str(tmp_path / "preds/fold{k}.jsonl"), "--folds", "3", "--model-name", "m", "--dataset", "toy",
+            "--output", str(out), "--intervals", "300", "--seed", "4", "--counts", str(counts)]
+    assert main(argv) == 0
+    saved = json.loads(out.read_text())
+    assert saved["config"]["bootstrap"]["n_resamples"] == 300 and saved["config"]["bootstrap"]["seed"] == 4
+    r = saved["results"]
+    assert r["f1_ci_low"] <= r["f1"] <= r["f1_ci_high"] and r["f1_ci_low"] < r["f1_ci_high"]
+    assert f"[{r['f1_ci_low']:.3f}, {r['f1_ci_high']:.3f}]" in capsys.readouterr().out
+    loaded = load_counts(counts)
+    assert loaded.estimate()["f1"] == r["f1"] and loaded.strata.tolist() == [0] * 3 + [1] * 3 + [2] * 3
+    assert list(loaded.doc_ids) == [json.loads(line)["doc_id"] for k in range(3)
+                                    for line in (tmp_path / f"splits/fold{k}/test.jsonl").read_text().splitlines()]
+    out.unlink()
+    assert main(argv) == 2 and "m.counts.json exists; pass --overwrite" in capsys.readouterr().err
+    assert not out.exists()  # refused before any work
+    assert main([*argv, "--overwrite"]) == 0 and json.loads(out.read_text()) == saved  # same seed, same file
+    assert main([*argv[:-6], "--overwrite"]) == 0  # default: no intervals
+    assert "bootstrap" not in json.loads(out.read_text())["config"]
+    with pytest.raises(SystemExit) as exit:
+        main([*argv[:-6], "--intervals", "-1"])
+    assert exit.value.code == 2 and "expected an integer >= 0, got '-1'" in capsys.readouterr().err
