@@ -324,15 +324,18 @@ class Leaderboard:
         """:func:`~ecr_hf.significance.compare_to_best` by F1 of the shown systems of ``dataset``
         that have counts, keyed by results file; empty (no claim) unless the best shown system and
         at least one other have counts. Cached until a results or counts file changes."""
-        shown = [(path, row) for path, row in self.files if str(row.get("dataset")) == dataset
-                 and _family(row) in families]
+        return self._ties_of(dataset, self._shown(dataset, families))
+
+    def _ties_of(self, dataset: str, shown: list[tuple[Path, dict[str, Any]]]) -> dict[Path, dict[str, Any]]:
         found = []
         for path, row in shown:
             counts_file = self.counts_path(path, dataset)
             if counts_file is not None and counts_file.is_file():
                 found.append((path, row, counts_file, path.stat().st_mtime_ns, counts_file.stat().st_mtime_ns))
-        key = (dataset, tuple((p, c, m, n) for p, _, c, m, n in found))
+        key = (dataset, tuple(path for path, _ in shown), tuple((p, c, m, n) for p, _, c, m, n in found))
         if key not in self._ties:
+            if len(self._ties) >= 64:  # old keys: files since changed, or other filters
+                self._ties.clear()
             self._ties[key] = self._compare(dataset, shown, found)
         return self._ties[key]
 
@@ -388,13 +391,16 @@ class Leaderboard:
                 out.append(None)
         return out
 
-    def _rows(self, dataset: str, families: Sequence[str]) -> list[dict[str, Any]]:
-        return [row for row in self.rows if str(row.get("dataset")) == dataset and _family(row) in families]
+    def _shown(self, dataset: str, families: Sequence[str]) -> list[tuple[Path, dict[str, Any]]]:
+        """(results file, row) of the systems shown, from one snapshot of the folder."""
+        return [(path, row) for path, row in self.files if str(row.get("dataset")) == dataset
+                and _family(row) in families]
 
     def table(self, view: str, dataset: str, families: Sequence[str], digits: int = 3) -> dict[str, Any]:
         """One view (``p``, ``length``, ``label`` or ``faithfulness``) of one data set, as a
         ``gr.Dataframe`` value (see :func:`_frame`)."""
-        rows = self._rows(dataset, families)
+        shown = self._shown(dataset, families)
+        rows = [row for _, row in shown]
         if view == "faithfulness":
             rows = [row for row in rows if any(row.get(key) is not None for _, key in _FAITHFULNESS)]
         lead: list[tuple] = [("system", [str(row.get("model_name")) for row in rows]),
@@ -410,9 +416,8 @@ class Leaderboard:
             columns = [(title, [f"label_{label}_{key}" for _, label in pairs]) for title, key in _METRICS]
         else:
             columns = [(title, [key] * len(rows)) for title, key in self._columns(view, rows)]
-        if view == "p" and (ties := self.ties(dataset, families)):
-            path_of = {id(row): path for path, row in self.files}
-            marks = [ties.get(path_of.get(id(row))) for row in rows]
+        if view == "p" and (ties := self._ties_of(dataset, shown)):
+            marks = [ties.get(path) for path, _ in shown]
             lead.append(("vs best F1", [None if m is None else m["p_value"] for m in marks],
                          [_mark(m) for m in marks]))
         return _frame(rows, lead, columns, digits, group=view == "label")
