@@ -2,12 +2,14 @@
 
     python benchmarks/bench_sft_eval_generation.py                 # SmolLM2-135M-shaped random Llama
     python benchmarks/bench_sft_eval_generation.py --size tiny     # 2 layers of 64: a smoke run in seconds
+    python benchmarks/bench_sft_eval_generation.py --size smollm2  # the real SmolLM2-135M-Instruct, chat prompts
     python benchmarks/bench_sft_eval_generation.py --lora 0        # full fine-tuning
     python benchmarks/bench_sft_eval_generation.py --bf16 0 --checkpointing 0   # the CPU-friendly settings
 
 Both sides generate (constrained, greedy, one batch) the answers for the same NCBI-disease sentences
 (the sample the package ships, English template) with the same weights: a random Llama, by default
-with LoRA adapters (r=16, all linear layers, as in ``examples/sft_smollm2_ncbi.py``). The trainer
+with LoRA adapters (r=16, all linear layers, as in ``examples/sft_smollm2_ncbi.py``); ``--size
+smollm2`` takes the real SmolLM2-135M-Instruct (``ecr_hf.offline_models``) and its chat template instead. The trainer
 side is what an evaluation runs: ``ECRSFTTrainer(..., ECRSFTConfig(use_cpu=True))`` with TRL's
 defaults otherwise (``bf16=True``, activation checkpointing on), after ``train()`` (one step at
 learning rate 0, which leaves the model in training mode with checkpointing enabled and
@@ -68,7 +70,7 @@ def bpe_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", choices=sorted(SIZES), default="smol")
+    ap.add_argument("--size", choices=[*sorted(SIZES), "smollm2"], default="smol")
     ap.add_argument("--rows", type=int, default=4, help="eval sentences (one generate batch)")
     ap.add_argument("--bf16", type=int, choices=[0, 1], default=1, help="ECRSFTConfig bf16 (TRL's default: 1)")
     ap.add_argument("--checkpointing", type=int, choices=[0, 1], default=1,
@@ -81,11 +83,20 @@ def main() -> None:
     hf_logging.set_verbosity_error()
 
     docs = documents(args.rows)
-    rows = to_instruction_dataset(docs, template="en", unit="document")
-    tokenizer = bpe_tokenizer([d["text"] for d in docs] * 5 + list(rows["prompt"]) + list(rows["completion"]))
-    torch.manual_seed(0)
-    base = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=1, eos_token_id=2,
-                                        **SIZES[args.size]))
+    if args.size == "smollm2":
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from ecr_hf.offline_models import offline_model_path
+
+        rows = to_instruction_dataset(docs, template="en", unit="document", conversational=True)
+        tokenizer = AutoTokenizer.from_pretrained(offline_model_path("smollm2"))
+        base = AutoModelForCausalLM.from_pretrained(offline_model_path("smollm2"), dtype=torch.float32)
+    else:
+        rows = to_instruction_dataset(docs, template="en", unit="document")
+        tokenizer = bpe_tokenizer([d["text"] for d in docs] * 5 + list(rows["prompt"]) + list(rows["completion"]))
+        torch.manual_seed(0)
+        base = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), pad_token_id=0, bos_token_id=1,
+                                            eos_token_id=2, **SIZES[args.size]))
     lora = default_lora_config(r=16, lora_alpha=32) if args.lora else None
     standalone_model = get_peft_model(copy.deepcopy(base), lora) if lora else copy.deepcopy(base)
 
@@ -119,7 +130,7 @@ def main() -> None:
         answers = inner(standalone_model, tokenizer, rows, batch_size=args.rows, show_progress=False)
         alone_times.append(time.perf_counter() - start)
     in_trainer, alone = min(timed["seconds"]), min(alone_times)
-    print(f"{args.size} Llama {'+ LoRA r=16' if lora else '(full fine-tuning)'}, {args.rows} rows, "
+    print(f"{args.size} {'+ LoRA r=16' if lora else '(full fine-tuning)'}, {args.rows} rows, "
           f"bf16={args.bf16}, checkpointing={args.checkpointing}, {args.threads} thread(s), torch {torch.__version__}")
     print(f"  ECRSFTTrainer.evaluate() generation: {in_trainer:8.2f} s")
     print(f"  generate_predictions alone:          {alone:8.2f} s")
