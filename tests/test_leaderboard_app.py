@@ -273,7 +273,7 @@ def test_vs_best_marks_only_where_counts_support_them(tmp_path, caplog):
     lb = Leaderboard(tmp_path / "results", tmp_path / "references")
     families = lb.families()
 
-    def column():
+    def column(families=families):
         table = lb.table("p", "toy", families)
         if "vs best F1" not in table["headers"]:
             return None
@@ -309,6 +309,13 @@ def test_vs_best_marks_only_where_counts_support_them(tmp_path, caplog):
         marks = column()
     assert marks["worse"] == "-" and "toy__worse.counts.json left out" in caplog.text
     assert "is not the results file's" in caplog.text
+
+    gold = [[d["entities"] for d in docs[i::3]] for i in range(3)]  # a best system without counts
+    cross_validate(gold, gold, p_values=[1, 2]).save(tmp_path / "results" / "toy__oracle.json", model_name="oracle",
+                                                     dataset="toy", family="decoder")
+    lb.reload()
+    assert column() is None  # shown, the oracle is the best: no claim
+    assert column([FAMILIES["encoder"]])["good"] in ("best", "≈ p=1")  # the oracle filtered out
 
 
 # -- the metric Spaces' page (no browser) --------------------------------------------------------
