@@ -238,9 +238,10 @@ class ECRSFTConfig(SFTConfig):
 
     Only the fields below are added; every ``SFTConfig`` default is kept (note TRL's: ``bf16=True``
     unless ``fp16``, activation (gradient) checkpointing on, ``learning_rate=2e-5``). On a CPU pass
-    ``use_cpu=True, bf16=False, activation_checkpointing=False`` (the name since transformers 5.23, the
-    floor this package declares; ``gradient_checkpointing`` is its deprecated alias). For a LoRA model, ``merge_and_unload()`` before a long
-    :func:`generate_predictions` run makes generation faster with the same answers.
+    ``use_cpu=True, bf16=False, activation_checkpointing=False`` (the name since transformers 5.23,
+    the floor this package declares; ``gradient_checkpointing`` is its deprecated alias). For a LoRA
+    model, ``merge_and_unload()`` before a long :func:`generate_predictions` run makes generation
+    faster with the same answers.
     """
 
     generation_eval: bool = field(
