@@ -30,6 +30,7 @@ import argparse
 import copy
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -100,7 +101,8 @@ def main() -> None:
     lora = default_lora_config(r=16, lora_alpha=32) if args.lora else None
     standalone_model = get_peft_model(copy.deepcopy(base), lora) if lora else copy.deepcopy(base)
 
-    config = ECRSFTConfig("outputs/bench-sft-eval-generation", use_cpu=True, bf16=bool(args.bf16),
+    output_dir = tempfile.TemporaryDirectory(prefix="bench-sft-eval-")  # removed at exit; nothing is saved
+    config = ECRSFTConfig(output_dir.name, use_cpu=True, bf16=bool(args.bf16),
                           activation_checkpointing=bool(args.checkpointing),
                           learning_rate=0.0, max_steps=1, per_device_train_batch_size=args.rows,
                           per_device_eval_batch_size=args.rows, save_strategy="no", eval_strategy="no",
