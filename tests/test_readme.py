@@ -11,8 +11,7 @@ How the blocks run (keep to these rules when editing the README):
   every other command (``python -c``, ``grep``) runs for real. ``evaluate``'s module cache is a
   temporary folder, so ``ecr-hf register-metrics`` never touches the user's.
 * Blocks without a language, and ```yaml, show output; they are not run.
-* The SETUP blocks (installing packages, running CI, serving, pushing to the Hub, plots that need
-  matplotlib) are not run; each must still be in the README.
+* The SETUP blocks (installing packages, running CI, serving, pushing to the Hub) are not run; each must still be in the README.
 * Fast run (the default): :func:`ecr_hf.offline_models.offline_model_path` returns tiny random
   checkpoints built here ("minilm": a 2-layer BERT with a WordPiece tokenizer trained on the bundled
   sample; "smollm2": a 2-layer Llama with a byte-level BPE tokenizer and a chat template), and every
@@ -46,7 +45,6 @@ SETUP = (  # the first line of each block that is not run, and why
     "python3 -m venv .venv &&",  # installs packages
     "python3 -m venv .venv-floor",  # installs packages
     "bash .ci/run",  # the whole test suite in fresh environments
-    "ecr-hf plot ",  # needs matplotlib, which no extra that .ci/run installs declares
     "ecr-hf leaderboard-serve ",  # a web server: runs until stopped
     "hf upload ",  # pushes to the Hub (placeholders, network)
 )
