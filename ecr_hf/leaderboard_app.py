@@ -27,6 +27,11 @@ compare_to_best`, :data:`SIGNIFICANCE_RESAMPLES` swaps, seed 0, so a page always
 marks) and ``≈`` where it is >= 0.05 (not significantly worse). Without counts the page makes no
 claim about significance. A counts file that does not match its results file (other documents or
 another F1) is left out with a logged warning.
+
+Demo: the package ships a worked leaderboard (:data:`DEMO_DIR`: ``results/`` of three systems on
+two data sets, made by ``examples/demo_leaderboard.py``; ``references/`` with the per-document
+counts of the public-domain NCBI sample only, so its "vs best F1" column shows). :func:`copy_demo`
+copies it to a writable folder, so that submissions to the demo never write into the package.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,7 +58,7 @@ from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["FAMILIES", "MAX_SUBMISSION_BYTES", "SIGNIFICANCE_RESAMPLES", "SIGNIFICANCE_LEVEL", "SubmissionError",
+__all__ = ["DEMO_DIR", "copy_demo", "FAMILIES", "MAX_SUBMISSION_BYTES", "SIGNIFICANCE_RESAMPLES", "SIGNIFICANCE_LEVEL", "SubmissionError",
            "ReferenceSet", "load_references", "score_submission", "Leaderboard", "build_app", "serve"]
 
 MAX_SUBMISSION_BYTES = 16 * 2**20
@@ -68,11 +74,24 @@ SIGNIFICANCE_RESAMPLES = 10_000
 SIGNIFICANCE_LEVEL = 0.05
 """A system whose p-value against the best is at least this is marked ``≈`` (not significantly worse)."""
 
+DEMO_DIR = Path(__file__).parent / "data" / "leaderboard_demo"
+"""The shipped demo leaderboard: ``results/`` and ``references/`` (module docstring)."""
+
 _LOG = logging.getLogger(__name__)
 _METRICS = (("F1", "f1"), ("R", "recall"), ("P", "precision"))
 _FAITHFULNESS = (("exact copies", "faithfulness_exact_match_rate"), ("similarity", "faithfulness_mean_similarity"),
                  ("spans found", "faithfulness_n_spans_found"), ("spans dropped", "faithfulness_n_spans_dropped"))
 _NAME = re.compile(r"[\w.\-/ ()+=,:]{1,100}")
+
+
+def copy_demo(target: str | Path) -> tuple[Path, Path]:
+    """Copy the demo (:data:`DEMO_DIR`) into the new folder ``target``; its ``(results, references)``
+    folders, for :func:`serve`. An existing ``target`` raises :class:`~ecr_hf.outputs.OutputExistsError`."""
+    target = Path(target)
+    if target.exists():
+        raise OutputExistsError(f"{target} exists; copy_demo writes a new folder")
+    shutil.copytree(DEMO_DIR, target, ignore=shutil.ignore_patterns("*.md"))
+    return target / "results", target / "references"
 
 
 class SubmissionError(ValueError):
