@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
 import re
 import string
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -564,38 +562,6 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 _TRAIN_EXTRAS = ("torch", "transformers", "accelerate", "peft", "trl")  # pyproject's [train]
-_NEW_HEADS = ("classifier", "score")  # AutoModelForTokenClassification's head module names
-
-
-class _NewHeadReport(logging.Filter):
-    """Drops transformers' LOAD REPORT when it only says what building a token classifier on a
-    checkpoint always does: the new head (``classifier``/``score``) is MISSING (initialised) and the
-    checkpoint's own heads (a pooler, an LM head) are UNEXPECTED. A report with any other row (a
-    missing backbone weight, a size mismatch) is kept."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "LOAD REPORT" not in message:
-            return True
-        rows = [[cell.strip() for cell in re.sub(r"\x1b\[[0-9;]*m", "", line).split("|")]
-                for line in message.splitlines() if line.count("|") >= 2]
-        expected = [(key.split(".")[0] in _NEW_HEADS and status == "MISSING") or status == "UNEXPECTED"
-                    for key, status, *_ in rows[1:]]  # rows[0] is the header
-        return not (expected and all(expected))
-
-
-@contextmanager
-def _quiet_new_head_reports() -> Iterator[None]:
-    """:class:`_NewHeadReport` on transformers' loading logger (a plain ``logging`` logger, so
-    commands that never load a model do not import transformers)."""
-    logger, report = logging.getLogger("transformers.modeling_utils"), _NewHeadReport()
-    logger.addFilter(report)
-    try:
-        yield
-    finally:
-        logger.removeFilter(report)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one ``ecr-hf`` command. Bad input (a file, a line, a value) prints ``ecr-hf <command>:
     error: ...`` naming it and returns 2, as argparse does for bad options; a closed stdout (``ecr-hf
@@ -805,20 +771,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        with _quiet_new_head_reports():
-            try:
-                code = args.func(args)
-            except BrokenPipeError:
+        try:
+            code = args.func(args)
+        except BrokenPipeError:
+            raise
+        except ModuleNotFoundError as e:
+            if e.name not in _TRAIN_EXTRAS:
                 raise
-            except ModuleNotFoundError as e:
-                if e.name not in _TRAIN_EXTRAS:
-                    raise
-                print(f"ecr-hf {args.command}: error: {e}; this command needs the training extras: pip install "
-                      "'ecr-hf[train]'", file=sys.stderr)
-                return 2
-            except (OSError, ValueError) as e:
-                print(f"ecr-hf {args.command}: error: {e}", file=sys.stderr)
-                return 2
+            print(f"ecr-hf {args.command}: error: {e}; this command needs the training extras: pip install "
+                  "'ecr-hf[train]'", file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as e:
+            print(f"ecr-hf {args.command}: error: {e}", file=sys.stderr)
+            return 2
         sys.stdout.flush()
         return code
     except BrokenPipeError:

@@ -275,14 +275,14 @@ def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, 
 
 
 def test_new_head_report_filter_keeps_real_warnings():
-    from ecr_hf.cli import _NewHeadReport
+    from ecr_hf.load_report import NewHeadReport
 
     def record(rows):
         table = "Key | Status | \n----+---+-\n" + "".join(f"{k} | \x1b[31m{s}\x1b[0m | \n" for k, s in rows)
         return logging.LogRecord("transformers.modeling_utils", logging.WARNING, __file__, 1,
                                  "BertForTokenClassification LOAD REPORT from: x\n" + table, None, None)
 
-    keep = _NewHeadReport().filter
+    keep = NewHeadReport().filter
     assert not keep(record([("pooler.dense.{weight, bias}", "UNEXPECTED"), ("classifier.{weight, bias}", "MISSING")]))
     assert not keep(record([("score.weight", "MISSING")]))
     assert keep(record([("classifier.weight", "MISSING"), ("encoder.layer.0.attention.self.query.weight", "MISSING")]))

@@ -31,6 +31,7 @@ from transformers.modeling_outputs import TokenClassifierOutput
 from transformers.pytorch_utils import Conv1D
 from transformers.utils import logging
 
+from ..load_report import quiet_new_head_reports
 from .bidirectional import apply_bidirectional_attention
 from .config import TokenClassifierConfig
 from ..token_data import ensure_pad_token
@@ -62,7 +63,8 @@ def _load(path: str, config: TokenClassifierConfig) -> PreTrainedModel:
     hf_config.id2label, hf_config.label2id = config.id2label, config.label2id
     dtype = config.dtype if config.dtype == "auto" else getattr(torch, config.dtype)
     kwargs = {} if config.attn_implementation is None else {"attn_implementation": config.attn_implementation}
-    model = AutoModelForTokenClassification.from_pretrained(path, config=hf_config, dtype=dtype, **kwargs)
+    with quiet_new_head_reports():  # the new head is MISSING by design; other rows still show
+        model = AutoModelForTokenClassification.from_pretrained(path, config=hf_config, dtype=dtype, **kwargs)
     if config.pad_token_id is not None:
         model.config.pad_token_id = config.pad_token_id  # after construction: see the module docstring
     apply_bidirectional_attention(model, config.bidirectional)
