@@ -4,7 +4,7 @@
 
 The page is served from a copy of the demo (``ecr_hf.leaderboard_app.copy_demo``) and shot in
 headless Chromium (Debian's, driven by Playwright: Playwright's own browser download needs the
-network); the figure is ``ecr_hf.plots.plot_f1_by_p`` of one data set's demo results (mean ± 1 SD over folds).
+network); the figure is ``ecr_hf.plots.plot_f1_by_p`` of the demo results, a panel per data set (mean ± 1 SD over folds).
 """
 
 import argparse
@@ -47,7 +47,7 @@ def main() -> None:
     ap.add_argument("--output-dir", default="examples/figures")
     ap.add_argument("--chromium", default="/usr/lib/chromium/chromium")
     ap.add_argument("--dataset", default="ncbi_disease_sample", help="the data set the screenshot shows")
-    ap.add_argument("--figure-dataset", default="ebm_nlp_pico", help="the data set the figure shows")
+    ap.add_argument("--figure-dataset", default=None, help="the one data set the figure shows (default: all)")
     ap.add_argument("--overwrite", action="store_true")
     args = ap.parse_args()
     out = Path(args.output_dir)
