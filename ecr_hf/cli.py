@@ -20,6 +20,7 @@ import os
 import re
 import string
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,9 +443,15 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _leaderboard_serve(args: argparse.Namespace) -> int:
-    from .leaderboard_app import serve
+    from .leaderboard_app import copy_demo, serve
 
-    serve(args.results, args.references, host=args.host, port=args.port)
+    if args.results is not None:
+        serve(args.results, args.references, host=args.host, port=args.port)
+        return 0
+    if args.references is not None:
+        raise ValueError("--references needs --results (without --results the shipped demo is served)")
+    with tempfile.TemporaryDirectory() as tmp:  # a copy: submissions to the demo never write into the package
+        serve(*copy_demo(Path(tmp) / "demo"), host=args.host, port=args.port)
     return 0
 
 
@@ -694,7 +701,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     serve = command("leaderboard-serve", "the leaderboard web page (Gradio) over a folder of results files, with "
                     "submissions when --references is given (also: ecr-hf leaderboard serve)")
-    serve.add_argument("--results", required=True, help="folder of leaderboard files; submissions are saved here")
+    serve.add_argument("--results", default=None, help="folder of leaderboard files; submissions are saved here "
+                       "(None: a temporary copy of the shipped demo, ecr_hf/data/leaderboard_demo)")
     serve.add_argument("--references", default=None, help="folder of gold test files, <data set>/fold{k}/test.jsonl "
                        "(as cv-split writes them) or <data set>/test.jsonl: turns submissions on; never shown")
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other machines")

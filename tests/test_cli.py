@@ -657,3 +657,25 @@ def test_cv_score_intervals_and_counts(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit:
         main([*argv[:-6], "--intervals", "-1"])
     assert exit.value.code == 2 and "expected an integer >= 0, got '-1'" in capsys.readouterr().err
+
+
+def test_leaderboard_serve_without_results_serves_a_copy_of_the_demo(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("gradio")
+    import ecr_hf.leaderboard_app
+    from ecr_hf.leaderboard import load_results
+
+    served = []
+
+    def fake_serve(results, references, **kw):  # what a browser would see, read while the copy exists
+        served.append((Path(results), Path(references), kw, load_results(results).to_list()))
+
+    monkeypatch.setattr(ecr_hf.leaderboard_app, "serve", fake_serve)
+    assert main(["leaderboard", "serve", "--port", "7999"]) == 0
+    (results, references, kw, rows), = served
+    assert kw == {"host": "127.0.0.1", "port": 7999}
+    assert ecr_hf.leaderboard_app.DEMO_DIR not in results.parents  # never the package's own folder
+    assert not results.exists()  # the temporary copy is gone after serving
+    assert {(r["dataset"], r["model_name"]) for r in rows} >= {("ncbi_disease_sample", "minilm"),
+                                                               ("ebm_nlp_pico", "dictionary")}
+    assert main(["leaderboard", "serve", "--references", str(tmp_path)]) == 2
+    assert "--references needs --results" in capsys.readouterr().err

