@@ -119,15 +119,19 @@ def _requirements(metadata: str, gradio_version: str) -> list[str]:
     return [*dict.fromkeys(lines), f"gradio=={gradio_version}"]
 
 
+_DEMO = "ecr_hf/data/leaderboard_demo/"
+
+
 def _package(wheel: str | os.PathLike | None) -> tuple[dict[str, str], str]:
-    """Every file of the ecr-hf wheel (built from this source tree when None), as text, and its
-    METADATA; a wheel member that is not UTF-8 text is an error (the folder is written as text)."""
+    """Every file of the ecr-hf wheel (built from this source tree when None) but the demo
+    leaderboard, as text, and its METADATA; a wheel member that is not UTF-8 text is an error (the folder is written as text)."""
     files: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(wheel) if wheel is not None else build_wheel(tmp)
         with zipfile.ZipFile(path) as archive:
             for member in archive.infolist():
-                if member.is_dir():
+                # a Space serves its own results: the shipped demo, gold references included, stays out
+                if member.is_dir() or member.filename.startswith(_DEMO):
                     continue
                 try:
                     files[member.filename] = archive.read(member).decode("utf-8")
