@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cli import _pair, read_span_documents
+from .cli import _pair, _read, read_span_documents
 from .leaderboard import CrossValidationResult, cross_validate, cross_validation_counts, load_results
 from .outputs import OutputExistsError
 from .significance import DocumentCounts, compare_to_best, load_counts, save_counts
@@ -163,15 +163,11 @@ def score_submission(
     size = Path(path).stat().st_size
     if size > max_bytes:
         raise SubmissionError(f"the file has {size:,} bytes; the limit is {max_bytes:,}")
-    try:
-        predictions = read_span_documents(path, marked=True)
-        with open(path, "rb") as f:  # the reader's lines: split at b"\n", blank ones (a BOM aside) skipped
-            line_of = dict(zip(predictions, (n for n, line in enumerate(f, 1)
-                                             if line.removeprefix(b"\xef\xbb\xbf" if n == 1 else b"").strip())))
-    except UnicodeDecodeError as e:
-        raise SubmissionError(f"the file is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:  # the CLI's reader: it checks every line and keeps the line each doc_id came from
+        submitted = _read(path, marked=True)
     except ValueError as e:
         raise SubmissionError(str(e).replace(f"{path}:", "line ", 1)) from None
+    predictions, line_of = submitted.docs, submitted.lines
     if not predictions:
         raise SubmissionError("the file holds no prediction lines")
     fold_of = references.fold_of()
