@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from itertools import chain
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -26,6 +26,9 @@ __all__ = [
     "MarkerError",
     "tags_to_spans",
     "bio_to_spans",
+    "chunk_arrays",
+    "Chunks",
+    "detect_scheme",
     "SCHEMES",
     "spans_to_tags",
     "conll_to_document",
@@ -131,55 +134,224 @@ def parse_marked(
     return plain, spans
 
 
-# Strict schemes as data: allowed prefixes, prefixes that open a chunk, which prefix may follow which
-# inside one chunk (same label only), and prefixes a chunk may end on.
+# seqeval's strict schemes as data (seqeval.scheme): the prefixes a scheme allows, and when a token
+# starts a chunk, continues one ("inside") or, as the token after a chunk, ends it. A rule "P>C" holds
+# for a token with prefix C after one with prefix P; "=" asks for the same label, "!" for another; "*"
+# is any prefix (O included).
 SCHEMES = {
-    "IOB2": dict(allowed="BIO", starts="B", follows={"B": "I", "I": "I"}, finals="BI"),
-    "IOE2": dict(allowed="IEO", starts="IE", follows={"I": "IE"}, finals="E"),
-    "IOBES": dict(allowed="BIESO", starts="BS", follows={"B": "IE", "I": "IE"}, finals="ES"),
-    "BILOU": dict(allowed="BILUO", starts="BU", follows={"B": "IL", "I": "IL"}, finals="LU"),
+    "IOB1": dict(allowed="IOB", start="O>I I>I! B>I I>B= B>B=", inside="B>I= I>I=",
+                 end="I>I! I>O I>B B>O B>I! B>B="),
+    "IOE1": dict(allowed="IOE", start="O>I I>I! E>I E>E=", inside="I>I= I>E=", end="I>I! I>O I>E! E>I= E>E="),
+    "IOB2": dict(allowed="IOB", start="*>B", inside="B>I= I>I=", end="I>O I>I! I>B B>O B>I! B>B"),
+    "IOE2": dict(allowed="IOE", start="O>I O>E E>I E>E I>I! I>E!", inside="I>E= I>I=", end="E>*"),
+    "IOBES": dict(allowed="IOBES", start="*>B *>S", inside="B>I= B>E= I>I= I>E=", end="S>* E>*"),
+    "BILOU": dict(allowed="IOBLU", start="*>B *>U", inside="B>I= B>L= I>I= I>L=", end="U>* L>*"),
 }
 _PREFIXES = "OBIESLU"  # code = index; O is 0
 _CONLLEVAL = "BIESO"
 
 
-def _parse(flat: list[str], base: np.ndarray, allowed: str, hint: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Prefix codes, label ids (-1 for none) and label names of a flat tag list (``base``: sequence starts)."""
+def _rule_table(rules: str) -> np.ndarray:
+    """``[same label, previous prefix, prefix]`` -> whether one of ``rules`` holds."""
+    table = np.zeros((2, len(_PREFIXES), len(_PREFIXES)), dtype=bool)
+    for rule in rules.split():
+        prev, cur, cond = rule[0], rule[2], rule[3:]
+        rows = slice(None) if prev == "*" else _PREFIXES.index(prev)
+        col = slice(None) if cur == "*" else _PREFIXES.index(cur)
+        for same in {"=": (1,), "!": (0,)}.get(cond, (0, 1)):
+            table[same, rows, col] = True
+    return table
+
+
+_TABLES = {name: {part: _rule_table(rule[part]) for part in ("start", "inside", "end")}
+           for name, rule in SCHEMES.items()}
+
+
+def _split_tag(tag: Any, suffix: bool) -> tuple[str, str] | None:
+    """``(prefix, label)`` of a tag (``"B-PER"``, or ``"PER-B"`` with ``suffix``); None if ill-formed."""
+    if tag == "O":
+        return "O", ""
+    if not isinstance(tag, str):
+        return None
+    name, sep, head = tag.rpartition("-") if suffix else tag.partition("-")[::-1]
+    if len(head) != 1 or head not in _PREFIXES[1:] or (sep and not name):
+        return None
+    return head, name
+
+
+def _parse(flat: list[str], base: np.ndarray, allowed: str, hint: str, suffix: bool = False,
+           untyped: str | None = None) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """Prefix codes, label ids and label names of a flat tag list (``base``: sequence starts).
+
+    A bare prefix (``"B"``) is labelled ``untyped``; when that is None its label id is -1, as O's.
+    """
     uniq = sorted(set(flat), key=str)
     index = {tag: k for k, tag in enumerate(uniq)}
     inverse = np.fromiter(map(index.__getitem__, flat), dtype=np.int64, count=len(flat))
     prefix, label, names = np.zeros(len(uniq), np.int64), np.full(len(uniq), -1, np.int64), {}
     for k, tag in enumerate(uniq):
-        head, sep, name = tag.partition("-") if isinstance(tag, str) else ("", "", "")
-        if tag != "O" and (len(head) != 1 or head not in allowed or head == "O" or (sep and not name)):
+        parts = _split_tag(tag, suffix)
+        if parts is None or parts[0] not in allowed:
             at = int(np.flatnonzero(inverse == k)[0])
             seq = int(np.searchsorted(base, at, side="right")) - 1
+            form = "LABEL-PREFIX" if suffix else "PREFIX-LABEL"
             raise ValueError(f"invalid tag {tag!r} (sequence {seq}, token {at - base[seq]}): expected 'O' or "
-                             f"PREFIX-LABEL with PREFIX in {sorted(set(allowed) - {'O'})}{hint}")
+                             f"{form} with PREFIX in {sorted(set(allowed) - {'O'})}{hint}")
+        head, name = parts
         prefix[k] = _PREFIXES.index(head)
-        if name:
-            label[k] = names.setdefault(name, len(names))
+        if head != "O" and (name or untyped is not None):
+            label[k] = names.setdefault(name or untyped, len(names))
     return prefix[inverse], label[inverse], list(names)
+
+
+def _batch(tags: Any) -> tuple[bool, Sequence[Sequence[str]]]:
+    if isinstance(tags, str):
+        raise ValueError(f"tags must be a sequence of tag strings, got the string {tags!r}; wrap it in a list")
+    batch = len(tags) > 0 and not isinstance(tags[0], str)
+    return batch, (tags if batch else [tags])
+
+
+def _detect(prefixes: set[str], untagged: str | None = None) -> str:
+    """The scheme a set of prefixes (``O`` included or not) belongs to; see :func:`detect_scheme`.
+    ``untagged``: the answer when there is no chunk tag at all (None: raise)."""
+    seen = prefixes - {"O"}
+    if not seen and untagged is not None:
+        return untagged
+    for name, needs in (("IOB2", "B"), ("IOE2", "E")):
+        if seen and seen <= set(name) and needs in seen:
+            return name
+    if seen and seen <= set("BIES") and ("S" in seen or {"B", "E"} <= seen):
+        return "IOBES"
+    if seen and seen <= set("BILU") and seen & set("LU"):
+        return "BILOU"
+    shown = sorted(prefixes, key=_PREFIXES.index)
+    why = ("there is no chunk tag" if not seen else
+           "'I' alone fits IOB1 and IOE1 (and IO tags)" if seen == {"I"} else "they fit no single scheme")
+    raise ValueError(f"cannot detect the tagging scheme from the prefixes {shown}: {why}; pass scheme= one of "
+                     f"{list(SCHEMES)} (or use mode='default')")
+
+
+def detect_scheme(tags: Sequence[str] | Sequence[Sequence[str]], *, suffix: bool = False,
+                  untagged: str | None = None) -> str:
+    """The strict scheme of a tag sequence (or batch), from the set of prefixes it uses.
+
+    The rule (seqeval's ``auto_detect``, made total): with ``P`` the prefixes other than ``O``,
+    ``IOB2`` if ``P`` is ``{B}`` or ``{B, I}``; ``IOE2`` if ``{E}`` or ``{E, I}``; ``IOBES`` if ``P``
+    lies within ``{B, I, E, S}`` and holds ``S`` or both ``B`` and ``E``; ``BILOU`` if it lies within
+    ``{B, I, L, U}`` and holds ``L`` or ``U``. Anything else (no chunk tag at all, ``I`` alone, a
+    mixture such as ``{E, L}``) raises a ``ValueError`` listing the prefixes seen. IOB1 and IOE1 are
+    never guessed (their tags also read as IOB2/IOE2 or as IO): pass them by name. Tags without any
+    chunk (all ``O``, or none) give ``untagged`` when it is set. Where seqeval
+    detects a scheme this gives the same one; seqeval also refuses a few sets only one scheme allows
+    (``{S, O}``, ``{B, S}``, ``{U, O}``, ...), which this reads as IOBES or BILOU.
+
+    Examples:
+        >>> detect_scheme([["B-X", "I-X", "O"], ["B-Y"]])
+        'IOB2'
+        >>> detect_scheme(["O", "S-X", "B-Y", "E-Y"])
+        'IOBES'
+        >>> detect_scheme(["X-B", "X-L"], suffix=True)
+        'BILOU'
+        >>> detect_scheme(["I-X", "O"])
+        Traceback (most recent call last):
+        ...
+        ValueError: cannot detect the tagging scheme from the prefixes ['O', 'I']: 'I' alone fits IOB1 and IOE1 (and IO tags); pass scheme= one of ['IOB1', 'IOE1', 'IOB2', 'IOE2', 'IOBES', 'BILOU'] (or use mode='default')
+    """
+    _, seqs = _batch(tags)
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    codes, _, _ = _parse(list(chain.from_iterable(seqs)), np.cumsum(lengths) - lengths, _PREFIXES, "", suffix)
+    return _detect({_PREFIXES[c] for c in np.unique(codes).tolist()}, untagged)
+
+
+class Chunks(NamedTuple):
+    """Chunks of a batch of tag sequences as arrays: sequence index, token start and end (exclusive),
+    label id into ``names`` (-1: unlabelled), in order of sequence and start."""
+
+    seq: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    label: np.ndarray
+    names: list[str]
+
+
+def chunk_arrays(seqs: Sequence[Sequence[str]], scheme: Any = "IOB2", mode: str = "strict", *,
+                 suffix: bool = False, untyped: str | None = None) -> Chunks:
+    """:func:`bio_to_spans` on a batch, as arrays (no object per chunk); ``untyped`` names unlabelled chunks."""
+    scheme = getattr(scheme, "__name__", scheme)
+    if mode == "strict":
+        if scheme in (None, "auto"):
+            scheme = detect_scheme(seqs, suffix=suffix, untagged="IOB2")  # no chunk: any scheme gives none
+        if scheme not in SCHEMES:
+            raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(SCHEMES)}, 'auto' "
+                             "(or mode='default')")
+        allowed, hint = SCHEMES[scheme]["allowed"], f" for scheme {scheme!r} (or use mode='default')"
+    elif mode == "default":
+        allowed, hint = _CONLLEVAL, " (conlleval tags; use mode='strict' for BILOU)"
+    else:
+        raise ValueError(f"mode must be 'strict' or 'default', got {mode!r}")
+
+    # One flat array, each sequence followed by an 'O' separator so chunks never cross sequences.
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    tight = np.cumsum(lengths) - lengths
+    codes, ids, names = _parse(list(chain.from_iterable(seqs)), tight, allowed, hint, suffix, untyped)
+    base = tight + np.arange(len(seqs))
+    where = np.arange(len(codes)) + np.repeat(np.arange(len(seqs)), lengths)
+    prefix = np.zeros(len(codes) + len(seqs), dtype=np.int64)
+    label = np.full(len(prefix), -1, dtype=np.int64)
+    prefix[where], label[where] = codes, ids
+    prev_p, prev_l = np.r_[0, prefix[:-1]][: len(prefix)], np.r_[-1, label[:-1]][: len(prefix)]
+    if mode == "strict":
+        # seqeval scans left to right: a run of "inside" tokens after a non-inside one is one segment;
+        # its first start token opens a chunk that runs to the segment's end, kept when the token
+        # after it ends it (``end`` rule). Every rule looks at two neighbours only: vectorised.
+        same = (prev_l == label).astype(np.int64)
+        holds = {part: table[same, prev_p, prefix] for part, table in _TABLES[scheme].items()}
+        heads = np.flatnonzero(~holds["inside"])
+        segment = np.cumsum(~holds["inside"]) - 1
+        opens = np.flatnonzero(holds["start"])
+        opens = opens[np.r_[True, np.diff(segment[opens]) != 0]] if len(opens) else opens
+        closes = heads[segment[opens] + 1]  # the last token is an 'O' separator: a head, never a start
+        ok = holds["end"][closes]
+        starts, ends = opens[ok], closes[ok]
+    else:
+        retyped = prev_l != label
+        is_ = {c: prefix == _PREFIXES.index(c) for c in _CONLLEVAL}
+        was = {c: prev_p == _PREFIXES.index(c) for c in _CONLLEVAL}
+        opened = is_["B"] | is_["S"] | ((was["E"] | was["S"] | was["O"]) & (is_["E"] | is_["I"])) | (
+            ~is_["O"] & retyped)
+        closed = was["E"] | was["S"] | ((was["B"] | was["I"]) & (is_["B"] | is_["S"] | is_["O"])) | (
+            ~was["O"] & retyped)
+        starts, ends = np.flatnonzero(opened), np.flatnonzero(closed)
+    seq = np.searchsorted(base, starts, side="right") - 1
+    return Chunks(seq, starts - base[seq], ends - base[seq], label[starts], names)
 
 
 def bio_to_spans(
     tags: Sequence[str] | Sequence[Sequence[str]],
-    scheme: str = "IOB2",
+    scheme: Any = "IOB2",
     mode: Literal["strict", "default"] = "strict",
+    *,
+    suffix: bool = False,
 ) -> list[Span] | list[list[Span]]:
     """Token spans of a tag sequence (or of a batch of sequences), as seqeval extracts them.
 
-    ``mode="strict"`` matches seqeval's ``mode="strict", scheme=...``: for IOB2 a chunk is ``B-X``
-    followed by ``I-X`` tokens, and a stray ``I-X`` is not an entity; IOE2, IOBES and BILOU chunks
-    must also end on ``E``/``S`` (``L``/``U``). ``mode="default"`` matches seqeval's default
+    ``mode="strict"`` matches seqeval's ``mode="strict", scheme=...`` rule for rule (:data:`SCHEMES`):
+    for IOB2 a chunk is ``B-X`` followed by ``I-X`` tokens, and a stray ``I-X`` is not an entity;
+    IOE2, IOBES and BILOU chunks must also end on ``E``/``S`` (``L``/``U``); IOB1 and IOE1 follow
+    seqeval's rules too, quirks included (in IOB1 a ``B-X`` opens a chunk only right after an ``X``
+    chunk, so ``B-X I-X`` after ``O`` gives the chunk ``I-X``). ``scheme="auto"`` (or None) picks the
+    scheme from the prefixes used (:func:`detect_scheme`). ``mode="default"`` matches seqeval's default
     conlleval rules (``scheme`` is then ignored): ``I-X`` after ``O`` or after another label starts a
-    chunk, so nothing is dropped. Tags are ``O`` or ``PREFIX-LABEL``; a bare prefix (``B``) gives an
-    unlabelled span. The work is vectorised over the whole batch.
+    chunk, so nothing is dropped. Tags are ``O`` or ``PREFIX-LABEL`` (``LABEL-PREFIX`` with
+    ``suffix=True``, e.g. ``PER-B``); a bare prefix (``B``) gives an unlabelled span. The work is
+    vectorised over the whole batch.
 
     Args:
         tags: one sequence of tag strings, or a list of such sequences.
-        scheme: ``"IOB2"``, ``"IOE2"``, ``"IOBES"`` or ``"BILOU"`` (or seqeval's scheme class).
+        scheme: a name in :data:`SCHEMES` (``"IOB1"``, ``"IOE1"``, ``"IOB2"``, ``"IOE2"``,
+            ``"IOBES"``, ``"BILOU"``), seqeval's scheme class, or ``"auto"``/None.
         mode: ``"strict"`` or ``"default"``.
+        suffix: the prefix comes last (``PER-B``).
 
     Returns:
         ``Span(start, end, label)`` lists with token indices, end exclusive, in order of start; a list
@@ -192,56 +364,16 @@ def bio_to_spans(
         Span(start=3, end=4, label='LOC')
         >>> bio_to_spans([["S-X", "B-Y", "I-Y"], ["B-Y", "E-Y"]], scheme="IOBES")
         [[Span(start=0, end=1, label='X')], [Span(start=0, end=2, label='Y')]]
+        >>> bio_to_spans(["I-X", "I-X", "B-X", "O"], scheme="IOB1")
+        [Span(start=0, end=2, label='X'), Span(start=2, end=3, label='X')]
+        >>> bio_to_spans(["PER-B", "PER-E", "O"], scheme="auto", suffix=True)
+        [Span(start=0, end=2, label='PER')]
     """
-    if isinstance(tags, str):
-        raise ValueError(f"tags must be a sequence of tag strings, got the string {tags!r}; wrap it in a list")
-    batch = len(tags) > 0 and not isinstance(tags[0], str)
-    seqs = tags if batch else [tags]
-    scheme = getattr(scheme, "__name__", scheme)
-    if mode == "strict":
-        if scheme not in SCHEMES:
-            raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(SCHEMES)} (or mode='default')")
-        rule = SCHEMES[scheme]
-        allowed, hint = rule["allowed"], f" for scheme {scheme!r} (or use mode='default')"
-    elif mode == "default":
-        allowed, hint = _CONLLEVAL, " (conlleval tags; use mode='strict' for BILOU)"
-    else:
-        raise ValueError(f"mode must be 'strict' or 'default', got {mode!r}")
-
-    # One flat array, each sequence followed by an 'O' separator so chunks never cross sequences.
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    tight = np.cumsum(lengths) - lengths
-    codes, ids, names = _parse(list(chain.from_iterable(seqs)), tight, allowed, hint)
-    base = tight + np.arange(len(seqs))
-    where = np.arange(len(codes)) + np.repeat(np.arange(len(seqs)), lengths)
-    prefix = np.zeros(len(codes) + len(seqs), dtype=np.int64)
-    label = np.full(len(prefix), -1, dtype=np.int64)
-    prefix[where], label[where] = codes, ids
-    prev_p, prev_l = np.r_[0, prefix[:-1]], np.r_[-1, label[:-1]]
-    retyped = prev_l != label
-    if mode == "strict":
-        follows = np.zeros((len(_PREFIXES),) * 2, dtype=bool)
-        for a, bs in rule["follows"].items():
-            follows[_PREFIXES.index(a), [_PREFIXES.index(b) for b in bs]] = True
-        linked = follows[prev_p, prefix] & ~retyped
-        inside = prefix != 0
-        heads = np.flatnonzero(inside & ~linked)
-        tails = np.flatnonzero(inside & ~np.r_[linked[1:], False])
-        ok = np.isin(prefix[heads], [_PREFIXES.index(c) for c in rule["starts"]]) & np.isin(
-            prefix[tails], [_PREFIXES.index(c) for c in rule["finals"]])
-        starts, ends = heads[ok], tails[ok] + 1
-    else:
-        is_ = {c: prefix == _PREFIXES.index(c) for c in _CONLLEVAL}
-        was = {c: prev_p == _PREFIXES.index(c) for c in _CONLLEVAL}
-        opened = is_["B"] | is_["S"] | ((was["E"] | was["S"] | was["O"]) & (is_["E"] | is_["I"])) | (
-            ~is_["O"] & retyped)
-        closed = was["E"] | was["S"] | ((was["B"] | was["I"]) & (is_["B"] | is_["S"] | is_["O"])) | (
-            ~was["O"] & retyped)
-        starts, ends = np.flatnonzero(opened), np.flatnonzero(closed)
-    seq = np.searchsorted(base, starts, side="right") - 1
+    batch, seqs = _batch(tags)
+    chunks = chunk_arrays(seqs, scheme, mode, suffix=suffix)
     out: list[list[Span]] = [[] for _ in seqs]
-    for k, s, e, lab in zip(seq.tolist(), (starts - base[seq]).tolist(), (ends - base[seq]).tolist(),
-                            label[starts].tolist()):
+    names = chunks.names
+    for k, s, e, lab in zip(chunks.seq.tolist(), chunks.start.tolist(), chunks.end.tolist(), chunks.label.tolist()):
         out[k].append(Span(s, e, names[lab] if lab >= 0 else None))
     return out if batch else out[0]
 

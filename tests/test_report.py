@@ -81,8 +81,8 @@ def test_decoding_errors():
         bio_to_spans(["B-"], mode="default")
     with pytest.raises(ValueError, match="invalid tag 'U-X'"):
         bio_to_spans(["U-X"], mode="default")
-    with pytest.raises(ValueError, match="unknown scheme 'IOB1'"):
-        bio_to_spans(["O"], scheme="IOB1")
+    with pytest.raises(ValueError, match="unknown scheme 'IOB3'"):
+        bio_to_spans(["O"], scheme="IOB3")
     with pytest.raises(ValueError, match="mode must be"):
         bio_to_spans(["O"], mode="lenient")
     with pytest.raises(ValueError, match="wrap it in a list"):
