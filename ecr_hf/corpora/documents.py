@@ -1,0 +1,138 @@
+"""What every corpus reader and writer shares: the document dict, its checks and errors.
+
+A document is ``{"doc_id", "text", "entities": [{"start", "end", "label", "text", ...}], ...}``:
+half-open code-point offsets into ``text`` (:mod:`ecr_hf.spans`), as in ``shared/data/*/*.jsonl``.
+Readers keep each format's extra fields (concept ids, annotation ids, passages) under documented
+keys, so that writing a document back gives the file it came from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..spans import SpanError, to_span
+
+__all__ = ["CorpusError", "DISCONTINUOUS"]
+
+DISCONTINUOUS = ("split", "join", "error")
+
+
+class CorpusError(SpanError):
+    """A corpus file (or document) that does not hold what its format says; the message names the
+    file and the place in it (line, annotation id) and what was expected."""
+
+
+def check_discontinuous(discontinuous: str) -> str:
+    if discontinuous not in DISCONTINUOUS:
+        raise ValueError(f"discontinuous must be one of {DISCONTINUOUS}, got {discontinuous!r}")
+    return discontinuous
+
+
+def decode_utf8(data: bytes, path: str | os.PathLike) -> str:
+    """``data`` as UTF-8 text, kept exactly (no newline translation, a BOM stays a character, as
+    the annotation tools count it); other bytes raise :class:`CorpusError` naming the file and line."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise CorpusError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8") from None
+
+
+def entity(text: str, start: Any, end: Any, label: str, where: str, **extra: Any) -> dict[str, Any]:
+    """One checked entity dict ``{"start", "end", "label", "text", **extra}`` (``text`` is the slice).
+    Offsets must be integers with ``0 <= start < end <= len(text)``; ``where`` (file and annotation)
+    starts the error message."""
+    try:
+        span = to_span((start, end, label), text=text)
+    except SpanError as e:
+        raise CorpusError(f"{where}: {e}") from None
+    return {"start": span.start, "end": span.end, "label": label, "text": text[span.start:span.end], **extra}
+
+
+def fragments(text: str, pieces: list[tuple[int, int]], label: str, where: str, discontinuous: str,
+              **extra: Any) -> list[dict[str, Any]]:
+    """The entities of one annotation made of ``pieces`` (``(start, end)`` fragments, in file order):
+    one per fragment (``"split"``, every piece keeps ``extra``, e.g. the annotation id that groups
+    them), one from the first start to the last end with ``"fragments"`` kept (``"join"``), or a
+    :class:`CorpusError` (``"error"``)."""
+    if len(pieces) == 1:
+        return [entity(text, *pieces[0], label, where, **extra)]
+    if discontinuous == "error":
+        raise CorpusError(f"{where}: a discontinuous annotation ({len(pieces)} fragments {pieces}); read it with "
+                          "discontinuous='split' (one span per fragment) or 'join' (first start to last end)")
+    found = [entity(text, s, e, label, where, **extra) for s, e in pieces]
+    if discontinuous == "split":
+        return found
+    start, end = min(e["start"] for e in found), max(e["end"] for e in found)
+    return [{**entity(text, start, end, label, where), **extra, "fragments": [list(p) for p in pieces]}]
+
+
+def pieces_of(entity: Mapping[str, Any]) -> list[tuple[int, int]]:
+    """An entity's fragments: its ``"fragments"`` (a joined discontinuous one) or its own span."""
+    kept = entity.get("fragments")
+    return [(int(s), int(e)) for s, e in kept] if kept else [(int(entity["start"]), int(entity["end"]))]
+
+
+def group_fragments(entities: list[Mapping[str, Any]], where: str) -> list[list[Mapping[str, Any]]]:
+    """Entities grouped by ``"id"`` in order of first appearance (entities without one stay alone):
+    the fragments a ``"split"`` read gave come back as one discontinuous annotation. The pieces of
+    one id must share a label."""
+    groups: dict[Any, list[Mapping[str, Any]]] = {}
+    for k, e in enumerate(entities):
+        key = e.get("id")
+        groups.setdefault(("id", key) if key is not None else ("k", k), []).append(e)
+    for (_, key), members in groups.items():
+        if len({m.get("label") for m in members}) > 1:
+            raise CorpusError(f"{where}: the entities with id {key!r} (fragments of one annotation) have different "
+                              f"labels {sorted({str(m.get('label')) for m in members})}")
+    return list(groups.values())
+
+
+def documents_of(documents: Any) -> list[dict[str, Any]]:
+    """Documents from a list of dicts or a ``datasets.Dataset`` (its rows), each with a ``doc_id``
+    (default: its index), a ``text`` string and an ``entities`` list (``None`` reads as empty)."""
+    if isinstance(documents, Mapping) or isinstance(documents, (str, bytes, os.PathLike)):
+        raise CorpusError(f"expected a list of documents or a datasets.Dataset, got {type(documents).__name__}")
+    out = []
+    for k, doc in enumerate(documents):
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("text"), str):
+            raise CorpusError(f"document {k}: expected a dict with a 'text' string, got {repr(doc)[:80]}")
+        doc = dict(doc)
+        doc["doc_id"] = doc["doc_id"] if doc.get("doc_id") is not None else k
+        doc["entities"] = [{key: v for key, v in e.items() if v is not None} for e in doc.get("entities") or []]
+        out.append(doc)
+    return out
+
+
+def spans_of(doc: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    """A document's entities checked against its text before writing: integer offsets inside the
+    text, a label, and an entity ``text`` (if given) equal to the slice, so no file is written
+    whose annotations disagree with its text."""
+    text = doc["text"]
+    out = []
+    for i, e in enumerate(doc["entities"]):
+        try:
+            span = to_span(e, i=i, text=text)
+            for piece in pieces_of(e):
+                to_span(piece, i=i, text=text)
+        except (SpanError, TypeError, ValueError) as err:
+            raise CorpusError(f"{where}: {err}") from None
+        if span.label is None:
+            raise CorpusError(f"{where}: entity {i} {dict(e)!r} has no label; this format needs one per span")
+        if "fragments" not in e and e.get("text") is not None and e["text"] != text[span.start:span.end]:
+            raise CorpusError(f"{where}: entity {i} has text {e['text']!r} but the text at [{span.start}, {span.end}) "
+                              f"is {text[span.start:span.end]!r}")
+        out.append({**e, "start": span.start, "end": span.end, "label": span.label})
+    return out
+
+
+def relative_id(path: Path, root: Path) -> str:
+    """A file's doc_id in a folder corpus: its path below ``root`` without the suffix, ``/``-separated."""
+    return path.relative_to(root).with_suffix("").as_posix()
+
+
+def iter_files(root: Path, suffix: str) -> Iterable[Path]:
+    return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file())
