@@ -36,7 +36,7 @@ import pyarrow as pa
 from datasets import Features, List, Value
 
 from .decode import decode_corpus
-from .formats import MarkerError, parse_marked
+from .formats import MarkerError, detect_scheme, parse_marked
 from .report import bio_to_spans
 from .spans import OFFSET_LIMIT, Span, SpanError, check_texts
 
@@ -251,15 +251,17 @@ def to_span_documents(
     references: Sequence[Any],
     *,
     texts: Sequence[str] | None = None,
-    scheme: str = "IOB2",
+    scheme: str | None = "IOB2",
     mode: str = "default",
+    suffix: bool = False,
     decode: bool | None = None,
 ) -> SpanDocuments:
     """Translate a validated batch into span documents for the core (see the module docstring).
 
     Args:
         texts: the documents' texts, for the span form only (offsets are then checked against them).
-        scheme, mode: how tag strings are read (:func:`ecr_hf.report.bio_to_spans`).
+        scheme, mode, suffix: how tag strings are read (:func:`ecr_hf.report.bio_to_spans`); a strict
+            ``scheme`` of ``"auto"`` or None is detected from the references and used on both sides.
         decode: marked form only: ``None`` decodes predictions (and reports faithfulness) only when
             one does not reproduce its reference text strictly; ``True`` always; ``False`` never (a
             prediction that differs from its text then raises).
@@ -287,13 +289,17 @@ def to_span_documents(
         texts = check_texts(texts, len(references))
     if decode is not None and form != "marked":
         raise ValueError(f"decode= applies to marked strings, not to {form!r} inputs")
+    if suffix and form != "tags" and (arrow or form != "spans" or any(references) or any(predictions)):
+        raise ValueError(f"suffix= applies to tag strings, not to {form!r} inputs")
     if arrow:  # span columns gathered by evaluate, validated when added: the core reads them as they are
         return SpanDocuments(references, predictions, texts, None, {})
     if form == "spans":
         return SpanDocuments([d or [] for d in references], [d or [] for d in predictions], texts, None, {})
     if form == "tags":
-        refs = bio_to_spans([list(d) for d in references], scheme=scheme, mode=mode) if len(references) else []
-        preds = bio_to_spans([list(d) for d in predictions], scheme=scheme, mode=mode) if len(predictions) else []
+        if mode == "strict" and scheme in (None, "auto"):
+            scheme = detect_scheme([list(d) for d in references], suffix=suffix, untagged="IOB2")
+        refs, preds = ([] if not len(docs) else bio_to_spans([list(d) for d in docs], scheme, mode, suffix=suffix)
+                       for docs in (references, predictions))
         return SpanDocuments(refs, preds, None, [len(d) for d in references], {})
     if form == "binary":
         return SpanDocuments(_binary_spans(references), _binary_spans(predictions), None,

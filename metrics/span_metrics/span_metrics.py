@@ -2,15 +2,17 @@
 
 import evaluate
 import numpy as np
+import pyarrow as pa
 
 from ecr_hf import metric_inputs
-from ecr_hf.report import classification_report
+from ecr_hf.report import classification_report, seqeval_scores
 from ecr_hf.semeval import SCHEMAS, semeval_scores
 from ecr_hf.soft_match import flatten_scores, soft_match_scores
 from ecr_hf.token_level import token_scores
 
 _METRICS = ("precision", "recall", "f1")
 _REPORT = ("precision", "recall", "f1-score")  # the same, in classification_report's names
+_CONFIGS = ("default", "seqeval")
 
 _CITATION = """\
 @article{tsukiji2026eccr,
@@ -40,6 +42,9 @@ averages (seqeval's classification_report, mode="strict"); character-level preci
 (weighted soft matching at p = 1), untyped and typed; token-level precision/recall/F1; and the
 SemEval-2013 task 9.1 schemas strict, exact, partial and ent_type with their COR/INC/PAR/MIS/SPU
 counts, from an order-independent one-to-one matching.
+
+The "seqeval" configuration (evaluate.load("span_metrics", "seqeval")) is a drop-in for
+evaluate.load("seqeval"): tag sequences in, the seqeval module's output and numbers out.
 """
 
 _KWARGS_DESCRIPTION = """
@@ -59,8 +64,9 @@ Args:
         split on whitespace they give the tokens of the token_* scores.
     token_offsets (list of list of (start, end)): span lists or marked strings: the character offsets
         of each document's tokens (e.g. a fast tokenizer's offset mapping), for the token_* scores.
-    scheme (str), mode (str): how tag strings are read (seqeval's names): mode "default" (conlleval
-        rules, the default) or "strict" with scheme "IOB2" (default), "IOE2", "IOBES" or "BILOU".
+    scheme (str), mode (str), suffix (bool): how tag strings are read (seqeval's names): mode "default"
+        (conlleval rules, the default) or "strict" with scheme "IOB2" (default), "IOB1", "IOE1", "IOE2",
+        "IOBES", "BILOU" or "auto" (detected from the references); suffix=True for "PER-B" tags.
     decode (bool): marked strings only: None (default) decodes the predictions when one does not
         reproduce its reference text, True always decodes, False never (a mismatch raises).
 
@@ -103,12 +109,40 @@ Examples:
     >>> results = metric.compute(predictions=[["B-D", "I-D", "O", "O"]], references=[["B-D", "I-D", "I-D", "O"]])
     >>> results["f1"], results["semeval_exact_incorrect"], round(results["token_recall"], 4)
     (0.0, 1.0, 0.6667)
+
+Configuration "seqeval": a drop-in for evaluate.load("seqeval"), with its arguments and output.
+
+Args:
+    predictions, references: one list of tag strings per sentence (other input forms are refused).
+    suffix (bool): tags are "PER-B" rather than "B-PER". Default False.
+    scheme (str): "IOB1", "IOB2", "IOE1", "IOE2", "IOBES", "BILOU", or None (default: detected from
+        the references in strict mode); ignored unless mode="strict", as in seqeval.
+    mode (str): None (default: conlleval rules) or "strict".
+    sample_weight: accepted; as in seqeval it changes nothing (a warning says so).
+    zero_division: "warn" (default: 0.0 and an UndefinedMetricWarning naming the score), 0, 1 (or
+        any number in [0, 1], or nan).
+    beta (float): F-beta instead of F1 under the same "f1" keys. Default 1.0.
+
+Returns:
+    {type: {"precision", "recall", "f1", "number"}, ..., "overall_precision", "overall_recall",
+    "overall_f1", "overall_accuracy"}, equal to seqeval's numbers (see ecr_hf.report.seqeval_scores).
+
+    >>> seqeval = evaluate.load("span_metrics", "seqeval")
+    >>> predictions = [["O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]]
+    >>> references = [["O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]]
+    >>> results = seqeval.compute(predictions=predictions, references=references)
+    >>> list(results)
+    ['MISC', 'PER', 'overall_precision', 'overall_recall', 'overall_f1', 'overall_accuracy']
+    >>> results["overall_f1"], results["PER"]["f1"]
+    (0.5, 1.0)
 """
 
 
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
     def _info(self):
+        if self.config_name not in _CONFIGS:
+            raise ValueError(f"unknown span_metrics configuration {self.config_name!r}; choose one of {list(_CONFIGS)}")
         return evaluate.MetricInfo(
             description=_DESCRIPTION,
             citation=_CITATION,
@@ -118,49 +152,78 @@ class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
             reference_urls=["https://doi.org/10.2196/78681", "https://aclanthology.org/S13-2056"],
         )
 
-    def _compute(
-        self,
-        predictions,
-        references,
-        zero_division=0.0,
-        texts=None,
-        token_offsets=None,
-        scheme="IOB2",
-        mode="default",
-        decode=None,
-        empty_spans="error",
-    ):
-        docs = metric_inputs.to_span_documents(
-            predictions, references, texts=texts, scheme=scheme, mode=mode, decode=decode
-        )
-        refs, preds = docs.references, docs.predictions
-        report = classification_report(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
-        out = {key: report["micro avg"][name] for key, name in zip(("precision", "recall", "f1"), _REPORT)}
-        for average in ("micro", "macro", "weighted"):
-            out.update({f"{average}_{key}": report[f"{average} avg"][name] for key, name in zip(_METRICS, _REPORT)})
-        for label, row in report.items():
-            if not label.endswith(" avg"):
-                out.update({f"label_{label}_{key}": row[name] for key, name in zip(_METRICS, _REPORT)})
-                out[f"label_{label}_support"] = row["support"]
+    def _check_form(self, predictions, references):
+        """The seqeval configuration takes tag sequences only (what evaluate's seqeval module takes)."""
+        if self.config_name == "seqeval":
+            form = metric_inputs.detect_form(predictions, references)
+            empty = not any(len(d) for d in (*predictions, *references) if d is not None)
+            if form != "tags" and not empty:
+                raise ValueError(f"the 'seqeval' configuration scores tag sequences (one list of tag strings per "
+                                 f"sentence), as evaluate's seqeval module does; got {form!r} inputs: use the "
+                                 "default configuration for them")
 
-        for prefix, typed in (("char", False), ("char_typed", True)):
-            chars = flatten_scores(soft_match_scores(refs, preds, p_values=[1.0], typed=typed, texts=docs.texts,
-                                                     length_bins=None, zero_division=zero_division,
-                                                     empty_spans=empty_spans))
-            out.update({f"{prefix}_{key}": chars[key] for key in _METRICS})
-        out.update({key: chars[key] for key in ("gold_empty_dropped", "pred_empty_dropped") if key in chars})
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add a batch of documents (tag sequences only in the seqeval configuration)."""
+        self._check_form(predictions, references)
+        return super().add_batch(predictions=predictions, references=references, **kwargs)
 
-        if docs.units is not None:  # label sequences: every unit is a token
-            token_offsets = [np.stack([np.arange(n), np.arange(1, n + 1)], axis=1) for n in docs.units]
-        if token_offsets is not None or docs.texts is not None:
-            for prefix, typed in (("token", False), ("token_typed", True)):
-                tokens = token_scores(refs, preds, token_offsets=token_offsets, texts=docs.texts, typed=typed,
-                                      zero_division=zero_division, empty_spans=empty_spans)
-                out.update({f"{prefix}_{key}": tokens[key] for key in _METRICS})
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Add one document (a tag sequence only in the seqeval configuration)."""
+        self._check_form([prediction], [reference])
+        return super().add(prediction=prediction, reference=reference, **kwargs)
 
-        semeval = semeval_scores(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
-        for schema in SCHEMAS:
-            out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
-        out.update(n_documents=len(refs), n_gold=semeval["strict"]["possible"], n_pred=semeval["strict"]["actual"])
-        return {**{key: float(value) for key, value in out.items()}, **docs.faithfulness}
+    def _compute(self, predictions, references, **kwargs):
+        if self.config_name == "seqeval":
+            if isinstance(predictions, pa.ChunkedArray):  # stored by add()/add_batch(): back to Python lists
+                predictions, references = predictions.to_pylist(), references.to_pylist()
+            self._check_form(predictions, references)
+            return seqeval_scores(references, predictions, **kwargs)
+        return _span_metrics(predictions, references, **kwargs)
+
+
+def _span_metrics(
+    predictions,
+    references,
+    zero_division=0.0,
+    texts=None,
+    token_offsets=None,
+    scheme="IOB2",
+    mode="default",
+    suffix=False,
+    decode=None,
+    empty_spans="error",
+):
+    docs = metric_inputs.to_span_documents(
+        predictions, references, texts=texts, scheme=scheme, mode=mode, suffix=suffix, decode=decode
+    )
+    refs, preds = docs.references, docs.predictions
+    report = classification_report(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
+    out = {key: report["micro avg"][name] for key, name in zip(("precision", "recall", "f1"), _REPORT)}
+    for average in ("micro", "macro", "weighted"):
+        out.update({f"{average}_{key}": report[f"{average} avg"][name] for key, name in zip(_METRICS, _REPORT)})
+    for label, row in report.items():
+        if not label.endswith(" avg"):
+            out.update({f"label_{label}_{key}": row[name] for key, name in zip(_METRICS, _REPORT)})
+            out[f"label_{label}_support"] = row["support"]
+
+    for prefix, typed in (("char", False), ("char_typed", True)):
+        chars = flatten_scores(soft_match_scores(refs, preds, p_values=[1.0], typed=typed, texts=docs.texts,
+                                                 length_bins=None, zero_division=zero_division,
+                                                 empty_spans=empty_spans))
+        out.update({f"{prefix}_{key}": chars[key] for key in _METRICS})
+    out.update({key: chars[key] for key in ("gold_empty_dropped", "pred_empty_dropped") if key in chars})
+
+    if docs.units is not None:  # label sequences: every unit is a token
+        token_offsets = [np.stack([np.arange(n), np.arange(1, n + 1)], axis=1) for n in docs.units]
+    if token_offsets is not None or docs.texts is not None:
+        for prefix, typed in (("token", False), ("token_typed", True)):
+            tokens = token_scores(refs, preds, token_offsets=token_offsets, texts=docs.texts, typed=typed,
+                                  zero_division=zero_division, empty_spans=empty_spans)
+            out.update({f"{prefix}_{key}": tokens[key] for key in _METRICS})
+
+    semeval = semeval_scores(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
+    for schema in SCHEMAS:
+        out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
+    out.update(n_documents=len(refs), n_gold=semeval["strict"]["possible"], n_pred=semeval["strict"]["actual"])
+    return {**{key: float(value) for key, value in out.items()}, **docs.faithfulness}
 
