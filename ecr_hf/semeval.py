@@ -134,7 +134,7 @@ def candidate_pairs(gold: SpanArrays, pred: SpanArrays, *, min_overlap: float = 
     g_order = np.argsort(gs, kind="stable")
     pj_b, gi_b = expand(np.searchsorted(gs[g_order], ps, "right"), np.searchsorted(gs[g_order], pe, "left"), g_order)
     gi, pj = np.concatenate([gi_a, gi_b]), np.concatenate([pj_a, pj_b])
-    if min_overlap > 0:  # the ratio, not overlap >= min_overlap * length: 0.3 * 10 > 3 in floating point
+    if min_overlap > 0:  # the ratio, not overlap >= min_overlap * length: 0.28 * 25 > 7 in floating point
         overlap = np.minimum(gold.end[gi], pred.end[pj]) - np.maximum(gold.start[gi], pred.start[pj])
         enough = overlap / (gold.end[gi] - gold.start[gi]) >= min_overlap
         gi, pj = gi[enough], pj[enough]

@@ -175,8 +175,9 @@ def test_candidate_pairs_match_quadratic_loop():
     assert list(zip(gi.tolist(), pj.tolist())) == expected
 
 
-def brute_force_counts(gold, pred):
-    """Enumerate every one-to-one matching of overlapping spans; grade the lexicographic best."""
+def brute_force_counts(gold, pred, min_overlap=0.0):
+    """Enumerate every one-to-one matching of overlapping spans (covering at least ``min_overlap`` of
+    the gold span); grade the lexicographic best."""
     best_key, best = None, set()
 
     def grade(pairs):
@@ -198,7 +199,8 @@ def brute_force_counts(gold, pred):
             return
         rec(i + 1, used, pairs)
         for j, p in enumerate(pred):
-            if j not in used and gold[i][0] < p[1] and p[0] < gold[i][1]:
+            overlap = min(gold[i][1], p[1]) - max(gold[i][0], p[0])
+            if j not in used and overlap > 0 and overlap / (gold[i][1] - gold[i][0]) >= min_overlap:
                 rec(i + 1, used | {j}, pairs + [(gold[i], p)])
 
     rec(0, frozenset(), [])
@@ -218,6 +220,16 @@ def test_matches_brute_force_on_random_overlapping_documents():
         if a_gold[0] or a_pred[0]:
             got = out["per_label"]["A"]
             assert tuple(counts(got[s])[:5] for s in SCHEMAS) == brute_force_counts(a_gold[0], a_pred[0])
+
+
+def test_min_overlap_matches_brute_force():
+    rng = random.Random(6)
+    for _ in range(150):
+        gold, pred = random_corpus(rng, 1, 5, width=15), random_corpus(rng, 1, 5, width=15)
+        min_overlap = rng.choice([0.2, 1 / 3, 0.5, 0.75, 1.0])
+        out = semeval_scores(gold, pred, min_overlap=min_overlap)
+        expected = brute_force_counts(gold[0], pred[0], min_overlap)
+        assert tuple(counts(out[s])[:5] for s in SCHEMAS) == expected, (gold, pred, min_overlap)
 
 
 def test_order_invariance_invariants_and_additivity():
