@@ -412,14 +412,15 @@ def spans_frame(spans: list[dict[str, list[dict[str, Any]]]]) -> "pandas.DataFra
     unmatched; the integer columns are pandas' nullable ``Int64``)."""
     import pandas as pd
 
-    rows = [{"doc": d, "side": side, "index": i, **{k: v for k, v in r.items() if k != "partner"},
-             **{f"partner_{k}": (r["partner"] or {}).get(k) for k in ("start", "end", "label")}}
-            for d, doc in enumerate(spans) for side in ("gold", "pred") for i, r in enumerate(doc[side])]
-    columns = ["doc", "side", "index", "start", "end", "label", *SCHEMAS, "partner_index", "partner_start",
-               "partner_end", "partner_label"]
-    frame = pd.DataFrame(rows, columns=columns)
-    ints = ["doc", "index", "start", "end", "partner_index", "partner_start", "partner_end"]
-    return frame.astype({c: "Int64" for c in ints})
+    where = [(d, side, i) for d, doc in enumerate(spans) for side in ("gold", "pred") for i in range(len(doc[side]))]
+    flat = [r for doc in spans for side in ("gold", "pred") for r in doc[side]]
+    partners = [r["partner"] or {} for r in flat]
+    columns = {"doc": [w[0] for w in where], "side": [w[1] for w in where], "index": [w[2] for w in where],
+               **{k: [r[k] for r in flat] for k in ("start", "end", "label", *SCHEMAS, "partner_index")},
+               **{f"partner_{k}": [q.get(k) for q in partners] for k in ("start", "end", "label")}}
+    ints = ("doc", "index", "start", "end", "partner_index", "partner_start", "partner_end")
+    return pd.DataFrame({k: pd.array(v, dtype="Int64") if k in ints else pd.Series(v, dtype=object)
+                         for k, v in columns.items()})
 
 
 def write_csv(frame: "pandas.DataFrame", path: str | os.PathLike, *, overwrite: bool = False) -> Path:

@@ -289,6 +289,17 @@ def test_spans_empty_inputs_and_dropped_empty_spans():
         semeval_spans([[(0, 3), (4, 4)]], [[]])
 
 
+def test_spans_from_datasets_columns():
+    datasets = pytest.importorskip("datasets")
+    ds = datasets.Dataset.from_dict({
+        "gold": [[{"start": 0, "end": 5, "label": "A"}], [], [{"start": 1, "end": 3, "label": None}]],
+        "pred": [[{"start": 0, "end": 4, "label": "A"}], [{"start": 0, "end": 1, "label": "B"}], []]})
+    as_lists = semeval_spans(ds["gold"][:], ds["pred"][:])
+    assert semeval_spans(ds["gold"], ds["pred"]) == as_lists
+    assert [len(d["gold"]) for d in as_lists] == [1, 0, 1]  # the empty trailing prediction document is kept
+    assert (as_lists[0]["gold"][0]["partial"], as_lists[2]["gold"][0]["label"]) == ("PAR", None)
+
+
 # --- label filter -------------------------------------------------------------------------------
 
 
