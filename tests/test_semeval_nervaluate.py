@@ -58,6 +58,17 @@ def one_to_one_corpus(rng, n_docs=200):
     return gold, pred
 
 
+def test_nervaluate_list_loader_is_bio_to_spans_default_mode():
+    # The README maps nervaluate's loader="list" (BIO tags) to bio_to_spans(..., mode="default").
+    loaders = pytest.importorskip("nervaluate.loaders")
+    from ecr_hf.formats import bio_to_spans
+
+    rng = random.Random(3)
+    tags = [[rng.choice(["O", "O", "B-A", "I-A", "B-B", "I-B"]) for _ in range(rng.randint(1, 12))] for _ in range(300)]
+    theirs = [[(e.start, e.end + 1, e.label) for e in doc] for doc in loaders.ListLoader().load(tags)]
+    assert [[tuple(s) for s in doc] for doc in bio_to_spans(tags, mode="default")] == theirs
+
+
 # --- min_overlap -------------------------------------------------------------------------------
 
 
