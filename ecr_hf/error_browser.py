@@ -150,7 +150,7 @@ _TEMPLATE = """<!DOCTYPE html>
 <style>@STYLE@</style>
 </head>
 <body>
-<header><h1 id="title"></h1><p id="summary"></p><table id="scores"></table></header>
+<header><h1 id="title"></h1><div class="head"><table id="scores"></table><p id="summary"></p></div></header>
 <main>
 <section id="panel">
   <div class="filters">
@@ -159,9 +159,12 @@ _TEMPLATE = """<!DOCTYPE html>
     <fieldset id="f-bin"><legend>length (characters)</legend></fieldset>
   </div>
   <p id="shown"></p>
-  <table id="errors"><thead><tr><th>#</th><th>class</th><th>label</th><th>length</th><th title="characters the
-  error costs at the score p (recall + precision)">cost</th><th title="share of F1 (exact at p = 1)">F1 pts</th>
-  <th>document</th><th>gold</th><th>predicted</th></tr></thead><tbody></tbody></table>
+  <table id="errors"><colgroup><col style="width: 3.5em"><col style="width: 7.5em"><col style="width: 9em">
+  <col style="width: 4.5em"><col style="width: 3.8em"><col style="width: 4em"><col style="width: 6.5em"><col><col>
+  </colgroup>
+  <thead><tr><th>#</th><th>class</th><th>label</th><th>length</th><th title="characters of recall and precision
+  the error costs at the score p">cost</th><th title="the F1 the error costs, in percentage points (exact at
+  p = 1)">% F1</th><th>document</th><th>gold</th><th>predicted</th></tr></thead><tbody></tbody></table>
   <button id="more" type="button" hidden></button>
 </section>
 <section id="documents">
@@ -182,19 +185,21 @@ body { font: 14px/1.45 system-ui, sans-serif; margin: 0; color: #1d1d1f; }
 header { padding: 8px 16px; border-bottom: 1px solid #ddd; }
 h1 { font-size: 18px; margin: 4px 0; }
 main { display: flex; gap: 16px; padding: 8px 16px; align-items: flex-start; }
-#panel { flex: 1 1 55%; min-width: 0; }
-#documents { flex: 1 1 45%; min-width: 0; position: sticky; top: 0; max-height: 100vh; overflow: auto; }
+#panel { flex: 3 1 0; min-width: 0; }
+#documents { flex: 2 1 0; min-width: 0; position: sticky; top: 0; max-height: 100vh; overflow: auto; }
 .filters { display: flex; gap: 8px; flex-wrap: wrap; }
 fieldset { border: 1px solid #ccc; border-radius: 4px; padding: 4px 8px; }
 fieldset label { margin-right: 10px; white-space: nowrap; }
 table { border-collapse: collapse; }
 #scores td, #scores th { padding: 1px 8px; text-align: right; }
-#errors { width: 100%; margin-top: 6px; }
-#errors th, #errors td { border-bottom: 1px solid #eee; padding: 2px 6px; text-align: left; vertical-align: top; }
+.head { display: flex; gap: 24px; align-items: flex-start; }
+#summary { margin: 2px 0; max-width: 60em; }
+#errors { width: 100%; margin-top: 6px; table-layout: fixed; }
+#errors th, #errors td { border-bottom: 1px solid #eee; padding: 2px 6px; text-align: left; vertical-align: top;
+  overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 #errors tbody tr { cursor: pointer; }
 #errors tbody tr:hover { background: #f4f7ff; }
 #errors td.num { text-align: right; font-variant-numeric: tabular-nums; }
-#errors td.snip { max-width: 16em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .kind { border-radius: 3px; padding: 0 4px; color: #fff; font-size: 12px; }
 .k0 { background: #b3261e; } .k1 { background: #7d5260; } .k2 { background: #e65100; }
 .k3 { background: #8e6c00; } .k4 { background: #6750a4; } .k5 { background: #00696f; }
@@ -297,8 +302,8 @@ function renderRows() {
     }
     tr.append(el("td", {class: "num"}, String(k + 1)), kind, el("td", {}, label), el("td", {}, D.bins[e.bin]),
               el("td", {class: "num"}, fmt(e.cost, 1)), el("td", {class: "num"}, fmt(100 * e.costF1, 2)),
-              el("td", {}, D.docs[e.doc].id), el("td", {class: "snip"}, gold),
-              el("td", {class: "snip"}, e.pred.map(s => spanText(e.doc, s)).join(" | ")));
+              el("td", {}, D.docs[e.doc].id), el("td", {title: gold}, gold),
+              el("td", {}, e.pred.map(s => spanText(e.doc, s)).join(" | ")));
     tr.addEventListener("click", () => show(k));
     return tr;
   });

@@ -28,6 +28,10 @@ marks) and ``≈`` where it is >= 0.05 (not significantly worse). Without counts
 claim about significance. A counts file that does not match its results file (other documents or
 another F1) is left out with a logged warning.
 
+Errors: the "Errors" tab shows the error browser (:mod:`ecr_hf.error_browser`) of a references
+file and a predictions file that the user uploads (:func:`error_report_page`); it never reads the
+server's references, which stay private.
+
 Demo: the package ships a worked leaderboard (:data:`DEMO_DIR`: ``results/`` of three systems on
 two data sets, made by ``examples/demo_leaderboard.py``; ``references/`` with the per-document
 counts of the public-domain NCBI sample only, so its "vs best F1" column shows). :func:`copy_demo`
@@ -36,11 +40,13 @@ copies it to a writable folder, so that submissions to the demo never write into
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import math
 import re
 import shutil
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -49,9 +55,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cli import _pair, _read, read_span_documents
+from .cli import _located, _pair, _pair_files, _read, read_span_documents
+from .error_browser import error_report_html
 from .leaderboard import CrossValidationResult, cross_validate, cross_validation_counts, load_results
-from .outputs import OutputExistsError
+from .outputs import OutputExistsError, atomic_write_text
 from .significance import DocumentCounts, compare_to_best, load_counts, save_counts
 from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
 
@@ -59,7 +66,8 @@ if TYPE_CHECKING:
     import gradio as gr
 
 __all__ = ["DEMO_DIR", "copy_demo", "FAMILIES", "MAX_SUBMISSION_BYTES", "SIGNIFICANCE_RESAMPLES", "SIGNIFICANCE_LEVEL", "SubmissionError",
-           "ReferenceSet", "load_references", "score_submission", "Leaderboard", "build_app", "serve"]
+           "ReferenceSet", "load_references", "score_submission", "error_report_page", "Leaderboard", "build_app",
+           "serve"]
 
 MAX_SUBMISSION_BYTES = 16 * 2**20
 """Largest predictions file a submission may upload (16 MiB; also the server's upload limit)."""
@@ -95,7 +103,8 @@ def copy_demo(target: str | Path) -> tuple[Path, Path]:
 
 
 class SubmissionError(ValueError):
-    """A refused submission; the message says which line (or fold) and what is wrong."""
+    """A refused upload (a submission, or the Errors tab's files); the message says which file, line
+    (or fold) and what is wrong."""
 
 
 @dataclass
@@ -205,6 +214,37 @@ def score_submission(
     for scores, report in zip(result.folds, faithfulness):
         scores.update(report)
     return result
+
+
+def error_report_page(references: str | Path, predictions: str | Path, *, typed: bool = False,
+                      max_bytes: int = MAX_SUBMISSION_BYTES) -> str:
+    """The error browser page (:func:`ecr_hf.error_browser.error_report_html`) of two uploaded JSONL
+    files, read and paired as ``ecr-hf errors`` reads them (predictions may be ``marked``
+    generations). Raises :class:`SubmissionError` naming the file (``references`` or
+    ``predictions``, never the server's temporary path) and the line: a file over ``max_bytes``,
+    a malformed line, other documents on the two sides, a reference without its text, a bad span."""
+    files = []
+    for name, path, marked in (("references", references, False), ("predictions", predictions, True)):
+        size = Path(path).stat().st_size
+        if size > max_bytes:
+            raise SubmissionError(f"{name}: the file has {size:,} bytes; the limit is {max_bytes:,}")
+        try:
+            file = _read(path, marked=marked)
+        except ValueError as e:
+            raise SubmissionError(str(e).replace(f"{path}:", f"{name}, line ", 1)) from None
+        file.path = name  # errors below name the upload, not its temporary path
+        files.append(file)
+    try:
+        refs, preds, texts, _ = _pair_files(*files, typed)
+    except ValueError as e:
+        raise SubmissionError(str(e)) from None
+    if texts is None:
+        raise SubmissionError("references: every line needs its 'text': the error browser shows the documents")
+    try:
+        return error_report_html(refs, preds, texts=texts, doc_ids=list(files[0].docs), typed=typed,
+                                 title="E-CCR error browser")
+    except ValueError as e:
+        raise SubmissionError(str(_located(e, *files))) from None
 
 
 def _locate(message: str, fold: Mapping[str, Any], line_of: Mapping[str, int]) -> str:
@@ -534,10 +574,18 @@ length bins and added as a new system; a name already on that data set is refuse
 The reference files are never shown."""
 
 
+_ERRORS = """Upload a references JSONL (`{{"doc_id", "text", "entities"}}` per line) and a predictions JSONL
+(`{{"doc_id", "entities"}}` or `{{"doc_id", "marked"}}` generations) of the same documents to see every error:
+missed, spurious, fragmented, merged, wrong type, boundary, sorted by the characters each costs the weighted
+soft match score at p = 1 (as `ecr-hf errors` writes it). Only the files you upload are read; the
+leaderboard's own references are never used here. Limit: {limit} MiB per file."""
+
+
 def build_app(results_dir: str | Path, references_dir: str | Path | None = None, *,
               max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> gr.Blocks:
     """The leaderboard page over ``results_dir``, with a "Submit" tab when ``references_dir`` is
-    given (submissions are saved into ``results_dir``). Launch it with
+    given (submissions are saved into ``results_dir``) and an "Errors" tab (the error browser of two
+    uploaded files, :func:`error_report_page`). Launch it with
     ``max_file_size=max_submission_bytes`` so that the server refuses larger uploads too
     (:func:`serve` does)."""
     try:
@@ -610,6 +658,36 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
 
                 button.click(submit, [target, name, family, constrained, method, upload, dataset, chosen],
                              [status, upload, dataset, *frames])
+            with gr.Tab("Errors", id="errors", elem_id="tab-errors"):
+                gr.Markdown(_ERRORS.format(limit=f"{max_submission_bytes / 2**20:g}"))
+                with gr.Row():
+                    error_refs = gr.File(label="references JSONL", file_types=[".jsonl"], type="filepath",
+                                         elem_id="errors-references")
+                    error_preds = gr.File(label="predictions JSONL", file_types=[".jsonl"], type="filepath",
+                                          elem_id="errors-predictions")
+                error_typed = gr.Checkbox(label="typed (a fragment counts only where the labels agree)",
+                                          elem_id="errors-typed")
+                error_button = gr.Button("Show errors", variant="primary", elem_id="errors-button")
+                error_status = gr.Textbox(label="result", interactive=False, elem_id="errors-status")
+                error_view = gr.HTML(elem_id="errors-view")
+                error_file = gr.File(label="the page, to keep (report.html)", interactive=False,
+                                     elem_id="errors-download")
+
+            def show_errors(references: str | None, predictions: str | None, typed: bool) -> list[Any]:
+                try:
+                    if not references or not predictions:
+                        raise SubmissionError("choose a references file and a predictions file")
+                    page = error_report_page(references, predictions, typed=typed, max_bytes=max_submission_bytes)
+                except SubmissionError as e:
+                    return [f"error: {e}", "", None]
+                folder = Path(tempfile.mkdtemp(prefix="ecr-hf-errors-"))
+                path = atomic_write_text(folder / "report.html", page)
+                frame = (f'<iframe title="error browser" srcdoc="{html.escape(page, quote=True)}" '
+                         'style="width: 100%; height: 900px; border: 1px solid #ddd"></iframe>')
+                return [f"{len(page):,} bytes; also to download below", frame, str(path)]
+
+            error_button.click(show_errors, [error_refs, error_preds, error_typed],
+                               [error_status, error_view, error_file])
         dataset.change(tables, [dataset, chosen], frames)
         chosen.change(tables, [dataset, chosen], frames)
         demo.load(refresh, [dataset, chosen], [dataset, *frames])

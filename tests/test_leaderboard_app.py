@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 
 from ecr_hf.leaderboard import cross_validate, cross_validation_counts, cross_validation_indices, load_results
-from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, build_app, load_references,
-                                    score_submission)
+from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
+from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, build_app, error_report_page,
+                                    load_references, score_submission)
 from ecr_hf.metric_app import compute_from_json
 from ecr_hf.outputs import OutputExistsError
 from ecr_hf.significance import load_counts, save_counts
@@ -318,6 +319,44 @@ def test_vs_best_marks_only_where_counts_support_them(tmp_path, caplog):
     assert column([FAMILIES["encoder"]])["good"] in ("best", "≈ p=1")  # the oracle filtered out
 
 
+# -- the Errors tab (no browser) -----------------------------------------------------------------
+
+def _error_files(tmp_path, n=5):
+    """A references file of ``n`` documents and predictions with cut ends and a missed span."""
+    docs = _documents(n)
+    preds = _predict(docs, 3, 0)
+    preds["doc1"] = preds["doc1"][1:]
+    refs = _write_jsonl(tmp_path / "refs.jsonl", docs)
+    pred = _write_jsonl(tmp_path / "preds.jsonl", [{"doc_id": k, "entities": v} for k, v in preds.items()])
+    return refs, pred, docs, preds
+
+
+def test_error_report_page_reads_uploads_as_the_cli(tmp_path):
+    refs, pred, docs, preds = _error_files(tmp_path)
+    page = error_report_page(refs, pred)
+    analysis = analyze_errors([d["entities"] for d in docs], [preds[d["doc_id"]] for d in docs],
+                              texts=[d["text"] for d in docs], doc_ids=[d["doc_id"] for d in docs])
+    data = json.loads(page.split('<script type="application/json" id="data">')[1].split("</script>")[0])
+    assert data["counts"] == analysis.counts and [d["id"] for d in data["docs"]] == [d["doc_id"] for d in docs]
+    assert len(data["errors"]) == len(analysis.errors) > 0
+    bad = tmp_path / "bad.jsonl"
+    for content, message in (
+            ('{"doc_id": "doc0", "entities": []}\nnot json\n', r"^predictions, line 2: not valid JSON"),
+            ('{"doc_id": "doc0", "entities": []}\n', r"^references \(references\), predictions \(predictions\): the "
+             r"files hold different documents"),
+            ("".join(json.dumps({"doc_id": d["doc_id"], "entities": [{"start": 0, "end": 500}]}) + "\n" for d in docs),
+             r"end 500 is past the end .*doc_id 'doc0': references:1 \(references\), predictions:1")):
+        bad.write_text(content)
+        with pytest.raises(SubmissionError, match=message) as info:
+            error_report_page(refs, bad)
+        assert str(tmp_path) not in str(info.value)  # the server's temporary paths are not shown
+    no_text = _write_jsonl(tmp_path / "no_text.jsonl", [{k: v for k, v in d.items() if k != "text"} for d in docs])
+    with pytest.raises(SubmissionError, match="every line needs its 'text'"):
+        error_report_page(no_text, pred)
+    with pytest.raises(SubmissionError, match="references: the file has .* bytes; the limit is 10"):
+        error_report_page(refs, pred, max_bytes=10)
+
+
 # -- the metric Spaces' page (no browser) --------------------------------------------------------
 
 def test_metric_page_compute_and_errors():
@@ -585,3 +624,35 @@ def test_browser_metric_pages(browser, name, expected):
         page.close()
     finally:
         demo.close()
+
+
+def test_browser_errors_tab(browser, app, tmp_path):
+    """The Errors tab shows the error browser of the two uploaded files, in an iframe."""
+    refs, pred, docs, preds = _error_files(tmp_path)
+    analysis = analyze_errors([d["entities"] for d in docs], [preds[d["doc_id"]] for d in docs],
+                              texts=[d["text"] for d in docs])
+    page = _open(browser, app["url"])
+    page.get_by_role("tab", name="Errors").click()
+    assert TEXT not in page.content()  # nothing of the server's references
+    page.locator("#errors-references input[type=file]").set_input_files(str(refs))
+    page.locator("#errors-predictions input[type=file]").set_input_files(str(pred))
+    page.wait_for_selector("#errors-references :text('.jsonl')")
+    page.wait_for_selector("#errors-predictions :text('.jsonl')")
+    page.locator("#errors-button").click()
+    frame = page.frame_locator("#errors-view iframe")
+    frame.locator("body[data-ready='1']").wait_for(timeout=30000)
+    counts = {k: int(frame.locator(f".count[data-kind={k}]").inner_text()) for k in ERROR_CLASSES}
+    assert counts == {k: analysis.counts[k] for k in ERROR_CLASSES}
+    assert frame.locator("#errors tbody tr").count() == len(analysis.errors)
+    frame.locator("#f-class label", has_text="missed").locator("input").uncheck()
+    assert frame.locator("#errors tbody tr").count() == len(analysis.errors) - analysis.counts["missed"]
+    assert page.locator("#errors-download a").first.get_attribute("href")
+    page.screenshot(path=str(tmp_path / "errors_tab.png"), full_page=True)
+    bad = _write_jsonl(tmp_path / "bad.jsonl", [{"doc_id": "doc0", "entities": []}])
+    page.locator("#errors-predictions button[aria-label='Clear']").click()
+    page.locator("#errors-predictions input[type=file]").set_input_files(str(bad))
+    page.wait_for_selector("#errors-predictions :text('bad')")
+    page.locator("#errors-button").click()
+    page.wait_for_function("() => document.querySelector('#errors-status textarea').value.startsWith('error')")
+    assert "the files hold different documents" in page.locator("#errors-status textarea").input_value()
+    page.close()
