@@ -8,7 +8,9 @@ of predicted spans against a JSONL file of gold spans, one document per line
 (``{"doc_id", "text", "entities": [{"start", "end", "label"}]}``, as in ``shared/data/*/*.jsonl``).
 ``ecr-hf predict`` writes a trained classifier's spans for a JSONL of texts. ``ecr-hf cv-split``,
 ``cv-score`` and ``leaderboard`` run the cross-validated protocol of :mod:`ecr_hf.leaderboard`:
-folds, per-fold scores saved as a leaderboard file, tables of several.
+folds, per-fold scores saved as a leaderboard file, tables of several. Wherever a command reads
+documents it also reads BRAT, PubTator, BioC XML/JSON and spaCy DocBin corpora
+(:mod:`ecr_hf.corpora`; ``--input-format``, detected per file by default).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import string
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .corpora import DISCONTINUOUS, FORMATS, detect_format, read_located
 from .decode import decode_corpus
 from .outputs import OutputExistsError, atomic_write_folder, atomic_write_text
 from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
@@ -38,14 +41,17 @@ _SURROGATES = re.compile("[\ud800-\udfff]")
 
 @dataclass
 class _File:
-    """A JSONL file's documents by doc_id, and the line each came from (for error messages)."""
+    """A file's documents by doc_id, and where each came from (for error messages): its line in a
+    JSONL file, or ``places`` (``file:line``, a BRAT ``.ann`` file, ``file: document k``) for the
+    other corpus formats."""
 
     path: str
     docs: dict[Any, dict[str, Any]]
     lines: dict[Any, int]
+    places: dict[Any, str] = field(default_factory=dict)
 
     def where(self, key: Any) -> str:
-        return f"{self.path}:{self.lines[key]}"
+        return self.places[key] if key in self.places else f"{self.path}:{self.lines[key]}"
 
 
 def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -61,8 +67,15 @@ def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
             yield n, line[1:] if n == 1 and line.startswith("\ufeff") else line
 
 
-def _read(path: str | os.PathLike, *, marked: bool = False, entities: bool = True) -> _File:
-    """The documents of a JSONL file, each line checked (see :func:`read_span_documents`)."""
+def _read(path: str | os.PathLike, *, marked: bool = False, entities: bool = True, input_format: str = "jsonl",
+          discontinuous: str = "split", label_infon: str = "type") -> _File:
+    """The documents of a JSONL file, each line checked (see :func:`read_span_documents`), or, with
+    another ``input_format`` (``"auto"``: :func:`ecr_hf.corpora.detect_format`), of a corpus in one
+    of :data:`ecr_hf.corpora.FORMATS`; a doc_id must appear once either way."""
+    if input_format == "auto":
+        input_format = detect_format(path)
+    if input_format != "jsonl":
+        return _read_corpus(path, input_format, discontinuous, label_infon)
     docs: dict[Any, dict[str, Any]] = {}
     lines: dict[Any, int] = {}
     for n, line in _lines(path):
@@ -88,6 +101,33 @@ def _read(path: str | os.PathLike, *, marked: bool = False, entities: bool = Tru
             raise ValueError(f"{path}:{n}: doc_id {key!r} appears twice (first on line {lines[key]})")
         docs[key], lines[key] = doc, n
     return _File(str(path), docs, lines)
+
+
+def _read_corpus(path: str | os.PathLike, input_format: str, discontinuous: str, label_infon: str) -> _File:
+    docs: dict[Any, dict[str, Any]] = {}
+    places: dict[Any, str] = {}
+    for doc, place in read_located(path, input_format, discontinuous=discontinuous, label_key=label_infon):
+        key = doc["doc_id"]
+        if key in docs:
+            raise ValueError(f"{place}: doc_id {key!r} appears twice (first at {places[key]})")
+        docs[key], places[key] = doc, place
+    return _File(str(path), docs, {}, places)
+
+
+def _input_options(args: argparse.Namespace) -> dict[str, str]:
+    """How the command's input files are read (the options :func:`_add_input_options` adds)."""
+    return {"input_format": args.input_format, "discontinuous": args.discontinuous, "label_infon": args.label_infon}
+
+
+def _add_input_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input-format", choices=("auto", *FORMATS), default="auto",
+                        help="format of the input files: auto detects it per file (a folder: BRAT; by suffix .ann, "
+                        ".pubtator, .xml (BioC), .json holding a BioC collection, .spacy (DocBin); a file starting "
+                        "'PMID|t|': PubTator; else JSONL)")
+    parser.add_argument("--discontinuous", choices=DISCONTINUOUS, default="split",
+                        help="BRAT and BioC annotations of several fragments: one span per fragment (split), one "
+                        "span from the first start to the last end (join), or an error")
+    parser.add_argument("--label-infon", default="type", help="BioC: the annotation infon that holds the label")
 
 
 def read_span_documents(path: str | Path, *, marked: bool = False, entities: bool = True) -> dict[str, dict[str, Any]]:
@@ -197,7 +237,8 @@ def _table(result: dict[str, Any], main_p: float) -> str:
 
 
 def _score(args: argparse.Namespace) -> int:
-    references, predictions = _read(args.references), _read(args.predictions, marked=True)
+    inputs = _input_options(args)
+    references, predictions = _read(args.references, **inputs), _read(args.predictions, marked=True, **inputs)
     refs, preds, texts, faithfulness = _pair_files(references, predictions, args.typed)
     try:
         result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts,
@@ -233,13 +274,14 @@ _TRAIN_KEYS = ("f1", "precision", "recall", "p1.5_f1", "p2_f1", "p100_f1", "mark
                "strict_f1")
 
 
-def _split(path: str, split: str | None, option: str, *, held_out: bool = False) -> list[dict[str, Any]]:
+def _split(path: str, split: str | None, option: str, *, held_out: bool = False,
+           inputs: dict[str, str] | None = None) -> list[dict[str, Any]]:
     """The documents of one split: a file whose lines have 'split' keys is filtered by ``split``
     (``None``: every line); a file without them is used whole, unless it is the training file
     standing in for the held-out set (``held_out``), which is an error rather than a test on the
     training data. Each document needs a non-empty text; its spans are checked here, so errors
     name the file and the line."""
-    file = _read(path)
+    file = _read(path, **(inputs or {}))
     docs = list(file.docs.items())
     with_split = [k for k, d in docs if "split" in d]
     if held_out and not with_split:
@@ -276,13 +318,15 @@ def _train(args: argparse.Namespace) -> int:
     from .offline_models import OFFLINE_MODELS, offline_model_path
     from .trainer import ECRTrainer, ECRTrainingArguments
 
-    train = _split(args.train, args.train_split, "--train-split")
+    inputs = _input_options(args)
+    train = _split(args.train, args.train_split, "--train-split", inputs=inputs)
     validation = None if args.validation is None else _split(args.validation, args.validation_split,
-                                                             "--validation-split")
+                                                             "--validation-split", inputs=inputs)
     if args.eval is None and validation is not None:
         test, scored = validation, "validation"
     else:
-        test = _split(args.eval or args.train, args.eval_split, "--eval-split", held_out=args.eval is None)
+        test = _split(args.eval or args.train, args.eval_split, "--eval-split", held_out=args.eval is None,
+                      inputs=inputs)
         scored = "held-out"
     try:
         path = str(offline_model_path(args.model)) if args.model in OFFLINE_MODELS else args.model
@@ -342,7 +386,7 @@ def _check_output(path: str, overwrite: bool) -> None:
 def _cv_split(args: argparse.Namespace) -> int:
     from .leaderboard import cross_validation_indices
 
-    docs = list(_read(args.data).docs.values())  # every field kept; 'split' names the fold's split
+    docs = list(_read(args.data, **_input_options(args)).docs.values())  # every field kept; 'split' names the fold's split
     try:
         folds = cross_validation_indices(len(docs), args.folds, validation=not args.no_validation, seed=args.seed)
     except ValueError as e:
@@ -362,7 +406,8 @@ def _cv_score(args: argparse.Namespace) -> int:
     _check_output(args.output, args.overwrite)
     if args.counts is not None:
         _check_output(args.counts, args.overwrite)
-    files = [(_read(args.references.format(k=k)), _read(args.predictions.format(k=k), marked=True))
+    inputs = _input_options(args)
+    files = [(_read(args.references.format(k=k), **inputs), _read(args.predictions.format(k=k), marked=True, **inputs))
              for k in range(args.folds)]
     refs, preds, texts, faithfulness = (list(x) for x in zip(*(_pair_files(r, p, args.typed) for r, p in files)))
     doc_ids = [list(r.docs) for r, _ in files]  # the order _pair_files scores them in
@@ -400,7 +445,7 @@ def _predict(args: argparse.Namespace) -> int:
     from .extractor import ECRExtractor
 
     _check_output(args.output, args.overwrite)
-    docs = _read(args.data, entities=False).docs
+    docs = _read(args.data, entities=False, **_input_options(args)).docs
     extractor = ECRExtractor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
     found = extractor([doc["text"] for doc in docs.values()], progress=True)
     atomic_write_text(args.output, "".join(_json_line({"doc_id": key, "entities": spans})
@@ -471,10 +516,11 @@ def _significance(args: argparse.Namespace) -> int:
     if len(names) != len(args.predictions) or len(set(names)) != len(names):
         raise ValueError(f"--names must give one distinct name per --predictions file ({len(args.predictions)}), "
                          f"got {names}")
-    references = _read(args.references)
+    inputs = _input_options(args)
+    references = _read(args.references, **inputs)
     systems = {}
     for name, path in zip(names, args.predictions):
-        predictions = _read(path, marked=True)
+        predictions = _read(path, marked=True, **inputs)
         refs, preds, texts, _ = _pair_files(references, predictions, args.typed)
         try:
             systems[name] = document_counts(refs, preds, p_values=args.p, score_p=args.p[0], typed=args.typed,
@@ -602,6 +648,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="a table, or flat JSON keys as the evaluate module returns them")
     score.add_argument("--empty-spans", choices=("error", "drop"), default="error",
                        help="a span with start == end: an error naming it, or drop it and count it in the scores")
+    _add_input_options(score)
     score.set_defaults(func=_score)
 
     train = command("train", "fine-tune a token classifier and print its span scores "
@@ -634,6 +681,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="decoders: 'none', 'all' or k (the last k layers) attend both ways")
     train.add_argument("--output-dir", default="outputs/ecr-hf-train", help="where the trained model is saved")
     train.add_argument("--seed", type=_SEED, default=0, help="random seed")
+    _add_input_options(train)
     train.set_defaults(func=_train)
 
     split = command("cv-split", "document-level cross-validation folds of a JSONL file "
@@ -646,6 +694,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     split.add_argument("--output-dir", required=True, help="writes <dir>/fold{k}/{train,validation,test}.jsonl, "
                        "all folds at once; a non-empty folder is refused without --overwrite")
     split.add_argument("--overwrite", action="store_true", help="replace a non-empty --output-dir whole")
+    _add_input_options(split)
     split.set_defaults(func=_cv_split)
 
     cv = command("cv-score", "score each fold's predictions and save a leaderboard file (mean and SD)")
@@ -679,6 +728,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cv.add_argument("--output", required=True, help="the leaderboard file to write (JSON); an existing file is "
                     "refused without --overwrite")
     cv.add_argument("--overwrite", action="store_true", help="replace an existing --output (and --counts)")
+    _add_input_options(cv)
     cv.set_defaults(func=_cv_score)
 
     predict = command("predict", "spans of a trained token classifier for a JSONL of texts")
@@ -690,6 +740,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     predict.add_argument("--batch-size", type=_POSITIVE_INT, default=32, help="windows per forward pass")
     predict.add_argument("--max-length", type=_POSITIVE_INT, default=None,
                          help="window length in tokens (None: the tokenizer's)")
+    _add_input_options(predict)
     predict.set_defaults(func=_predict)
 
     board = command("leaderboard", "tabulate leaderboard files: mean (SD) per p or per length bin")
@@ -775,6 +826,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stats.add_argument("--confidence-level", type=_LEVEL, default=0.95, help="coverage of the intervals")
     stats.add_argument("--seed", type=_SEED, default=0, help="random seed (same seed, same numbers)")
     stats.add_argument("--format", choices=("table", "json"), default="table", help="a table, or JSON")
+    _add_input_options(stats)
     stats.set_defaults(func=_significance)
 
     args = parser.parse_args(argv)
@@ -784,6 +836,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BrokenPipeError:
             raise
         except ModuleNotFoundError as e:
+            if e.name == "spacy":  # its message names the extra
+                print(f"ecr-hf {args.command}: error: {e}", file=sys.stderr)
+                return 2
             if e.name not in _TRAIN_EXTRAS:
                 raise
             print(f"ecr-hf {args.command}: error: {e}; this command needs the training extras: pip install "

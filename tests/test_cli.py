@@ -679,3 +679,82 @@ def test_leaderboard_serve_without_results_serves_a_copy_of_the_demo(tmp_path, c
                                                                ("ebm_nlp_pico", "dictionary")}
     assert main(["leaderboard", "serve", "--references", str(tmp_path)]) == 2
     assert "--references needs --results" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- corpus formats (ecr_hf.corpora)
+
+def corpus_files(tmp_path):
+    """REFS and PREDS (English documents) as a BRAT folder, a PubTator file, BioC XML and JSONL."""
+    from ecr_hf.corpora import save_corpus
+
+    refs = [{"doc_id": "1", "text": "Chest pain and fever", "entities": [{"start": 0, "end": 10, "label": "Finding"},
+                                                                        {"start": 15, "end": 20, "label": "Finding"}]},
+            {"doc_id": "2", "text": "No cough", "entities": [{"start": 3, "end": 8, "label": "Finding"}]}]
+    preds = [{"doc_id": "1", "text": refs[0]["text"], "entities": [{"start": 6, "end": 10, "label": "Finding"}]},
+             {"doc_id": "2", "text": refs[1]["text"], "entities": [{"start": 3, "end": 8, "label": "Finding"}]}]
+    return {
+        "jsonl": (write_jsonl(tmp_path / "refs.jsonl", refs), write_jsonl(tmp_path / "preds.jsonl", preds)),
+        "brat": tuple(str(save_corpus(d, tmp_path / f"{n}_brat")) for n, d in (("refs", refs), ("preds", preds))),
+        "pubtator": tuple(str(save_corpus(d, tmp_path / f"{n}.pubtator")) for n, d in (("refs", refs), ("preds", preds))),
+        "bioc": tuple(str(save_corpus(d, tmp_path / f"{n}.xml")) for n, d in (("refs", refs), ("preds", preds))),
+    }
+
+
+def test_score_reads_every_corpus_format_and_mixes_them(tmp_path, capsys):
+    paths = corpus_files(tmp_path)
+    scores = {}
+    for ref_format, pred_format in [("jsonl", "jsonl"), ("brat", "brat"), ("pubtator", "pubtator"), ("bioc", "bioc"),
+                                    ("brat", "jsonl"), ("pubtator", "bioc")]:
+        assert main(["score", "--references", paths[ref_format][0], "--predictions", paths[pred_format][1],
+                     "--format", "json"]) == 0
+        scores[ref_format, pred_format] = json.loads(capsys.readouterr().out)
+    first = scores["jsonl", "jsonl"]
+    assert first["p1_recall"] == pytest.approx((4 + 5) / 20) and first["n_gold"] == 3
+    assert all(s == first for s in scores.values())
+    assert main(["score", "--references", paths["pubtator"][0], "--predictions", paths["pubtator"][1],
+                 "--input-format", "pubtator", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    assert main(["significance", "--references", paths["brat"][0], "--predictions", paths["bioc"][1],
+                 paths["pubtator"][1], "--names", "bioc", "pubtator", "--n-resamples", "20", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_documents"] == 2
+
+
+def test_corpus_errors_name_the_file_and_annotation_and_exit_2(tmp_path, capsys):
+    paths = corpus_files(tmp_path)
+    ann = Path(paths["brat"][1]) / "1.ann"
+    ann.write_text("T1\tFinding 6 10\tpains\n", encoding="utf-8")
+    assert main(["score", "--references", paths["jsonl"][0], "--predictions", paths["brat"][1]]) == 2
+    err = capsys.readouterr().err
+    assert f"ecr-hf score: error: {ann}:1: annotation T1: its text field 'pains' differs from the text at 6 10: " \
+           "'pain'" in err
+    ann.write_text("T1\tFinding 0 5;6 10\tChest pain\n", encoding="utf-8")
+    assert main(["score", "--references", paths["jsonl"][0], "--predictions", paths["brat"][1],
+                 "--discontinuous", "error"]) == 2
+    assert f"{ann}:1: annotation T1: a discontinuous annotation" in capsys.readouterr().err
+    assert main(["score", "--references", paths["jsonl"][0], "--predictions", paths["brat"][1], "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_pred"] == 3  # split: one span per fragment
+    pubtator = Path(paths["pubtator"][1])
+    pubtator.write_text(pubtator.read_text() + "\n" + pubtator.read_text().split("\n\n")[0] + "\n")
+    assert main(["score", "--references", paths["jsonl"][0], "--predictions", str(pubtator)]) == 2
+    assert f"{pubtator}:9: doc_id '1' appears twice (first at {pubtator}:1)" in capsys.readouterr().err
+    other = tmp_path / "other.pubtator"
+    other.write_text("2|t|No coughs\n2|a|\n\n1|t|Chest pain and fever\n1|a|\n")
+    assert main(["score", "--references", paths["brat"][0], "--predictions", str(other)]) == 2
+    assert f"{other}:1: doc_id '2': the prediction's text differs from the reference text" in capsys.readouterr().err
+
+
+def test_cv_split_reads_a_pubtator_file(tmp_path, capsys):
+    path = tmp_path / "c.pubtator"
+    path.write_text("".join(f"{k}|t|fever {k}\n{k}|a|\n{k}\t0\t5\tfever\tFinding\tD005334\n\n" for k in range(6)))
+    assert main(["cv-split", str(path), "--folds", "3", "--output-dir", str(tmp_path / "folds")]) == 0
+    test = [json.loads(line) for line in (tmp_path / "folds" / "fold0" / "test.jsonl").read_text().splitlines()]
+    assert len(test) == 2 and test[0]["entities"][0]["id"] == "D005334" and test[0]["split"] == "test"
+
+
+def test_a_missing_spacy_extra_is_named(tmp_path, capsys, monkeypatch):
+    paths = corpus_files(tmp_path)
+    spacy_file = tmp_path / "preds.spacy"
+    spacy_file.write_bytes(b"\x00")
+    monkeypatch.setitem(sys.modules, "spacy", None)
+    assert main(["score", "--references", paths["jsonl"][0], "--predictions", str(spacy_file)]) == 2
+    assert "pip install 'ecr-hf[spacy]'" in capsys.readouterr().err

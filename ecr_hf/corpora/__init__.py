@@ -21,6 +21,7 @@ format          path                                       module
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -55,13 +56,13 @@ def detect_format(path: str | os.PathLike) -> str:
     """The format of ``path``: a folder is BRAT; by suffix ``.ann`` BRAT, ``.spacy`` spaCy,
     ``.xml`` BioC XML, ``.pubtator`` PubTator, ``.jsonl`` JSONL; a ``.json`` file is BioC JSON if
     it holds one object with a ``documents`` list, else JSONL; a ``.txt`` file is one half of a
-    BRAT pair if its ``.ann`` is beside it, PubTator if its first line is ``PMID|t|...``, else an
-    error; any other file is PubTator if it starts so, else JSONL (the CLI's old rule)."""
+    BRAT pair if its ``.ann`` is beside it; any other file is PubTator if its first line is
+    ``PMID|t|...``, else JSONL (so a JSONL file keeps reading as JSONL whatever its name)."""
     path = Path(path)
     if path.is_dir():
         return "brat"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file or folder")
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     suffix = path.suffix.lower()
     if suffix in _BY_SUFFIX:
         return _BY_SUFFIX[suffix]
@@ -73,12 +74,7 @@ def detect_format(path: str | os.PathLike) -> str:
         return "bioc-json" if isinstance(tree, dict) and isinstance(tree.get("documents"), list) else "jsonl"
     if suffix == ".txt" and path.with_suffix(".ann").is_file():
         return "brat"
-    if _PUBTATOR_TITLE.match(_first_line(path)):
-        return "pubtator"
-    if suffix == ".txt":
-        raise CorpusError(f"{path}: cannot tell its format (not PubTator, no .ann beside it); give the format "
-                          f"(one of {FORMATS})")
-    return "jsonl"
+    return "pubtator" if _PUBTATOR_TITLE.match(_first_line(path)) else "jsonl"
 
 
 def read_located(path: str | os.PathLike, format: str | None = None, *, discontinuous: str = "split",
