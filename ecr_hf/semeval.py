@@ -215,7 +215,8 @@ def _label_codes(gold: SpanArrays, pred: SpanArrays) -> np.ndarray:
     return np.unique(np.concatenate([gold.label, pred.label]))
 
 
-def _filter_labels(gold: SpanArrays, pred: SpanArrays, labels: Iterable[str | None] | None) -> tuple[SpanArrays, SpanArrays]:
+def _filter_labels(gold: SpanArrays, pred: SpanArrays,
+                   labels: Iterable[str | None] | None) -> tuple[SpanArrays, SpanArrays]:
     """Both sides restricted to ``labels`` (``None`` in it keeps unlabelled spans); see the module docstring."""
     if labels is None:
         return gold, pred
@@ -400,9 +401,10 @@ def report_frame(scores: dict) -> "pandas.DataFrame":
     if not isinstance(scores, dict) or any(not isinstance(scores.get(s), dict) for s in SCHEMAS):
         raise ValueError(f"expected the dict semeval_scores returns (keys {list(SCHEMAS)} and 'per_label')")
     blocks = [("overall", None, scores)] + [("label", k, v) for k, v in scores.get("per_label", {}).items()]
-    rows = [{"scope": scope, "label": label, "schema": s, **{k: block[s][k] for k in (*_COUNTS, "precision", "recall", "f1")}}
+    values = (*_COUNTS, "precision", "recall", "f1")
+    rows = [{"scope": scope, "label": label, "schema": s, **{k: block[s][k] for k in values}}
             for scope, label, block in blocks for s in SCHEMAS]
-    return pd.DataFrame(rows, columns=["scope", "label", "schema", *_COUNTS, "precision", "recall", "f1"])
+    return pd.DataFrame(rows, columns=["scope", "label", "schema", *values])
 
 
 def spans_frame(spans: list[dict[str, list[dict[str, Any]]]]) -> "pandas.DataFrame":
@@ -425,7 +427,8 @@ def spans_frame(spans: list[dict[str, list[dict[str, Any]]]]) -> "pandas.DataFra
 
 def write_csv(frame: "pandas.DataFrame", path: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Write a :func:`report_frame` or :func:`spans_frame` table as CSV (no index column, ``\\n``
-    line ends), atomically; an existing file is kept unless ``overwrite`` (:class:`ecr_hf.outputs.OutputExistsError`)."""
+    line ends), atomically; an existing file is kept unless ``overwrite``
+    (:class:`ecr_hf.outputs.OutputExistsError`)."""
     if not hasattr(frame, "to_csv"):
         raise TypeError(f"expected a pandas DataFrame (report_frame or spans_frame), got {type(frame).__name__}")
     return atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"), overwrite=overwrite)

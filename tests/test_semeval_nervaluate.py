@@ -7,7 +7,6 @@ import math
 import random
 from collections import Counter
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -370,7 +369,8 @@ def test_report_frame_rows_and_values():
     assert list(frame.columns) == ["scope", "label", "schema", *COUNT_KEYS, "precision", "recall", "f1"]
     assert len(frame) == 4 * (1 + 3)
     assert frame["scope"].tolist() == ["overall"] * 4 + ["label"] * 12
-    assert frame["label"].iloc[:4].isna().all() and frame["label"].iloc[4:].tolist() == ["LOC"] * 4 + ["ORG"] * 4 + ["PER"] * 4
+    assert frame["label"].iloc[:4].isna().all()
+    assert frame["label"].iloc[4:].tolist() == ["LOC"] * 4 + ["ORG"] * 4 + ["PER"] * 4
     for row in frame.itertuples(index=False):
         block = scores if row.scope == "overall" else scores["per_label"][row.label]
         assert tuple(getattr(row, k) for k in COUNT_KEYS) == counts(block[row.schema])
