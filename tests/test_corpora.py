@@ -102,8 +102,11 @@ def test_brat_missing_text_file_and_bad_doc_ids(tmp_path):
     (folder / "a.ann").write_text("")
     with pytest.raises(CorpusError, match=r"a\.ann: no text file a\.txt beside it"):
         read_brat(folder)
-    with pytest.raises(CorpusError, match="must be a relative path"):
-        write_brat([{"doc_id": "../up", "text": "x", "entities": []}], tmp_path / "out")
+    for doc_id in ("../up", "/abs", "https://host/PMC1/", ".hidden"):  # each would read back as another doc_id
+        with pytest.raises(CorpusError, match="a doc_id becomes a file path here"):
+            write_brat([{"doc_id": doc_id, "text": "x", "entities": []}], tmp_path / "out")
+    out = write_brat([{"doc_id": "PMC1.v2", "text": "x", "entities": []}], tmp_path / "dots")
+    assert read_brat(out)[0]["doc_id"] == "PMC1.v2" and read_brat(out / "PMC1.v2.txt")[0]["doc_id"] == "PMC1.v2"
     with pytest.raises(CorpusError, match="BRAT labels are single words"):
         write_brat([{"doc_id": "a", "text": "xy", "entities": [{"start": 0, "end": 1, "label": "two words"}]}],
                    tmp_path / "out")
@@ -310,6 +313,8 @@ def test_spacy_doc_and_docbin_round_trip(tmp_path):
     assert detect_format(path) == "spacy"
     assert [spans(d) for d in read_corpus(path)] == [spans(d) for d in docs]
     assert [d["doc_id"] for d in read_corpus(path)] == ["a", "b"]
+    again = save_corpus(read_corpus(path), tmp_path / "again.spacy")  # read -> write -> read: the same
+    assert read_corpus(again) == read_corpus(path) and again.read_bytes() == path.read_bytes()
     nlp = spacy.blank("en")
     doc = nlp("Chest pain and fever")
     doc.spans["sc"] = [doc.char_span(0, 10, "Finding"), doc.char_span(6, 10, "Body")]  # overlapping: a span group

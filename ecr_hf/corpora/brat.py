@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from ..outputs import atomic_write_folder
-from .documents import (CorpusError, check_discontinuous, decode_utf8, documents_of, fragments, group_fragments,
-                        iter_files, pieces_of, relative_id, spans_of)
+from .documents import (CorpusError, check_discontinuous, check_relative_id, decode_utf8, documents_of, fragments,
+                        group_fragments, iter_files, pieces_of, relative_id, spans_of)
 
 __all__ = ["read_brat", "brat_files", "write_brat"]
 
@@ -58,14 +58,14 @@ def read_brat_located(path: str | os.PathLike, *, discontinuous: str = "split") 
         if not anns:
             raise CorpusError(f"{path}: no .ann files in this folder, so no BRAT documents")
     elif path.suffix in (".ann", ".txt"):
-        root, anns = path.parent, [path.with_suffix(".ann")]
+        root, anns = path.parent, [path.with_name(path.name[:-len(path.suffix)] + ".ann")]
     else:
         raise CorpusError(f"{path}: a BRAT corpus is a folder of .txt + .ann pairs, or one .ann file")
     return [(_read_pair(ann, relative_id(ann, root), discontinuous), str(ann)) for ann in anns]
 
 
 def _read_pair(ann: Path, doc_id: str, discontinuous: str) -> dict[str, Any]:
-    txt = ann.with_suffix(".txt")
+    txt = ann.with_name(ann.name[:-len(".ann")] + ".txt")
     if not txt.is_file():
         raise CorpusError(f"{ann}: no text file {txt.name} beside it; each .ann needs its .txt")
     text = decode_utf8(txt.read_bytes(), txt)
@@ -90,7 +90,7 @@ def _read_pair(ann: Path, doc_id: str, discontinuous: str) -> dict[str, Any]:
             covered = " ".join(text[s:e] for s, e in pieces).translate(_BREAKS)
             if fields[2] != covered:
                 raise CorpusError(f"{where}: its text field {fields[2]!r} differs from the text at {head[1]}: "
-                                  f"{covered!r} (offsets count code points of {ann.with_suffix('.txt').name})")
+                                  f"{covered!r} (offsets count code points of {ann.name[:-4]}.txt)")
         entities += found
     return {"doc_id": doc_id, "text": text, "entities": entities, "ann_lines": other}
 
@@ -100,10 +100,8 @@ def brat_files(documents: Iterable[Any]) -> dict[str, str]:
     ``datasets.Dataset``); each ``doc_id`` becomes a relative path (``/`` makes subfolders)."""
     files: dict[str, str] = {}
     for doc in documents_of(documents):
-        name = str(doc["doc_id"])
-        where = f"doc_id {name!r}"
-        if not name or name.startswith(("/", "\\")) or ".." in Path(name).parts or "\n" in name:
-            raise CorpusError(f"{where}: a BRAT doc_id becomes a file name, so it must be a relative path")
+        where = f"doc_id {doc['doc_id']!r}"
+        name = check_relative_id(doc["doc_id"], where)
         if f"{name}.ann" in files:
             raise CorpusError(f"{where}: appears twice")
         groups = group_fragments(spans_of(doc, where), where)

@@ -131,7 +131,18 @@ def spans_of(doc: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
 
 def relative_id(path: Path, root: Path) -> str:
     """A file's doc_id in a folder corpus: its path below ``root`` without the suffix, ``/``-separated."""
-    return path.relative_to(root).with_suffix("").as_posix()
+    return path.relative_to(root).as_posix()[:-len(path.suffix)]
+
+
+def check_relative_id(doc_id: Any, where: str) -> str:
+    """``doc_id`` as a file name below a folder, refused unless :func:`relative_id` reads it back the
+    same: ``/``-separated parts, none empty, hidden (``.x``), ``..`` or holding a backslash or line break."""
+    name = str(doc_id)
+    parts = name.split("/")
+    if any(not part or part.startswith(".") or "\\" in part or "\n" in part or "\r" in part for part in parts):
+        raise CorpusError(f"{where}: a doc_id becomes a file path here, so it must be '/'-separated names, none "
+                          "empty or starting with '.' (rename the documents, e.g. to their index)")
+    return name
 
 
 def iter_files(root: Path, suffix: str) -> Iterable[Path]:
