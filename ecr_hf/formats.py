@@ -258,9 +258,11 @@ def detect_scheme(tags: Sequence[str] | Sequence[Sequence[str]], *, suffix: bool
         ValueError: cannot detect the tagging scheme from the prefixes ['O', 'I']: 'I' alone fits IOB1 and IOE1 (and IO tags); pass scheme= one of ['IOB1', 'IOE1', 'IOB2', 'IOE2', 'IOBES', 'BILOU'] (or use mode='default')
     """
     _, seqs = _batch(tags)
-    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
-    codes, _, _ = _parse(list(chain.from_iterable(seqs)), np.cumsum(lengths) - lengths, _PREFIXES, "", suffix)
-    return _detect({_PREFIXES[c] for c in np.unique(codes).tolist()}, untagged)
+    parts = [_split_tag(tag, suffix) for tag in set(chain.from_iterable(seqs))]
+    if None in parts:  # name the first ill-formed tag and where it is
+        lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+        _parse(list(chain.from_iterable(seqs)), np.cumsum(lengths) - lengths, _PREFIXES, "", suffix)
+    return _detect({head for head, _ in parts}, untagged)
 
 
 class Chunks(NamedTuple):

@@ -143,8 +143,8 @@ class _Counts(NamedTuple):
 def _tag_batches(references: Any, predictions: Any) -> tuple[list[Sequence[str]], list[Sequence[str]]]:
     sides = []
     for side, docs in (("references", references), ("predictions", predictions)):
-        if isinstance(docs, str) or not isinstance(docs, (Sequence, np.ndarray)) or any(
-                isinstance(d, str) or not isinstance(d, (Sequence, np.ndarray)) for d in docs):
+        kinds = set(map(type, docs)) if isinstance(docs, (Sequence, np.ndarray)) else {str}
+        if isinstance(docs, str) or any(issubclass(k, str) or not issubclass(k, (Sequence, np.ndarray)) for k in kinds):
             raise ValueError(f"{side} must be a list of tag sequences, one per sentence (e.g. "
                              "[['B-PER', 'I-PER', 'O']]), as seqeval takes them")
         sides.append(list(docs))
@@ -219,7 +219,7 @@ def _warn_undefined(counts: _Counts, per_type: bool, overall: bool, zero_divisio
         if where:
             warnings.warn(f"{metric} (and so F-score) is ill-defined and set to 0.0 ({what}) for {', '.join(where)}; "
                           "pass zero_division=0 or 1 to choose the value and silence this warning",
-                          UndefinedMetricWarning, stacklevel=4)
+                          UndefinedMetricWarning, stacklevel=3)
 
 
 def _check_beta(beta: float) -> float:
@@ -295,12 +295,15 @@ def accuracy_score(references: Sequence[Sequence[str]], predictions: Sequence[Se
         >>> accuracy_score([["O", "B-X", "I-X"], ["B-Y"]], [["O", "B-X", "O"], ["B-Y"]])
         0.75
     """
-    refs, preds = _tag_batches(references, predictions)
+    return _accuracy(*_tag_batches(references, predictions), zero_division)
+
+
+def _accuracy(refs: list[Sequence[str]], preds: list[Sequence[str]], zero_division: Any) -> float:
     total = sum(map(len, refs))
     if total == 0:
         if zero_division == "warn":
             warnings.warn("accuracy is ill-defined and set to 0.0 (no tokens); pass zero_division=0 or 1 to choose "
-                          "the value and silence this warning", UndefinedMetricWarning, stacklevel=2)
+                          "the value and silence this warning", UndefinedMetricWarning, stacklevel=3)
             return 0.0
         return _check_zero_division(zero_division)
     return sum(map(operator.eq, chain.from_iterable(refs), chain.from_iterable(preds))) / total
@@ -352,5 +355,5 @@ def seqeval_scores(
     tp, pred, true = (np.array([x.sum()]) for x in counts[1:])
     p, r = _divide(tp, pred, value), _divide(tp, true, value)
     out.update(overall_precision=float(p[0]), overall_recall=float(r[0]), overall_f1=float(_fbeta(p, r, beta)[0]),
-               overall_accuracy=accuracy_score(refs, preds, zero_division=zero_division))
+               overall_accuracy=_accuracy(refs, preds, zero_division))
     return out
