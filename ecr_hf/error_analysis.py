@@ -201,10 +201,8 @@ def analyze_errors(
     split = np.bincount(g_comp, weights=g_pieces >= 2, minlength=n_comp) > 0
     joined = np.bincount(q_comp, weights=q_pieces >= 2, minlength=n_comp) > 0
     one_to_one = (n_gold == 1) & (n_pred == 1)
-    first_g = np.full(n_comp, -1)
-    first_g[g_comp[::-1]] = np.arange(n_g)[::-1]
-    first_q = np.full(n_comp, -1)
-    first_q[q_comp[::-1]] = np.arange(n_q)[::-1]
+    first_g, first_q = np.full(n_comp, -1), np.full(n_comp, -1)  # a member; read only where it is the one
+    first_g[g_comp], first_q[q_comp] = np.arange(n_g), np.arange(n_q)
     a, b = first_g[one_to_one], first_q[one_to_one]
     same_label = np.zeros(n_comp, dtype=bool)
     same_label[one_to_one] = g.label[a] == q.label[b]
@@ -228,55 +226,53 @@ def analyze_errors(
     for comp_of, line in ((g_comp, g), (q_comp, q)):
         np.minimum.at(lo, comp_of, line.start)
         np.maximum.at(hi, comp_of, line.end)
-    head_len = np.where(n_gold > 0, 0, -1)
-    np.maximum.at(head_len, g_comp, (g.end - g.start))
-    head_label = np.full(n_comp, -1)
-    order = np.lexsort((np.arange(n_g), -(g.end - g.start), g_comp))  # longest first, then first
+    head_len, head_label = np.zeros(n_comp, dtype=np.int64), np.full(n_comp, -1)
+    order = np.lexsort((np.arange(n_g), -gl, g_comp))  # per component: longest first, then first
     heads = order[np.r_[True, g_comp[order][1:] != g_comp[order][:-1]]] if n_g else order
-    head_label[g_comp[heads]] = g.label[heads]
+    head_len[g_comp[heads]], head_label[g_comp[heads]] = g.end[heads] - g.start[heads], g.label[heads]
     spur = n_gold == 0
-    head_label[spur] = q.label[first_q[spur]]
-    head_len[spur] = (q.end - q.start)[first_q[spur]]
+    head_len[spur], head_label[spur] = q.end[first_q[spur]] - q.start[first_q[spur]], q.label[first_q[spur]]
     names = np.array([*labels, UNTYPED], dtype=object)  # label -1 reads as the last name
     bin_of = _length_bins(head_len, bins)
 
-    counts = {name: int((kind == k).sum()) for k, name in enumerate((*ERROR_CLASSES, "correct"))}
     class_names = (*ERROR_CLASSES, "correct")
+    counts = {name: int((kind == k).sum()) for k, name in enumerate(class_names)}
     gold_spans = {name: int((kind[g_comp] == k).sum()) for k, name in enumerate(class_names)}
     pred_spans = {name: int((kind[q_comp] == k).sum()) for k, name in enumerate(class_names)}
 
-    def units(line: Any, score: dict[float, np.ndarray]) -> tuple[list[list[tuple[int, int, str]]], list[ErrorSpan]]:
+    def units(line: Any) -> list[list[tuple[int, int, str]]]:
         per_doc: list[list[tuple[int, int, str]]] = [[] for _ in range(n_docs)]
-        spans = []
-        by_p = {p: score[p].tolist() for p in p_values}
-        label_names = names[line.label].tolist()
-        for k, (d, s, e) in enumerate(zip(line.doc.tolist(), line.start.tolist(), line.end.tolist())):
-            per_doc[d].append((s, e, label_names[k]))
-            spans.append(ErrorSpan(s, e, label_names[k], None if texts is None else texts[d][s:e],
-                                   {p: by_p[p][k] for p in p_values}))
-        for d in per_doc:
-            d.sort()
-        return per_doc, spans
+        for d, s, e, label in zip(line.doc.tolist(), line.start.tolist(), line.end.tolist(),
+                                  names[line.label].tolist()):
+            per_doc[d].append((s, e, label))
+        for spans in per_doc:
+            spans.sort()
+        return per_doc
 
-    gold_units, g_spans = units(g, g_score)
-    pred_units, q_spans = units(q, q_score)
-    members_g: list[list[ErrorSpan]] = [[] for _ in range(n_comp)]
-    members_q: list[list[ErrorSpan]] = [[] for _ in range(n_comp)]
-    for c, span in zip(g_comp.tolist(), g_spans):
-        members_g[c].append(span)
-    for c, span in zip(q_comp.tolist(), q_spans):
-        members_q[c].append(span)
-    errors = []
+    def members(line: Any, comp_of: np.ndarray, score: dict[float, np.ndarray]) -> dict[int, list[ErrorSpan]]:
+        """The spans of each error component (in offset order), with their scores at every p."""
+        out: dict[int, list[ErrorSpan]] = {}
+        in_error = np.flatnonzero(kind[comp_of] != _CORRECT)
+        for k in in_error[np.argsort(line.start[in_error], kind="stable")].tolist():
+            d, s, e = int(line.doc[k]), int(line.start[k]), int(line.end[k])
+            out.setdefault(int(comp_of[k]), []).append(ErrorSpan(
+                s, e, str(names[line.label[k]]), None if texts is None else texts[d][s:e],
+                {p: float(score[p][k]) for p in p_values}))
+        return out
+
+    members_g, members_q = members(g, g_comp, g_score), members(q, q_comp, q_score)
     head_names = names[head_label].tolist()
+    errors = []
     for c in np.flatnonzero(kind != _CORRECT).tolist():
         d = int(doc[c])
         errors.append(ErrorRecord(
             ERROR_CLASSES[kind[c]], d, doc_ids[d], int(lo[c]), int(hi[c]), head_names[c], bin_of[c],
             float(cost[c]), float(cost[c] / denominator) if denominator else 0.0,
-            tuple(sorted(members_g[c], key=lambda s: (s.start, s.end))),
-            tuple(sorted(members_q[c], key=lambda s: (s.start, s.end)))))
+            tuple(members_g.get(c, ())), tuple(members_q.get(c, ()))))
     errors.sort(key=lambda e: (-e.cost, e.doc, e.start, e.end))
-    return ErrorAnalysis(errors, counts, gold_spans, pred_spans, p_values, score_p, typed,
-                         tuple([*(bin_name(*b) for b in bins), *([OTHER_BIN] if any(e.length_bin == OTHER_BIN for e in errors) else [])]),
-                         list(doc_ids), scores,
-                         gold_units, pred_units)
+    gold_units, pred_units = units(g), units(q)
+    bin_names = [bin_name(*b) for b in bins]
+    if any(e.length_bin == OTHER_BIN for e in errors):
+        bin_names.append(OTHER_BIN)
+    return ErrorAnalysis(errors, counts, gold_spans, pred_spans, p_values, score_p, typed, tuple(bin_names),
+                         list(doc_ids), scores, gold_units, pred_units)

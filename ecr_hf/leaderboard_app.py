@@ -682,7 +682,9 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                     return [f"error: {e}", "", None]
                 folder = Path(tempfile.mkdtemp(prefix="ecr-hf-errors-"))
                 path = atomic_write_text(folder / "report.html", page)
-                frame = (f'<iframe title="error browser" srcdoc="{html.escape(page, quote=True)}" '
+                # sandboxed: the page's script runs in an origin of its own, away from the app's
+                frame = (f'<iframe title="error browser" sandbox="allow-scripts" '
+                         f'srcdoc="{html.escape(page, quote=True)}" '
                          'style="width: 100%; height: 900px; border: 1px solid #ddd"></iframe>')
                 return [f"{len(page):,} bytes; also to download below", frame, str(path)]
 

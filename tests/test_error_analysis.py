@@ -1,6 +1,7 @@
 """Error classification and costs (ecr_hf.error_analysis): hand-worked cases, and properties that hold
 for any input (every span in exactly one outcome; costs add up to the metric's loss)."""
 
+import doctest
 import math
 import random
 
@@ -8,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ecr_hf import error_analysis
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
 from ecr_hf.soft_match import soft_match_scores
 from ecr_hf.spans import SpanError
@@ -133,3 +135,7 @@ def test_every_span_has_one_outcome_and_costs_add_up(data, score_p, typed):
     shuffled = [rng.sample(d, len(d)) for d in pred]
     again = analyze_errors(gold, shuffled, p_values=[1, score_p], score_p=score_p, typed=typed)
     assert again.errors == out.errors and again.counts == out.counts
+
+
+def test_doctests():
+    assert doctest.testmod(error_analysis).failed == 0

@@ -1,6 +1,7 @@
 """The error browser page (ecr_hf.error_browser): written atomically, self-contained, text escaped; in
 headless Chromium (Debian's package, driven by Playwright): counts, filters, order, navigation."""
 
+import doctest
 import json
 import re
 import shutil
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
+from ecr_hf import error_browser
 from ecr_hf.error_browser import error_report_html, write_error_report
 from ecr_hf.outputs import OutputExistsError
 
@@ -208,3 +210,7 @@ def test_browser_large_corpus_pages_and_chunks(browser, tmp_path):
     assert page.locator("#page").inner_text() == f"documents {doc // 20 * 20 + 1}\u2013{doc // 20 * 20 + 20} of 600"
     assert page.locator(f"#doc-{doc} .flash").all_inner_texts() == ["fev", "er"]
     page.close()
+
+
+def test_doctests():
+    assert doctest.testmod(error_browser).failed == 0

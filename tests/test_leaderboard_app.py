@@ -639,6 +639,7 @@ def test_browser_errors_tab(browser, app, tmp_path):
     page.wait_for_selector("#errors-references :text('.jsonl')")
     page.wait_for_selector("#errors-predictions :text('.jsonl')")
     page.locator("#errors-button").click()
+    assert page.locator("#errors-view iframe").get_attribute("sandbox") == "allow-scripts"  # away from the app
     frame = page.frame_locator("#errors-view iframe")
     frame.locator("body[data-ready='1']").wait_for(timeout=30000)
     counts = {k: int(frame.locator(f".count[data-kind={k}]").inner_text()) for k in ERROR_CLASSES}
