@@ -252,10 +252,10 @@ def detect_scheme(tags: Sequence[str] | Sequence[Sequence[str]], *, suffix: bool
         'IOBES'
         >>> detect_scheme(["X-B", "X-L"], suffix=True)
         'BILOU'
-        >>> detect_scheme(["I-X", "O"])
+        >>> detect_scheme(["I-X", "O"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: cannot detect the tagging scheme from the prefixes ['O', 'I']: 'I' alone fits IOB1 and IOE1 (and IO tags); pass scheme= one of ['IOB1', 'IOE1', 'IOB2', 'IOE2', 'IOBES', 'BILOU'] (or use mode='default')
+        ValueError: cannot detect the tagging scheme from the prefixes ['O', 'I']: 'I' alone fits IOB1 and IOE1 ...
     """
     _, seqs = _batch(tags)
     parts = [_split_tag(tag, suffix) for tag in set(chain.from_iterable(seqs))]

@@ -11,7 +11,8 @@ A call gives ``predictions`` and ``references`` in one of these forms, one item 
   generation) the predictions are decoded with :func:`ecr_hf.decode.decode_corpus` and the result
   carries ``faithfulness_*`` keys;
 * ``"tags"``: one tag string per unit (character, word or token): ``O``, ``B-X``, ``I-X``, ...
-  read as by seqeval (:func:`ecr_hf.report.bio_to_spans`, ``scheme``/``mode``); spans are in units;
+  read as by seqeval (:func:`ecr_hf.report.bio_to_spans`, ``scheme``/``mode``/``suffix``); spans are
+  in units;
 * ``"binary"``: the paper's character labels, one int ``0``/``1`` per character (untyped).
 
 The form is detected from the first non-empty document of each side; every document is then

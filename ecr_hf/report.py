@@ -159,10 +159,14 @@ def _tag_batches(references: Any, predictions: Any) -> tuple[list[Sequence[str]]
     return refs, preds
 
 
-def _seqeval_options(mode: str | None, zero_division: Any, sample_weight: Any, n: int) -> tuple[str, float]:
-    """Checked ``mode`` and the numeric ``zero_division`` ("warn" acts as 0.0)."""
+def _seqeval_options(mode: str | None, scheme: Any, zero_division: Any, sample_weight: Any,
+                     n: int) -> tuple[str, float]:
+    """Checked ``mode`` and ``scheme`` (named even where the mode ignores it, as evaluate's seqeval
+    checks it), and the numeric ``zero_division`` ("warn" acts as 0.0)."""
     if mode not in (None, "default", "strict"):
         raise ValueError(f"mode must be None (conlleval rules, seqeval's default) or 'strict', got {mode!r}")
+    if getattr(scheme, "__name__", scheme) not in (None, "auto", *SCHEMES):
+        raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(SCHEMES)}, or None to detect it")
     if sample_weight is not None:
         if len(sample_weight) != n:
             raise ValueError(f"sample_weight has {len(sample_weight)} values for {n} sequences")
@@ -204,7 +208,8 @@ def _fbeta(precision: np.ndarray, recall: np.ndarray, beta: float) -> np.ndarray
         return recall
     beta2 = beta * beta
     denominator = beta2 * precision + recall
-    return np.where(denominator == 0, 0.0, (1 + beta2) * precision * recall / np.where(denominator == 0, 1, denominator))
+    safe = np.where(denominator == 0, 1, denominator)
+    return np.where(denominator == 0, 0.0, (1 + beta2) * precision * recall / safe)
 
 
 def _warn_undefined(counts: _Counts, per_type: bool, overall: bool, zero_division: Any) -> None:
@@ -266,7 +271,7 @@ def precision_recall_fscore_support(
         raise ValueError(f"average must be None, 'micro', 'macro' or 'weighted', got {average!r}")
     beta = _check_beta(beta)
     refs, preds = _tag_batches(references, predictions)
-    mode, value = _seqeval_options(mode, zero_division, sample_weight, len(refs))
+    mode, value = _seqeval_options(mode, scheme, zero_division, sample_weight, len(refs))
     counts = _entity_counts(refs, preds, suffix=suffix, scheme=scheme, mode=mode)
     _warn_undefined(counts, average != "micro", average == "micro", zero_division)
     tp, pred, true = counts.tp, counts.pred, counts.true
@@ -342,7 +347,7 @@ def seqeval_scores(
     """
     beta = _check_beta(beta)
     refs, preds = _tag_batches(references, predictions)
-    mode, value = _seqeval_options(mode, zero_division, sample_weight, len(refs))
+    mode, value = _seqeval_options(mode, scheme, zero_division, sample_weight, len(refs))
     counts = _entity_counts(refs, preds, suffix=suffix, scheme=scheme, mode=mode)
     _warn_undefined(counts, True, True, zero_division)
     precision, recall = _divide(counts.tp, counts.pred, value), _divide(counts.tp, counts.true, value)

@@ -14,7 +14,7 @@ from ecr_hf.spans import Span, SpanError
 
 seqeval_metrics = pytest.importorskip("seqeval.metrics")
 from seqeval.metrics.sequence_labeling import get_entities  # noqa: E402
-from seqeval.scheme import BILOU, IOB2, IOBES, IOE2, Tokens  # noqa: E402
+from seqeval.scheme import BILOU, IOB1, IOB2, IOBES, IOE1, IOE2, Tokens  # noqa: E402
 
 BC5CDR = Path(__file__).resolve().parents[2] / "shared" / "data" / "bc5cdr" / "bc5cdr.conll.jsonl"
 
@@ -42,17 +42,29 @@ def test_doctests():
     assert doctest.testmod(report_module).failed == 0
 
 
+@pytest.mark.parametrize("suffix", [False, True])
 @pytest.mark.parametrize("scheme, cls, prefixes", [
-    ("IOB2", IOB2, "BI"), ("IOE2", IOE2, "IE"), ("IOBES", IOBES, "BIES"), ("BILOU", BILOU, "BILU")])
-def test_strict_decoding_matches_seqeval(scheme, cls, prefixes):
-    rng = random.Random(hash(scheme) % 1000)
+    ("IOB1", IOB1, "BI"), ("IOE1", IOE1, "IE"), ("IOB2", IOB2, "BI"), ("IOE2", IOE2, "IE"),
+    ("IOBES", IOBES, "BIES"), ("BILOU", BILOU, "BILU")])
+def test_strict_decoding_matches_seqeval(scheme, cls, prefixes, suffix):
+    rng = random.Random(f"{scheme}-{suffix}")
     seqs = random_tags(rng, prefixes, 400)
-    ours = bio_to_spans(seqs, scheme=scheme)
-    assert bio_to_spans(seqs, scheme=cls) == ours  # seqeval's scheme class works as the scheme
+    if suffix:  # "B-X" -> "X-B"; bare prefixes stay
+        seqs = [[t if len(t) == 1 else f"{t[2:]}-{t[0]}" for t in seq] for seq in seqs]
+    ours = bio_to_spans(seqs, scheme=scheme, suffix=suffix)
+    assert bio_to_spans(seqs, scheme=cls, suffix=suffix) == ours  # seqeval's scheme class works as the scheme
     for seq, spans in zip(seqs, ours):
-        expected = [Span(e.start, e.end, None if e.tag == "_" else e.tag) for e in Tokens(seq, cls).entities]
+        entities = Tokens(seq, cls, suffix=suffix).entities
+        assert spans == [Span(e.start, e.end, None if e.tag == "_" else e.tag) for e in entities], seq
+        assert bio_to_spans(seq, scheme=scheme, suffix=suffix) == spans  # a single sequence gives the same
+
+
+def test_default_decoding_reads_suffix_tags_as_seqeval():
+    rng = random.Random(4)
+    seqs = [[t if len(t) == 1 else f"{t[2:]}-{t[0]}" for t in seq] for seq in random_tags(rng, "BIES", 500)]
+    for seq, spans in zip(seqs, bio_to_spans(seqs, mode="default", suffix=True)):
+        expected = [Span(b, e + 1, None if t == "_" else t) for t, b, e in get_entities(seq, suffix=True)]
         assert spans == expected, seq
-        assert bio_to_spans(seq, scheme=scheme) == spans  # a single sequence gives the same
 
 
 def test_default_decoding_matches_seqeval_conlleval():

@@ -173,7 +173,8 @@ def test_strict_iob1_and_ioe1_follow_seqevals_rules_quirks_included():
     for tags in (tags, ["B-X", "I-X", "O", "I-X", "B-X"]):
         for scheme in ("IOB1", "IOE1"):
             try:
-                expected = [(e.start, e.end, e.tag) for e in seqeval_scheme.Tokens(tags, getattr(seqeval_scheme, scheme)).entities]
+                entities = seqeval_scheme.Tokens(tags, getattr(seqeval_scheme, scheme)).entities
+                expected = [(e.start, e.end, e.tag) for e in entities]
             except ValueError:
                 with pytest.raises(ValueError, match="invalid tag"):
                     bio_to_spans(tags, scheme)
@@ -331,6 +332,12 @@ def test_beta_and_average_by_hand():
     assert precision_recall_fscore_support(refs, preds, average="micro") == (2 / 3, 2 / 3, pytest.approx(2 / 3), 3)
     assert precision_recall_fscore_support(refs, preds, average="weighted")[1] == pytest.approx((1 + 2 * 0.5) / 3)
     assert seqeval_scores(refs, preds, beta=float("inf"))["overall_f1"] == 2 / 3  # F-inf is recall
+    # no entity type at all: micro falls back to zero_division, macro is numpy's mean of nothing (nan), as in seqeval
+    for average in ("micro", "macro", "weighted"):
+        ours = precision_recall_fscore_support([["O"]], [["O"]], average=average, zero_division=1)
+        theirs = quiet(sequence_labeling.precision_recall_fscore_support, [["O"]], [["O"]], average=average,
+                       zero_division=1)
+        np.testing.assert_equal(ours, theirs)
     with pytest.raises(ValueError, match="beta must be a number >= 0"):
         seqeval_scores(refs, preds, beta=-1)
     with pytest.raises(ValueError, match="average must be"):
@@ -344,6 +351,8 @@ def test_input_errors():
         seqeval_scores([["O"], ["O"]], [["O"]])
     with pytest.raises(ValueError, match="list of tag sequences"):
         seqeval_scores(["B-X", "O"], ["B-X", "O"])
+    with pytest.raises(ValueError, match="unknown scheme 'IOB3'"):  # evaluate's seqeval checks it in any mode
+        seqeval_scores([["O"]], [["O"]], scheme="IOB3")
     with pytest.raises(ValueError, match="mode must be None"):
         seqeval_scores([["O"]], [["O"]], mode="lenient")
     with pytest.raises(ValueError, match="zero_division"):
