@@ -386,7 +386,8 @@ def _check_output(path: str, overwrite: bool) -> None:
 def _cv_split(args: argparse.Namespace) -> int:
     from .leaderboard import cross_validation_indices
 
-    docs = list(_read(args.data, **_input_options(args)).docs.values())  # every field kept; 'split' names the fold's split
+    # every field kept; 'split' names the fold's split
+    docs = list(_read(args.data, **_input_options(args)).docs.values())
     try:
         folds = cross_validation_indices(len(docs), args.folds, validation=not args.no_validation, seed=args.seed)
     except ValueError as e:

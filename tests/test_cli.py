@@ -695,7 +695,8 @@ def corpus_files(tmp_path):
     return {
         "jsonl": (write_jsonl(tmp_path / "refs.jsonl", refs), write_jsonl(tmp_path / "preds.jsonl", preds)),
         "brat": tuple(str(save_corpus(d, tmp_path / f"{n}_brat")) for n, d in (("refs", refs), ("preds", preds))),
-        "pubtator": tuple(str(save_corpus(d, tmp_path / f"{n}.pubtator")) for n, d in (("refs", refs), ("preds", preds))),
+        "pubtator": tuple(str(save_corpus(d, tmp_path / f"{n}.pubtator"))
+                          for n, d in (("refs", refs), ("preds", preds))),
         "bioc": tuple(str(save_corpus(d, tmp_path / f"{n}.xml")) for n, d in (("refs", refs), ("preds", preds))),
     }
 
@@ -731,7 +732,8 @@ def test_corpus_errors_name_the_file_and_annotation_and_exit_2(tmp_path, capsys)
     assert main(["score", "--references", paths["jsonl"][0], "--predictions", paths["brat"][1],
                  "--discontinuous", "error"]) == 2
     assert f"{ann}:1: annotation T1: a discontinuous annotation" in capsys.readouterr().err
-    assert main(["score", "--references", paths["jsonl"][0], "--predictions", paths["brat"][1], "--format", "json"]) == 0
+    assert main(["score", "--references", paths["jsonl"][0], "--predictions", paths["brat"][1],
+                 "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_pred"] == 3  # split: one span per fragment
     pubtator = Path(paths["pubtator"][1])
     pubtator.write_text(pubtator.read_text() + "\n" + pubtator.read_text().split("\n\n")[0] + "\n")

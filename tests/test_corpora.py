@@ -56,6 +56,7 @@ def test_brat_reads_code_points_crlf_discontinuous_and_keeps_other_lines(tmp_pat
     assert spans(doc) == [(0, 12, "Finding"), (17, 22, "Finding"), (28, 33, "Finding"), (40, 48, "Finding")]
     assert [e["text"] for e in doc["entities"]] == ["Chest 😀 pain", "fever", "cough", "headache"]
     assert [e["id"] for e in doc["entities"]] == ["T1", "T2", "T3", "T3"]  # split fragments share the id
+    assert [e.get("fragment") for e in doc["entities"]] == [None, None, 0, 1]
     assert doc["ann_lines"] == ANN.splitlines()[3:]
     assert docs[1]["entities"] == []
 
@@ -177,6 +178,19 @@ def test_pubtator_reads_ncbi_disease_as_the_shared_jsonl_and_writes_it_back():
     assert len(docs) == len(shared) == 100
     assert [{k: v for k, v in d.items() if k != "passages"} for d in docs] == shared
     assert "\n" + format_pubtator(docs) == original.read_text(encoding="utf-8")
+
+
+def test_concept_ids_never_group_mentions_into_one_annotation(tmp_path):
+    """PubTator's "id" is a concept id that distinct mentions share; only the numbered fragments of
+    a split read are grouped back into one annotation."""
+    path = tmp_path / "x.pubtator"
+    path.write_text("7|t|APC, adenomatous polyposis coli\n7|a|\n7\t0\t3\tAPC\tDisease\tD011125\n"
+                    "7\t5\t31\tadenomatous polyposis coli\tDisease\tD011125\n", encoding="utf-8")
+    docs = read_pubtator(path)
+    for fmt, name in (("brat", "b"), ("bioc-xml", "b.xml"), ("bioc-json", "b.json")):
+        out = save_corpus(docs, tmp_path / name, fmt)
+        assert spans(read_corpus(out, discontinuous="error")[0]) == [(0, 3, "Disease"), (5, 31, "Disease")], fmt
+    assert (tmp_path / "b" / "7.ann").read_text().splitlines()[1].startswith("T2\tDisease 5 31\t")
 
 
 @needs_data
@@ -351,7 +365,9 @@ def test_load_corpus_gives_a_dataset_with_every_key(tmp_path):
     folder = brat_folder(tmp_path)
     data = load_corpus(folder)
     assert data.num_rows == 2 and data["doc_id"] == ["doc1", "sub/doc2"]
-    assert data[0]["entities"][0] == {"start": 0, "end": 12, "label": "Finding", "text": "Chest 😀 pain", "id": "T1"}
+    assert data[0]["entities"][0] == {"start": 0, "end": 12, "label": "Finding", "text": "Chest 😀 pain", "id": "T1",
+                                      "fragment": None}
+    assert [e["fragment"] for e in data[0]["entities"]] == [None, None, 0, 1]
     out = save_corpus(data, tmp_path / "from-dataset")  # a Dataset writes back the same files
     assert (out / "doc1.ann").read_bytes() == (folder / "doc1.ann").read_bytes()
     save_corpus(data, tmp_path / "x.jsonl")

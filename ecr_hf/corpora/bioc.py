@@ -28,7 +28,9 @@ Reading:
 
 Writing: one passage per kept ``"passages"`` entry (else one passage at offset 0 holding the whole
 text; text between passages must be spaces, or it would be lost), each annotation in the passage
-where it starts, entities sharing an ``"id"`` as one annotation with several locations. XML is
+where it starts, consecutive fragments of one ``"id"`` (as a split read gives them) as one
+annotation with several locations; annotation ids are the entities' ``"id"`` where distinct, else
+numbers. XML is
 written by hand, not by ElementTree, so that ``\\r`` survives (as ``&#13;``) and the layout is
 fixed; characters XML 1.0 cannot hold (most control characters, lone surrogates) raise.
 """
@@ -45,8 +47,8 @@ from pathlib import Path
 from typing import Any
 
 from ..outputs import atomic_write_text
-from .documents import (CorpusError, check_discontinuous, decode_utf8, documents_of, fragments, group_fragments,
-                        pieces_of, spans_of)
+from .documents import (CorpusError, annotation_ids, check_discontinuous, decode_utf8, documents_of, fragments,
+                        group_fragments, pieces_of, spans_of)
 
 __all__ = ["read_bioc_xml", "read_bioc_json", "format_bioc_xml", "format_bioc_json", "write_bioc_xml",
            "write_bioc_json"]
@@ -226,11 +228,8 @@ def _tree(documents: Iterable[Any], label_key: str) -> list[dict[str, Any]]:
             raise CorpusError(f"{where}: text after the last passage (from {pos}) would be lost")
         starts = [p["offset"] for p in passages]
         groups = group_fragments(spans_of(doc, where), where)
-        used = {str(g[0]["id"]) for g in groups if g[0].get("id") is not None}
-        fresh = (str(k) for k in range(1, len(groups) + len(used) + 2) if str(k) not in used)
-        for group in groups:
+        for key, group in zip(annotation_ids(groups, "", bool), groups):
             pieces = [p for e in group for p in pieces_of(e)]
-            key = str(group[0]["id"]) if group[0].get("id") is not None else next(fresh)
             annotation = {"id": key, "infons": {label_key: group[0]["label"], **(group[0].get("infons") or {})},
                           "text": " ".join(text[s:e] for s, e in pieces),
                           "locations": [{"offset": s, "length": e - s} for s, e in pieces]}
@@ -279,8 +278,10 @@ def format_bioc_xml(documents: Iterable[Any], *, label_key: str = "type", source
             out += ["    <passage>", *infons(p["infons"], "      ", where), f"      <offset>{p['offset']}</offset>",
                     f"      <text>{_xml(p['text'], where)}</text>"]
             for a in p["annotations"]:
-                out += [f'      <annotation id="{_xml(a["id"], where, True)}">', *infons(a["infons"], "        ", where)]
-                out += [f'        <location offset="{loc["offset"]}" length="{loc["length"]}"/>' for loc in a["locations"]]
+                out += [f'      <annotation id="{_xml(a["id"], where, True)}">',
+                        *infons(a["infons"], "        ", where)]
+                out += [f'        <location offset="{loc["offset"]}" length="{loc["length"]}"/>'
+                        for loc in a["locations"]]
                 out += [f"        <text>{_xml(a['text'], where)}</text>", "      </annotation>"]
             out.append("    </passage>")
         for r in doc["relations"]:
@@ -293,11 +294,13 @@ def format_bioc_xml(documents: Iterable[Any], *, label_key: str = "type", source
     return "\n".join(out + ["</collection>"]) + "\n"
 
 
-def write_bioc_json(documents: Iterable[Any], path: str | os.PathLike, *, overwrite: bool = False, **options: Any) -> Path:
+def write_bioc_json(documents: Iterable[Any], path: str | os.PathLike, *, overwrite: bool = False,
+                    **options: Any) -> Path:
     """Write :func:`format_bioc_json` atomically (an existing file is refused unless ``overwrite``)."""
     return atomic_write_text(path, format_bioc_json(documents, **options), overwrite=overwrite)
 
 
-def write_bioc_xml(documents: Iterable[Any], path: str | os.PathLike, *, overwrite: bool = False, **options: Any) -> Path:
+def write_bioc_xml(documents: Iterable[Any], path: str | os.PathLike, *, overwrite: bool = False,
+                   **options: Any) -> Path:
     """Write :func:`format_bioc_xml` atomically (an existing file is refused unless ``overwrite``)."""
     return atomic_write_text(path, format_bioc_xml(documents, **options), overwrite=overwrite)

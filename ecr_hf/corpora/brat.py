@@ -13,15 +13,17 @@ Reading (https://brat.nlplab.org/standoff.html):
   mismatch, a bad or out-of-range offset raises :class:`CorpusError` naming the ``.ann`` file, the
   line and the annotation id.
 * Discontinuous annotations (``T1<TAB>Label 0 5;10 15<TAB>...``): ``discontinuous="split"`` (the
-  default) gives one span per fragment, all with the same ``"id"`` (so scores count each annotated
-  stretch, and writing groups them back into one annotation); ``"join"`` gives one span from the
+  default) gives one span per fragment, all with the same ``"id"`` and numbered ``"fragment"``
+  0, 1, ... (so scores count each annotated stretch, and writing groups them back into one
+  annotation); ``"join"`` gives one span from the
   first start to the last end, keeping ``"fragments"``; ``"error"`` refuses them.
 * Every other line (``R``, ``E``, ``A``, ``M``, ``N``, ``*``, ``#`` notes) is kept verbatim under
   ``"ann_lines"`` and written back after the ``T`` lines; nothing else reads them.
 
 Writing gives one ``.txt`` (the text as is) and one ``.ann`` per document: ``T`` lines in entity
-order (entities sharing an ``"id"`` as one discontinuous annotation; an entity without a
-``T``-style id gets the next free ``T<n>``), then the kept lines.
+order (consecutive fragments of one ``"id"``, as a split read gives them, as one discontinuous
+annotation; an entity keeps its ``"id"`` if it is a ``T<n>`` not taken before, else gets the next
+free ``T<n>``), then the kept lines.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from typing import Any
 
 from ..outputs import atomic_write_folder
 from .documents import (CorpusError, check_discontinuous, check_relative_id, decode_utf8, documents_of, fragments,
-                        group_fragments, iter_files, pieces_of, relative_id, spans_of)
+                        annotation_ids, group_fragments, iter_files, pieces_of, relative_id, spans_of)
 
 __all__ = ["read_brat", "brat_files", "write_brat"]
 
@@ -105,12 +107,8 @@ def brat_files(documents: Iterable[Any]) -> dict[str, str]:
         if f"{name}.ann" in files:
             raise CorpusError(f"{where}: appears twice")
         groups = group_fragments(spans_of(doc, where), where)
-        used = {str(g[0]["id"]) for g in groups if _T_ID.fullmatch(str(g[0].get("id")))}
-        fresh = (f"T{k}" for k in range(1, len(groups) + len(used) + 2) if f"T{k}" not in used)
         lines = []
-        for group in groups:
-            key = str(group[0].get("id"))
-            key = key if _T_ID.fullmatch(key) else next(fresh)
+        for key, group in zip(annotation_ids(groups, "T", _T_ID.fullmatch), groups):
             label = group[0]["label"]
             if not label or any(c.isspace() for c in label):
                 raise CorpusError(f"{where}: label {label!r} holds whitespace; BRAT labels are single words")

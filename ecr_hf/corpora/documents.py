@@ -9,7 +9,7 @@ keys, so that writing a document back gives the file it came from.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,8 @@ def decode_utf8(data: bytes, path: str | os.PathLike) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
-        raise CorpusError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as UTF-8") from None
+        raise CorpusError(f"{path}:{line}: not UTF-8 text (byte 0x{data[e.start]:02x}); save the file as "
+                          "UTF-8") from None
 
 
 def entity(text: str, start: Any, end: Any, label: str, where: str, **extra: Any) -> dict[str, Any]:
@@ -55,15 +56,15 @@ def entity(text: str, start: Any, end: Any, label: str, where: str, **extra: Any
 def fragments(text: str, pieces: list[tuple[int, int]], label: str, where: str, discontinuous: str,
               **extra: Any) -> list[dict[str, Any]]:
     """The entities of one annotation made of ``pieces`` (``(start, end)`` fragments, in file order):
-    one per fragment (``"split"``, every piece keeps ``extra``, e.g. the annotation id that groups
-    them), one from the first start to the last end with ``"fragments"`` kept (``"join"``), or a
-    :class:`CorpusError` (``"error"``)."""
+    one per fragment (``"split"``: each keeps ``extra``, e.g. the annotation id, and its index as
+    ``"fragment"``, which :func:`group_fragments` reads), one from the first start to the last end
+    with ``"fragments"`` kept (``"join"``), or a :class:`CorpusError` (``"error"``)."""
     if len(pieces) == 1:
         return [entity(text, *pieces[0], label, where, **extra)]
     if discontinuous == "error":
         raise CorpusError(f"{where}: a discontinuous annotation ({len(pieces)} fragments {pieces}); read it with "
                           "discontinuous='split' (one span per fragment) or 'join' (first start to last end)")
-    found = [entity(text, s, e, label, where, **extra) for s, e in pieces]
+    found = [entity(text, s, e, label, where, **extra, fragment=k) for k, (s, e) in enumerate(pieces)]
     if discontinuous == "split":
         return found
     start, end = min(e["start"] for e in found), max(e["end"] for e in found)
@@ -77,18 +78,44 @@ def pieces_of(entity: Mapping[str, Any]) -> list[tuple[int, int]]:
 
 
 def group_fragments(entities: list[Mapping[str, Any]], where: str) -> list[list[Mapping[str, Any]]]:
-    """Entities grouped by ``"id"`` in order of first appearance (entities without one stay alone):
-    the fragments a ``"split"`` read gave come back as one discontinuous annotation. The pieces of
-    one id must share a label."""
-    groups: dict[Any, list[Mapping[str, Any]]] = {}
-    for k, e in enumerate(entities):
-        key = e.get("id")
-        groups.setdefault(("id", key) if key is not None else ("k", k), []).append(e)
-    for (_, key), members in groups.items():
-        if len({m.get("label") for m in members}) > 1:
-            raise CorpusError(f"{where}: the entities with id {key!r} (fragments of one annotation) have different "
-                              f"labels {sorted({str(m.get('label')) for m in members})}")
-    return list(groups.values())
+    """Entities grouped into annotations, in order: an entity with ``"fragment": k > 0`` joins the
+    one before it if that is fragment ``k - 1`` of the same ``"id"`` (the pieces a ``"split"`` read
+    gave come back as one discontinuous annotation); every other entity is an annotation of its
+    own, whatever its ``"id"`` (PubTator's ``"id"`` is a concept id, shared by distinct mentions).
+    The fragments of one annotation must share a label."""
+    groups: list[list[Mapping[str, Any]]] = []
+    for e in entities:
+        k = e.get("fragment")
+        last = groups[-1][-1] if groups else None
+        if k and last is not None and last.get("fragment") == k - 1 and last.get("id") == e.get("id"):
+            if last.get("label") != e.get("label"):
+                raise CorpusError(f"{where}: fragments {k - 1} and {k} of annotation {e.get('id')!r} have different "
+                                  f"labels {last.get('label')!r} and {e.get('label')!r}")
+            groups[-1].append(e)
+        else:
+            groups.append([e])
+    return groups
+
+
+def annotation_ids(groups: list[list[Mapping[str, Any]]], prefix: str, keep: Callable[[str], Any]) -> list[str]:
+    """One distinct id per annotation: its own ``"id"`` where ``keep`` accepts it and no earlier
+    annotation took it, else the next free ``<prefix><n>``."""
+    own: list[str | None] = [str(g[0]["id"]) if g[0].get("id") is not None and keep(str(g[0]["id"])) else None
+                             for g in groups]
+    taken: set[str] = set()
+    for k, key in enumerate(own):
+        if key in taken:
+            own[k] = None
+        elif key is not None:
+            taken.add(key)
+    n = 0
+    for k, key in enumerate(own):
+        if key is None:
+            n += 1
+            while f"{prefix}{n}" in taken:
+                n += 1
+            own[k] = f"{prefix}{n}"
+    return own
 
 
 def documents_of(documents: Any) -> list[dict[str, Any]]:

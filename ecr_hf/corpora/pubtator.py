@@ -134,7 +134,8 @@ def format_pubtator(documents: Iterable[Any]) -> str:
             title, abstract = text[:cut], text[cut + 1:]
         elif len(passages) > 2:
             raise CorpusError(f"{where}: {len(passages)} passages; PubTator holds a title and an abstract")
-        lines = [f"{doc_id}|t|{_clean(title, 'the text', where)}\n", f"{doc_id}|a|{_clean(abstract, 'the text', where)}\n"]
+        lines = [f"{doc_id}|t|{_clean(title, 'the text', where)}\n",
+                 f"{doc_id}|a|{_clean(abstract, 'the text', where)}\n"]
         for e in spans_of(doc, where):
             cols = [str(e["start"]), str(e["end"]), e.get("mention_in_file", doc["text"][e["start"]:e["end"]]),
                     e["label"]]
