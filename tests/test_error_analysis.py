@@ -139,3 +139,39 @@ def test_every_span_has_one_outcome_and_costs_add_up(data, score_p, typed):
 
 def test_doctests():
     assert doctest.testmod(error_analysis).failed == 0
+
+
+@st.composite
+def disjoint_spans(draw):
+    """Spans of one side that do not overlap (so merging leaves them as given)."""
+    spans, at = [], draw(st.integers(0, 3))
+    for _ in range(draw(st.integers(0, 5))):
+        length, gap = draw(st.integers(1, 8)), draw(st.integers(0, 4))
+        spans.append((at, at + length, draw(st.sampled_from(["A", "B"]))))
+        at += length + gap
+    return spans
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(disjoint_spans(), disjoint_spans()), min_size=1, max_size=3))
+def test_classes_agree_with_the_semeval_span_categories(docs):
+    """Where an outcome is one gold and at most one predicted span, its class is what nervaluate's
+    per-span categories (ecr_hf.semeval.semeval_spans) say of those spans."""
+    from ecr_hf.semeval import semeval_spans
+
+    gold, pred = [g for g, _ in docs], [p for _, p in docs]
+    categories = semeval_spans(gold, pred)
+    by_span = {(d, side, r["start"], r["end"], r["label"]): r for d, doc in enumerate(categories)
+               for side in ("gold", "pred") for r in doc[side]}
+    out = analyze_errors(gold, pred)
+    expected = {"missed": {"strict": "MIS"}, "spurious": {"strict": "SPU"},
+                "wrong_type": {"strict": "INC", "ent_type": "INC"},
+                "boundary": {"strict": "INC", "partial": "PAR", "ent_type": "COR"}}
+    for e in out.errors:
+        if e.kind in expected:
+            for side, spans in (("gold", e.gold), ("pred", e.pred)):
+                for s in spans:
+                    record = by_span[(e.doc, side, s.start, s.end, s.label)]
+                    assert {k: record[k] for k in expected[e.kind]} == expected[e.kind], (e, record)
+    correct = sum(r["strict"] == "COR" for doc in categories for r in doc["gold"])
+    assert out.counts["correct"] <= correct  # a correct outcome is strict COR (several-span ones may hold more)
