@@ -143,8 +143,9 @@ class _Counts(NamedTuple):
 def _tag_batches(references: Any, predictions: Any) -> tuple[list[Sequence[str]], list[Sequence[str]]]:
     sides = []
     for side, docs in (("references", references), ("predictions", predictions)):
-        kinds = set(map(type, docs)) if isinstance(docs, (Sequence, np.ndarray)) else {str}
-        if isinstance(docs, str) or any(issubclass(k, str) or not issubclass(k, (Sequence, np.ndarray)) for k in kinds):
+        listed = isinstance(docs, (Sequence, np.ndarray)) and not isinstance(docs, str)
+        kinds = set(map(type, docs)) if listed else {str}
+        if any(issubclass(k, str) or not issubclass(k, (Sequence, np.ndarray)) for k in kinds):
             raise ValueError(f"{side} must be a list of tag sequences, one per sentence (e.g. "
                              "[['B-PER', 'I-PER', 'O']]), as seqeval takes them")
         sides.append(list(docs))
@@ -184,15 +185,14 @@ def _entity_counts(references: list[Sequence[str]], predictions: list[Sequence[s
     n = len(references)
     chunks = chunk_arrays(references + predictions, scheme, mode, suffix=suffix, untyped=UNTYPED)
     lengths = np.array([len(d) for d in references], np.int64)
-    pred = chunks.seq >= n
     # Within one side chunks never share a start token: the flat start position is a chunk's key.
     key = (np.cumsum(lengths) - lengths)[chunks.seq % max(n, 1)] + chunks.start
-    _, gi, pi = np.intersect1d(key[~pred], key[pred], assume_unique=True, return_indices=True)
-    hit = (chunks.end[~pred][gi] == chunks.end[pred][pi]) & (chunks.label[~pred][gi] == chunks.label[pred][pi])
+    gold, pred = (np.flatnonzero(side) for side in (chunks.seq < n, chunks.seq >= n))
+    _, gi, pi = np.intersect1d(key[gold], key[pred], assume_unique=True, return_indices=True)
+    gi, pi = gold[gi], pred[pi]
+    hit = gi[(chunks.end[gi] == chunks.end[pi]) & (chunks.label[gi] == chunks.label[pi])]
     size = len(chunks.names)
-    true = np.bincount(chunks.label[~pred], minlength=size)
-    predicted = np.bincount(chunks.label[pred], minlength=size)
-    tp = np.bincount(chunks.label[~pred][gi][hit], minlength=size)
+    true, predicted, tp = (np.bincount(chunks.label[k], minlength=size) for k in (gold, pred, hit))
     order = sorted((name, k) for k, name in enumerate(chunks.names) if true[k] or predicted[k])
     keep = np.array([k for _, k in order], np.int64)
     return _Counts([name for name, _ in order], tp[keep], predicted[keep], true[keep])
@@ -222,8 +222,8 @@ def _warn_undefined(counts: _Counts, per_type: bool, overall: bool, zero_divisio
         if overall and sums.sum() == 0:
             where.append("overall")
         if where:
-            warnings.warn(f"{metric} (and so F-score) is ill-defined and set to 0.0 ({what}) for {', '.join(where)}; "
-                          "pass zero_division=0 or 1 to choose the value and silence this warning",
+            warnings.warn(f"{metric} (and so F-score) is ill-defined and set to 0.0 ({what}) for "
+                          f"{', '.join(where)}; pass zero_division=0 or 1 to choose the value and silence this warning",
                           UndefinedMetricWarning, stacklevel=3)
 
 
