@@ -288,6 +288,21 @@ def test_bioc_errors_name_the_document_and_annotation(tmp_path, old, new, messag
         read_corpus(path)
 
 
+def test_bioc_from_a_dataset_writes_no_filled_in_infons(tmp_path):
+    from ecr_hf.corpora import to_dataset
+
+    docs = [{"doc_id": "a", "text": "fever", "infons": {"journal": "J"},
+             "entities": [{"start": 0, "end": 5, "label": "F", "infons": {"cui": "C1"}}]},
+            {"doc_id": "b", "text": "cough", "infons": {"year": "2026"},
+             "entities": [{"start": 0, "end": 5, "label": "F", "infons": {"source": "x"}}]}]
+    dataset = to_dataset(docs)
+    assert dataset[0]["infons"] == {"journal": "J", "year": None}  # what Arrow does to differing keys
+    out = save_corpus(dataset, tmp_path / "x.xml")
+    assert "None" not in out.read_text(encoding="utf-8")
+    assert [(d["infons"], d["entities"][0]["infons"]) for d in read_corpus(out)] == \
+        [({"journal": "J"}, {"cui": "C1"}), ({"year": "2026"}, {"source": "x"})]
+
+
 def test_bioc_xml_refuses_characters_xml_cannot_hold():
     with pytest.raises(CorpusError, match="cannot be written in XML 1.0"):
         format_bioc_xml([{"doc_id": "a", "text": "bell \x07", "entities": []}])
@@ -307,6 +322,9 @@ def test_bioc_json_reads_the_ada_case_reports_as_the_shared_jsonl(tmp_path):
             [(r["type"], r["nodes"]) for r in want["relations"]]
     save_corpus(docs[:3], tmp_path / "ada.json", label_key="entityType")
     assert read_corpus(tmp_path / "ada.json", label_key="entityType") == docs[:3]
+    dataset = load_corpus(path, label_key="entityType")  # rows fill other rows' infon keys with None: not written
+    save_corpus(dataset.select(range(3)), tmp_path / "ada.xml", label_key="entityType")
+    assert read_corpus(tmp_path / "ada.xml", label_key="entityType") == docs[:3]
     assert {e["label"] for e in read_corpus(path)[0]["entities"]} == {"AdaEntity"}
 
 

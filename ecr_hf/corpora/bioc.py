@@ -7,7 +7,7 @@ PyPI would add lxml, intervaltree, jsonlines and docopt for what a few dozen lin
 
 Reading:
 
-* doc_id: the document's ``id``; document ``infon``s are kept as ``"infons"``.
+* doc_id: the document's ``id`` (its index if it has none); document ``infon``s are kept as ``"infons"``.
 * text: the passages' texts placed at their (document) offsets, in file order; a gap between
   passages is filled with spaces (PubTator-derived BioC puts the abstract one character after the
   title: that character becomes the space of PubTator's title + " " + abstract). A passage without
@@ -82,7 +82,7 @@ def read_bioc_located(path: str | os.PathLike, syntax: str, *, label_key: str = 
         place = f"{path}: document {k}" + (f" (id {doc.get('id')!r})" if isinstance(doc, Mapping) else "")
         if not isinstance(doc, Mapping):
             raise CorpusError(f"{place}: expected an object, got {type(doc).__name__}")
-        out.append((_document(doc, place, label_key, discontinuous), place))
+        out.append((_document(doc, k, place, label_key, discontinuous), place))
     return out
 
 
@@ -136,7 +136,7 @@ def _list(node: Mapping[str, Any], key: str, where: str) -> list[Any]:
     return value
 
 
-def _document(doc: Mapping[str, Any], place: str, label_key: str, discontinuous: str) -> dict[str, Any]:
+def _document(doc: Mapping[str, Any], k: int, place: str, label_key: str, discontinuous: str) -> dict[str, Any]:
     parts, passages, holders, pos = [], [], [doc], 0
     for i, passage in enumerate(_list(doc, "passages", place)):
         where = f"{place}, passage {i}"
@@ -168,7 +168,8 @@ def _document(doc: Mapping[str, Any], place: str, label_key: str, discontinuous:
         for a in _list(holder, "annotations", place):
             entities += _annotation(a, text, place, label_key, discontinuous)
         relations += [_relation(r) for r in _list(holder, "relations", place)]
-    out = {"doc_id": doc.get("id"), "text": text, "entities": entities, "relations": relations, "passages": passages}
+    out = {"doc_id": doc["id"] if doc.get("id") is not None else k, "text": text, "entities": entities,
+           "relations": relations, "passages": passages}
     if doc.get("infons"):
         out["infons"] = dict(doc["infons"])
     return out
@@ -202,8 +203,13 @@ def _annotation(a: Mapping[str, Any], text: str, place: str, label_key: str, dis
     return found
 
 
+def _kept(infons: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Infons without ``None`` values (a ``datasets`` row fills the keys other rows have with ``None``)."""
+    return {k: v for k, v in (infons or {}).items() if v is not None}
+
+
 def _relation(r: Mapping[str, Any]) -> dict[str, Any]:
-    return {"id": r.get("id"), "infons": dict(r.get("infons") or {}),
+    return {"id": r.get("id"), "infons": _kept(r.get("infons")),
             "nodes": [{"refid": n.get("refid"), "role": n.get("role", "")} for n in r.get("nodes") or []]}
 
 
@@ -221,7 +227,7 @@ def _tree(documents: Iterable[Any], label_key: str) -> list[dict[str, Any]]:
             if start < pos or end > len(text) or text[pos:start].strip(" "):
                 raise CorpusError(f"{where}: passage [{start}, {end}) overlaps the one before, passes the end of the "
                                   "text, or leaves non-space text out of every passage")
-            passages.append({"offset": start, "infons": dict(p.get("infons") or {}), "text": text[start:end],
+            passages.append({"offset": start, "infons": _kept(p.get("infons")), "text": text[start:end],
                              "sentences": [], "annotations": [], "relations": []})
             pos = end
         if text[pos:].strip(" "):
@@ -230,11 +236,11 @@ def _tree(documents: Iterable[Any], label_key: str) -> list[dict[str, Any]]:
         groups = group_fragments(spans_of(doc, where), where)
         for key, group in zip(annotation_ids(groups, "", bool), groups):
             pieces = [p for e in group for p in pieces_of(e)]
-            annotation = {"id": key, "infons": {label_key: group[0]["label"], **(group[0].get("infons") or {})},
+            annotation = {"id": key, "infons": {label_key: group[0]["label"], **_kept(group[0].get("infons"))},
                           "text": " ".join(text[s:e] for s, e in pieces),
                           "locations": [{"offset": s, "length": e - s} for s, e in pieces]}
             passages[max(bisect.bisect_right(starts, pieces[0][0]) - 1, 0)]["annotations"].append(annotation)
-        out.append({"id": str(doc["doc_id"]), "infons": dict(doc.get("infons") or {}), "passages": passages,
+        out.append({"id": str(doc["doc_id"]), "infons": _kept(doc.get("infons")), "passages": passages,
                     "annotations": [], "relations": [_relation(r) for r in doc.get("relations") or []]})
     return out
 
