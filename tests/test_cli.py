@@ -753,6 +753,29 @@ def test_cv_split_reads_a_pubtator_file(tmp_path, capsys):
     assert len(test) == 2 and test[0]["entities"][0]["id"] == "D005334" and test[0]["split"] == "test"
 
 
+def test_cv_score_reads_brat_folds_against_bioc_predictions(tmp_path, capsys):
+    """Each fold's gold as a BRAT folder, its predictions as BioC XML: the same scores as the JSONL folds."""
+    from ecr_hf.corpora import read_corpus, save_corpus
+
+    data = write_jsonl(tmp_path / "data.jsonl", cv_documents())
+    assert main(["cv-split", data, "--folds", "3", "--output-dir", str(tmp_path / "splits")]) == 0
+    for k in range(3):
+        docs = read_corpus(tmp_path / f"splits/fold{k}/test.jsonl")
+        save_corpus(docs, tmp_path / f"brat/fold{k}")
+        save_corpus([{**d, "entities": [{**e, "end": 3} for e in d["entities"]]} for d in docs],
+                    tmp_path / f"bioc/fold{k}.xml")
+        save_corpus([{**d, "entities": [{**e, "end": 3} for e in d["entities"]]} for d in docs],
+                    tmp_path / f"jsonl/fold{k}.jsonl")
+    results = {}
+    for name, references, predictions in (("corpora", "brat/fold{k}", "bioc/fold{k}.xml"),
+                                          ("jsonl", "splits/fold{k}/test.jsonl", "jsonl/fold{k}.jsonl")):
+        assert main(["cv-score", "--references", str(tmp_path / references), "--predictions",
+                     str(tmp_path / predictions), "--folds", "3", "--model-name", "m", "--dataset", "toy",
+                     "--output", str(tmp_path / f"{name}.json")]) == 0
+        results[name] = json.loads((tmp_path / f"{name}.json").read_text())["results"]
+    assert results["corpora"] == results["jsonl"] and results["jsonl"]["p1_recall"] == pytest.approx(3 / 5)
+
+
 def test_a_missing_spacy_extra_is_named(tmp_path, capsys, monkeypatch):
     paths = corpus_files(tmp_path)
     spacy_file = tmp_path / "preds.spacy"

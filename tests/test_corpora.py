@@ -45,6 +45,7 @@ def brat_folder(tmp_path, ann=ANN, text=TEXT, name="doc1"):
     (folder / "sub" / "doc2.txt").write_bytes(b"no findings")
     (folder / "sub" / "doc2.ann").write_bytes(b"")
     (folder / "README.txt").write_bytes(b"a .txt without .ann is not a document")
+    (folder / "._doc1.ann").write_bytes(b"\x00\x05\x16\x07 macOS metadata: hidden files are skipped")
     return folder
 
 
@@ -64,6 +65,10 @@ def test_brat_reads_code_points_crlf_discontinuous_and_keeps_other_lines(tmp_pat
 def test_brat_round_trip_gives_the_same_bytes(tmp_path):
     folder = brat_folder(tmp_path)
     (folder / "README.txt").unlink()
+    (folder / "._doc1.ann").unlink()
+    (folder / "doc1.ann").write_bytes(b"\xef\xbb\xbf" + ANN.encode("utf-8"))  # a BOM in the .ann is not a line
+    assert read_brat(folder)[0]["ann_lines"] == ANN.splitlines()[3:]
+    (folder / "doc1.ann").write_bytes(ANN.encode("utf-8"))
     docs = read_brat(folder)
     out = write_brat(docs, tmp_path / "again")
     for name in ("doc1.txt", "doc1.ann", "sub/doc2.txt", "sub/doc2.ann"):

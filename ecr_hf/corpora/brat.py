@@ -3,7 +3,8 @@
 Reading (https://brat.nlplab.org/standoff.html):
 
 * doc_id: the ``.ann`` file's path below the folder, without the suffix (``sub/doc1``); every
-  ``.ann`` needs its ``.txt``, a ``.txt`` without an ``.ann`` is not a document.
+  ``.ann`` needs its ``.txt``, a ``.txt`` without an ``.ann`` is not a document, and hidden files
+  and folders (``.name``, e.g. macOS ``._doc.ann``) are skipped.
 * Offsets count Unicode code points of the ``.txt`` read as UTF-8 exactly as stored, as brat does:
   ``\\r\\n`` is two characters (no newline translation), a BOM is one.
 * ``T`` lines (``T1<TAB>Label 0 5<TAB>text``) are the spans, event triggers included; the entity
@@ -73,7 +74,7 @@ def _read_pair(ann: Path, doc_id: str, discontinuous: str) -> dict[str, Any]:
     text = decode_utf8(txt.read_bytes(), txt)
     entities: list[dict[str, Any]] = []
     other: list[str] = []
-    for n, line in enumerate(decode_utf8(ann.read_bytes(), ann).split("\n"), 1):
+    for n, line in enumerate(decode_utf8(ann.read_bytes(), ann).lstrip("\ufeff").split("\n"), 1):
         line = line[:-1] if line.endswith("\r") else line
         if not line.strip():
             continue

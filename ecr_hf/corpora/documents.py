@@ -173,4 +173,7 @@ def check_relative_id(doc_id: Any, where: str) -> str:
 
 
 def iter_files(root: Path, suffix: str) -> Iterable[Path]:
-    return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file())
+    """The files below ``root`` whose names end in ``suffix``, sorted; hidden ones (a part of the
+    path below ``root`` starts with ``.``) are left out, as :func:`check_relative_id` never writes them."""
+    return sorted(p for p in root.rglob(f"*{suffix}")
+                  if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
