@@ -333,6 +333,20 @@ def test_bioc_json_reads_the_ada_case_reports_as_the_shared_jsonl(tmp_path):
     assert {e["label"] for e in read_corpus(path)[0]["entities"]} == {"AdaEntity"}
 
 
+@needs_data
+def test_brat_round_trips_real_case_reports(tmp_path):
+    """No BRAT corpus is in ../shared/data: eight Ada case reports (long scraped pages, overlapping
+    spans) are written as BRAT (doc_ids renamed: their URLs are no file names) and read back."""
+    docs = read_corpus(ADA / "CaseReportCorpus.bioc.json", label_key="entityType")[:8]
+    docs = [{**d, "doc_id": d["doc_id"].rstrip("/").rsplit("/", 1)[1]} for d in docs]
+    folder = write_brat(docs, tmp_path / "ada")
+    again = read_brat(folder)
+    assert [(d["doc_id"], d["text"], spans(d)) for d in again] == \
+        sorted((d["doc_id"], d["text"], spans(d)) for d in docs)
+    assert write_brat(again, tmp_path / "again") and all(
+        (tmp_path / "again" / f.name).read_bytes() == f.read_bytes() for f in folder.iterdir())
+
+
 # --------------------------------------------------------------------------- spaCy
 
 def test_spacy_doc_and_docbin_round_trip(tmp_path):
