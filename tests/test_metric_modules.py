@@ -442,3 +442,31 @@ def test_span_metrics_input_forms_agree(span_metrics, form):
     gold, pred = hand_spans(form)
     assert out["char_recall"] == pytest.approx(11 / 15)
     assert out["f1"] == pytest.approx(semeval_scores(gold, pred)["strict"]["f1"])
+
+
+def test_span_metrics_min_overlap_and_semeval_labels_reach_the_semeval_keys(span_metrics):
+    # gold "0..10" D and "20..24" C; the D prediction covers 3 of 10 characters, the C one is exact
+    refs = [[{"start": 0, "end": 10, "label": "D"}, {"start": 20, "end": 24, "label": "C"}]]
+    preds = [[{"start": 7, "end": 12, "label": "D"}, {"start": 20, "end": 24, "label": "C"}]]
+    base = span_metrics.compute(predictions=preds, references=refs)
+    assert (base["semeval_partial_partial"], base["semeval_partial_missed"]) == (1.0, 0.0)
+    strict = span_metrics.compute(predictions=preds, references=refs, min_overlap=0.5)  # 3/10 < 0.5: no pair
+    assert (strict["semeval_partial_partial"], strict["semeval_partial_missed"], strict["semeval_partial_spurious"]) \
+        == (0.0, 1.0, 1.0)
+    assert span_metrics.compute(predictions=preds, references=refs, min_overlap=0.3)["semeval_partial_partial"] == 1.0
+    only_c = span_metrics.compute(predictions=preds, references=refs, semeval_labels=["C"])
+    assert (only_c["semeval_strict_correct"], only_c["semeval_strict_possible"], only_c["semeval_strict_f1"]) \
+        == (1.0, 1.0, 1.0)
+    assert (only_c["n_gold"], only_c["n_pred"]) == (2.0, 2.0)  # the filter is SemEval's only
+    assert only_c["char_recall"] == base["char_recall"]
+    with pytest.raises(ValueError, match="min_overlap"):
+        span_metrics.compute(predictions=preds, references=refs, min_overlap=50)
+    with pytest.raises(SpanError, match="'X'"):
+        span_metrics.compute(predictions=preds, references=refs, semeval_labels=["X"])
+
+
+def test_weighted_soft_match_reads_suffix_tags(wsm):
+    out = wsm.compute(predictions=[["D-B", "D-I", "O", "O"]], references=[["D-B", "D-I", "D-I", "O"]], suffix=True)
+    assert out["recall"] == pytest.approx(2 / 3) and out["precision"] == 1.0
+    with pytest.raises(ValueError, match="D-B"):
+        wsm.compute(predictions=[["D-B", "O"]], references=[["D-B", "O"]])

@@ -7,6 +7,7 @@ import pyarrow as pa
 from ecr_hf import metric_inputs
 from ecr_hf.report import classification_report, seqeval_scores
 from ecr_hf.semeval import SCHEMAS, semeval_scores
+from ecr_hf.spans import pair_arrays
 from ecr_hf.soft_match import flatten_scores, soft_match_scores
 from ecr_hf.token_level import token_scores
 
@@ -60,6 +61,12 @@ Args:
     zero_division (float): value of a ratio with a zero denominator, in [0, 1] or nan. Default 0.0.
     empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
         out of every score and counted in `gold_empty_dropped` / `pred_empty_dropped`.
+    min_overlap (float): SemEval keys only: a gold and a predicted span can be paired only if the
+        prediction covers at least this fraction of the gold span (nervaluate's min_overlap_percentage
+        / 100). Default 0.0: any overlap of one character.
+    semeval_labels (list of str): SemEval keys only: score only the spans with these labels, on both
+        sides (nervaluate's tags; None in the list keeps unlabelled spans); a label found on neither
+        side is an error.
     texts (list of str): span lists only: the documents' texts; offsets are checked against them and
         split on whitespace they give the tokens of the token_* scores.
     token_offsets (list of list of (start, end)): span lists or marked strings: the character offsets
@@ -192,6 +199,8 @@ def _span_metrics(
     suffix=False,
     decode=None,
     empty_spans="error",
+    min_overlap=0.0,
+    semeval_labels=None,
 ):
     docs = metric_inputs.to_span_documents(
         predictions, references, texts=texts, scheme=scheme, mode=mode, suffix=suffix, decode=decode
@@ -221,9 +230,14 @@ def _span_metrics(
                                   zero_division=zero_division, empty_spans=empty_spans)
             out.update({f"{prefix}_{key}": tokens[key] for key in _METRICS})
 
-    semeval = semeval_scores(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
+    semeval = semeval_scores(refs, preds, zero_division=zero_division, empty_spans=empty_spans,
+                             min_overlap=min_overlap, labels=semeval_labels)
     for schema in SCHEMAS:
         out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
-    out.update(n_documents=len(refs), n_gold=semeval["strict"]["possible"], n_pred=semeval["strict"]["actual"])
+    n_gold, n_pred = semeval["strict"]["possible"], semeval["strict"]["actual"]
+    if semeval_labels is not None:  # n_gold / n_pred count every span, as without the filter
+        gold, pred = pair_arrays(refs, preds, empty_spans=empty_spans)
+        n_gold, n_pred = len(gold), len(pred)
+    out.update(n_documents=len(refs), n_gold=n_gold, n_pred=n_pred)
     return {**{key: float(value) for key, value in out.items()}, **docs.faithfulness}
 

@@ -53,8 +53,9 @@ Args:
     empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
         out and counted in `gold_empty_dropped` / `pred_empty_dropped`.
     texts (list of str): span lists only: the documents' texts, to check that offsets fit them.
-    scheme (str), mode (str): how tag strings are read (seqeval's names): mode "default" (conlleval
-        rules, the default) or "strict" with scheme "IOB2" (default), "IOE2", "IOBES" or "BILOU".
+    scheme (str), mode (str), suffix (bool): how tag strings are read (seqeval's names): mode "default"
+        (conlleval rules, the default) or "strict" with scheme "IOB2" (default), "IOB1", "IOE1", "IOE2",
+        "IOBES", "BILOU" or "auto" (detected from the references); suffix=True for "PER-B" tags.
     decode (bool): marked strings only: None (default) decodes the predictions when one does not
         reproduce its reference text, True always decodes, False never (a mismatch raises).
 
@@ -131,13 +132,14 @@ class WeightedSoftMatch(metric_inputs.SpanMetricMixin, evaluate.Metric):
         texts=None,
         scheme="IOB2",
         mode="default",
+        suffix=False,
         decode=None,
         empty_spans="error",
     ):
         p = check_p(p)
         p_values = [*check_p_values(p_values), p]
         docs = metric_inputs.to_span_documents(
-            predictions, references, texts=texts, scheme=scheme, mode=mode, decode=decode
+            predictions, references, texts=texts, scheme=scheme, mode=mode, suffix=suffix, decode=decode
         )
         result = soft_match_scores(
             docs.references,
