@@ -260,6 +260,50 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _errors(args: argparse.Namespace) -> int:
+    from .error_browser import write_error_report
+
+    _check_output(args.output, args.overwrite)  # before reading anything
+    inputs = _input_options(args)
+    references, predictions = _read(args.references, **inputs), _read(args.predictions, marked=True, **inputs)
+    refs, preds, texts, _ = _pair_files(references, predictions, args.typed)
+    if texts is None:
+        raise ValueError(f"{args.references}: every document needs its 'text': the error browser shows the documents")
+    try:
+        path = write_error_report(refs, preds, args.output, texts=texts, doc_ids=list(references.docs),
+                                  p_values=args.p, typed=args.typed, empty_spans=args.empty_spans,
+                                  title=args.title, overwrite=args.overwrite)
+    except ValueError as e:
+        raise _located(e, references, predictions) from e
+    _print(f"wrote {path}")
+    return 0
+
+
+def _semeval(args: argparse.Namespace) -> int:
+    from .semeval import report_frame, semeval_scores, semeval_spans, spans_frame, write_csv
+
+    if args.output:
+        _check_output(args.output, args.overwrite)
+    inputs = _input_options(args)
+    references, predictions = _read(args.references, **inputs), _read(args.predictions, marked=True, **inputs)
+    refs, preds, _, _ = _pair_files(references, predictions)
+    options = dict(empty_spans=args.empty_spans, min_overlap=args.min_overlap, labels=args.labels)
+    try:
+        if args.per_span:
+            frame = spans_frame(semeval_spans(refs, preds, **options))
+            keys = list(references.docs)
+            frame.insert(0, "doc_id", [keys[d] for d in frame["doc"]])
+        else:
+            frame = report_frame(semeval_scores(refs, preds, **options))
+    except ValueError as e:
+        raise _located(e, references, predictions) from e
+    if args.output:
+        _print(f"wrote {write_csv(frame, args.output, overwrite=args.overwrite)}")
+    else:
+        _print(frame.to_string(index=False, na_rep=""))
+    return 0
+
+
 def _register(args: argparse.Namespace) -> int:
     from .evaluate_modules import register_metrics
 
@@ -651,6 +695,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                        help="a span with start == end: an error naming it, or drop it and count it in the scores")
     _add_input_options(score)
     score.set_defaults(func=_score)
+
+    errors = command("errors", "write the error browser: one self-contained HTML page of every error of the "
+                     "predictions against the references (missed, spurious, fragmented, merged, wrong type, boundary), "
+                     "sorted by what each costs the score")
+    errors.add_argument("--references", required=True, help="gold documents {doc_id, text, entities} (JSONL or a "
+                        "corpus format, see --input-format)")
+    errors.add_argument("--predictions", required=True,
+                        help="predicted documents {doc_id, entities}, or {doc_id, marked} generations to decode")
+    errors.add_argument("--output", required=True, help="the HTML page to write; an existing file is refused without "
+                        "--overwrite")
+    errors.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    errors.add_argument("--p", type=_P, nargs="+", default=list(DEFAULT_P_VALUES),
+                        help="fragmentation penalties (>= 1) at which span scores are shown; the first gives the costs")
+    errors.add_argument("--typed", action="store_true", help="cost as the typed score: a fragment counts only where "
+                        "the labels agree")
+    errors.add_argument("--empty-spans", choices=("error", "drop"), default="error",
+                        help="a span with start == end: an error naming it, or drop it")
+    errors.add_argument("--title", default=None, help="the page's title (None: 'E-CCR error browser')")
+    _add_input_options(errors)
+    errors.set_defaults(func=_errors)
+
+    sem = command("semeval", "SemEval-2013 strict/exact/partial/type counts and P/R/F1 (nervaluate's schemas), "
+                  "as a table or CSV")
+    sem.add_argument("--references", required=True, help="gold documents {doc_id, text, entities}")
+    sem.add_argument("--predictions", required=True, help="predicted documents {doc_id, entities}")
+    sem.add_argument("--min-overlap", type=float, default=0.0,
+                     help="a gold and a predicted span can pair only if the prediction covers at least this fraction "
+                     "of the gold span (nervaluate's min_overlap_percentage / 100; 0: any overlap)")
+    sem.add_argument("--labels", nargs="+", default=None, help="score only spans with these labels (nervaluate's tags)")
+    sem.add_argument("--per-span", action="store_true",
+                     help="one row per gold and predicted span: its category under each schema and its partner")
+    sem.add_argument("--output", default=None, help="write the table as CSV here instead of printing it")
+    sem.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    sem.add_argument("--empty-spans", choices=("error", "drop"), default="error",
+                     help="a span with start == end: an error naming it, or drop it")
+    _add_input_options(sem)
+    sem.set_defaults(func=_semeval)
 
     train = command("train", "fine-tune a token classifier and print its span scores "
                     "(defaults: the bundled NCBI-disease sample and the offline MiniLM encoder)")

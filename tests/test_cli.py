@@ -783,3 +783,72 @@ def test_a_missing_spacy_extra_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "spacy", None)
     assert main(["score", "--references", paths["jsonl"][0], "--predictions", str(spacy_file)]) == 2
     assert "pip install 'ecr-hf[spacy]'" in capsys.readouterr().err
+
+
+def _page_data(path: Path) -> dict:
+    """The error browser's embedded data (the JSON script the page renders)."""
+    page = path.read_text(encoding="utf-8")
+    start = page.index('<script type="application/json" id="data">') + len('<script type="application/json" id="data">')
+    return json.loads(page[start:page.index("</script>", start)])
+
+
+def test_errors_writes_the_error_browser(tmp_path, capsys):
+    text = "Acute renal failure and fever."
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text(json.dumps({"doc_id": "d1", "text": text, "entities": [
+        {"start": 0, "end": 19, "label": "Disease"}, {"start": 24, "end": 29, "label": "Disease"}]}) + "\n")
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"doc_id": "d1", "entities": [{"start": 6, "end": 19, "label": "Disease"}]}) + "\n")
+    out = tmp_path / "report.html"
+    argv = ["errors", "--references", str(refs), "--predictions", str(preds), "--output", str(out)]
+    assert main(argv) == 0
+    data = _page_data(out)
+    # the boundary error ("renal failure" for "Acute renal failure") and the missed "fever"
+    assert sorted(data["classes"][e["kind"]] for e in data["errors"]) == ["boundary", "missed"]
+    assert data["docs"][0]["id"] == "d1" and data["docs"][0]["text"] == text
+    assert main(argv) == 2 and "exists; pass --overwrite" in capsys.readouterr().err
+    assert main(argv + ["--overwrite", "--typed", "--p", "2", "1"]) == 0
+    preds.write_text(json.dumps({"doc_id": "d1", "entities": [{"start": 6, "end": 99, "label": "Disease"}]}) + "\n")
+    assert main(argv + ["--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "past the end of the text" in err and "doc_id 'd1'" in err
+
+
+def test_errors_reads_a_brat_folder_and_a_pubtator_file(tmp_path):
+    brat = tmp_path / "gold"
+    brat.mkdir()
+    (brat / "d1.txt").write_text("Acute renal failure and fever.", encoding="utf-8")
+    (brat / "d1.ann").write_text("T1\tDisease 0 19\tAcute renal failure\nT2\tDisease 24 29\tfever\n", encoding="utf-8")
+    pred = tmp_path / "pred.pubtator"
+    pred.write_text("d1|t|Acute renal failure and fever.\nd1|a|\nd1\t0\t19\tAcute renal failure\tDisease\t-\n\n",
+                    encoding="utf-8")
+    out = tmp_path / "report.html"
+    assert main(["errors", "--references", str(brat), "--predictions", str(pred), "--output", str(out)]) == 0
+    data = _page_data(out)
+    assert [data["classes"][e["kind"]] for e in data["errors"]] == ["missed"]
+    assert (data["counts"]["correct"], data["nGold"], data["nPred"]) == (1, 2, 1)
+
+
+def test_semeval_prints_and_writes_csv(tmp_path, capsys):
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text(json.dumps({"doc_id": "a", "text": "x" * 30, "entities": [
+        {"start": 0, "end": 10, "label": "D"}, {"start": 20, "end": 24, "label": "C"}]}) + "\n")
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps({"doc_id": "a", "entities": [
+        {"start": 7, "end": 12, "label": "D"}, {"start": 20, "end": 24, "label": "C"}]}) + "\n")
+    base = ["semeval", "--references", str(refs), "--predictions", str(preds)]
+    assert main(base) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    partial = next(r for r in rows if r[:2] == ["overall", "partial"])
+    assert partial[2:7] == ["1", "0", "1", "0", "0"]  # COR INC PAR MIS SPU: C exact, D partial
+    out = tmp_path / "semeval.csv"
+    assert main(base + ["--min-overlap", "0.5", "--output", str(out)]) == 0  # 3 of 10 < 0.5: D missed + spurious
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("scope,label,schema,correct,incorrect,partial,missed,spurious")
+    assert any(line.startswith("overall,,partial,1,0,0,1,1,") for line in lines)
+    assert main(base + ["--output", str(out)]) == 2 and "exists" in capsys.readouterr().err
+    assert main(base + ["--per-span", "--labels", "C"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split()[:3] == ["doc_id", "doc", "side"] and len(table) == 3  # C's gold and predicted span
+    assert main(base + ["--labels", "X"]) == 2 and "'X'" in capsys.readouterr().err
+    assert main(base + ["--min-overlap", "50"]) == 2 and "min_overlap" in capsys.readouterr().err
