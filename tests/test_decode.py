@@ -588,7 +588,6 @@ def test_max_cells_keeps_the_spans_where_anchors_exist(cells):
 
 def test_repetitive_long_text_is_aligned_in_a_band(cells):
     # one sentence repeated has no unique k-gram to anchor on; one edit per 1,000 characters
-    rng = random.Random(9)
     sentence = "The patient had high fever and cough; CRP was elevated. "
     source = (sentence * 400)[:20_000]
     spans = [(s, s + 7) for s in range(30, 19_950, 97)]

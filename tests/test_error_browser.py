@@ -4,8 +4,6 @@ headless Chromium (Debian's package, driven by Playwright): counts, filters, ord
 import doctest
 import json
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -14,8 +12,6 @@ from ecr_hf import error_browser
 from ecr_hf.error_browser import error_report_html, write_error_report
 from ecr_hf.outputs import OutputExistsError
 
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
-                 if p and Path(p).is_file()), None)
 
 HOSTILE = "Risk of </script><script>alert(1)</script> and <b>bold</b> & co: \U0001F600 renal failure here."
 TEXTS = [
@@ -90,17 +86,6 @@ def test_lone_surrogates_stay_valid():
 
 
 # -- in the browser ------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
-
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):

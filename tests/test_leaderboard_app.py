@@ -28,8 +28,6 @@ from ecr_hf.space import build_wheel, write_metric_space, write_space
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = next((p for p in ("/usr/lib/chromium/chromium", shutil.which("chromium"), shutil.which("chromium-browser"))
-                 if p and Path(p).is_file()), None)
 TEXT = "Patient with chronic kidney disease and lung cancer; severe anemia was noted on day two."
 GOLD = [(TEXT.index(s), TEXT.index(s) + len(s), label) for s, label in
         (("chronic kidney disease", "Disease"), ("lung cancer", "Disease"), ("severe anemia", "Finding"))]
@@ -460,17 +458,6 @@ def _wait_http(url, timeout):
             if time.monotonic() > end:
                 raise
             time.sleep(0.5)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
 
 
 def _serve(demo):
