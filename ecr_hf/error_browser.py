@@ -8,6 +8,12 @@ documents with gold spans underlined and predicted spans shaded (both where they
 page; clicking an error shows its document and flashes its spans. The table renders 500 rows at a
 time, so a corpus of thousands of documents opens quickly.
 
+A SemEval-2013 panel (:mod:`ecr_hf.semeval`, nervaluate's schemas) sits beside the scores: per
+schema the COR, INC, PAR, MIS, SPU counts and precision, recall, F1, and, in the documents, each
+given span's strict and partial category in its tooltip. SemEval scores the spans as given, one to
+one, while the error classes and costs use the metric's merged spans, so the two can differ where
+spans overlap (a merged prediction is one ``merged`` error, but one INC or PAR and a MIS there).
+
 All text goes into the page as data, never as markup: the JSON is escaped so that no ``</script>``
 can end its element, and the script writes text with ``textContent``. Offsets are converted to the
 browser's UTF-16 indices (a character outside the BMP is two there, one in Python).
@@ -19,7 +25,7 @@ import html
 import json
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +33,9 @@ import numpy as np
 
 from .error_analysis import ERROR_CLASSES, ErrorAnalysis, analyze_errors
 from .outputs import OutputExistsError, atomic_write_text
+from .semeval import CATEGORIES, SCHEMAS, UNTYPED, semeval_arrays, semeval_spans
 from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, format_p
+from .spans import pair_arrays
 
 __all__ = ["error_page", "error_report_html", "write_error_report"]
 
@@ -55,7 +63,28 @@ def _script_json(data: Any) -> str:
     return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group()], text)
 
 
-def _page_data(analysis: ErrorAnalysis, texts: Sequence[str], title: str) -> dict[str, Any]:
+def _semeval_data(scores: Mapping[str, Any] | None,
+                  spans: Sequence[Mapping[str, Sequence[Mapping[str, Any]]]] | None,
+                  at: Callable[[int, int], int]) -> dict[str, Any]:
+    """The SemEval panel's rows (counts, precision, recall, F1 per schema) and, per document, the
+    given spans as ``[start, end, label, strict, partial]`` (label and categories as indices)."""
+    out: dict[str, Any] = {"semeval": None, "semLabels": [], "categories": list(CATEGORIES)}
+    if scores is not None:
+        out["semeval"] = {s: [scores[s][k] for k in ("correct", "incorrect", "partial", "missed", "spurious")]
+                          + [round(scores[s][k], 6) for k in ("precision", "recall", "f1")] for s in SCHEMAS}
+    if spans is not None:
+        names = sorted({r["label"] or UNTYPED for doc in spans for side in ("gold", "pred") for r in doc[side]})
+        index, code = {n: k for k, n in enumerate(names)}, {c: k for k, c in enumerate(CATEGORIES)}
+        out["semLabels"] = names
+        out["given"] = [[[[at(d, r["start"]), at(d, r["end"]), index[r["label"] or UNTYPED], code[r["strict"]],
+                           code[r["partial"]]] for r in doc[side]] for side in ("gold", "pred")]
+                        for d, doc in enumerate(spans)]
+    return out
+
+
+def _page_data(analysis: ErrorAnalysis, texts: Sequence[str], title: str,
+               semeval: Mapping[str, Any] | None = None,
+               semeval_records: Sequence[Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """The page's data: documents, spans and errors as compact lists, offsets in UTF-16."""
     labels = sorted({s[2] for units in (analysis.gold_units, analysis.pred_units) for doc in units for s in doc})
     label_index = {name: k for k, name in enumerate(labels)}
@@ -76,6 +105,9 @@ def _page_data(analysis: ErrorAnalysis, texts: Sequence[str], title: str) -> dic
     docs = [{"id": str(key), "text": text, "gold": spans(d, analysis.gold_units[d]),
              "pred": spans(d, analysis.pred_units[d])}
             for d, (key, text) in enumerate(zip(analysis.doc_ids, texts))]
+    panel = _semeval_data(semeval, semeval_records, at)
+    for doc, (gold, pred) in zip(docs, panel.pop("given", ())):
+        doc["sg"], doc["sp"] = gold, pred
     errors = [{"kind": ERROR_CLASSES.index(e.kind), "doc": e.doc, "start": at(e.doc, e.start), "end": at(e.doc, e.end),
                "label": label_index[e.label], "bin": bin_index[e.length_bin], "cost": round(e.cost, 6),
                "costF1": e.cost_f1, "gold": scored(e.doc, e.gold), "pred": scored(e.doc, e.pred)}
@@ -86,15 +118,21 @@ def _page_data(analysis: ErrorAnalysis, texts: Sequence[str], title: str) -> dic
             "p": [format_p(p) for p in analysis.p_values], "scoreP": format_p(analysis.score_p),
             "typed": analysis.typed, "counts": analysis.counts, "scores": scores,
             "totalCost": analysis.total_cost, "nGold": analysis.scores["n_gold"], "nPred": analysis.scores["n_pred"],
-            "docs": docs, "errors": errors}
+            **panel, "docs": docs, "errors": errors}
 
 
-def error_page(analysis: ErrorAnalysis, texts: Sequence[str], *, title: str | None = None) -> str:
-    """The self-contained HTML page of ``analysis`` (module docstring); ``texts`` are its documents'."""
+def error_page(analysis: ErrorAnalysis, texts: Sequence[str], *, title: str | None = None,
+               semeval: Mapping[str, Any] | None = None,
+               semeval_records: Sequence[Mapping[str, Any]] | None = None) -> str:
+    """The self-contained HTML page of ``analysis`` (module docstring); ``texts`` are its documents'.
+    ``semeval`` (:func:`ecr_hf.semeval.semeval_scores` of the same spans) adds the SemEval panel,
+    ``semeval_records`` (:func:`ecr_hf.semeval.semeval_spans`) the categories in the tooltips."""
     if len(texts) != len(analysis.doc_ids):
         raise ValueError(f"got {len(texts)} texts for {len(analysis.doc_ids)} documents")
+    if semeval_records is not None and len(semeval_records) != len(texts):
+        raise ValueError(f"got SemEval spans of {len(semeval_records)} documents for {len(texts)} documents")
     title = title or "E-CCR error browser"
-    data = _script_json(_page_data(analysis, texts, title))
+    data = _script_json(_page_data(analysis, texts, title, semeval, semeval_records))
     parts = {"TITLE": html.escape(title), "STYLE": _STYLE, "SCRIPT": _SCRIPT, "DATA": data}
     return re.sub("@(TITLE|STYLE|SCRIPT|DATA)@", lambda m: parts[m[1]], _TEMPLATE)  # one pass: no text is re-read
 
@@ -104,12 +142,16 @@ def error_report_html(references: Sequence[Iterable[Any] | None], predictions: S
                       p_values: Sequence[float] = DEFAULT_P_VALUES, score_p: float | None = None,
                       typed: bool = False, length_bins: Sequence[tuple[int, int | None]] = DEFAULT_LENGTH_BINS,
                       title: str | None = None, empty_spans: str = "error") -> str:
-    """:func:`~ecr_hf.error_analysis.analyze_errors` then :func:`error_page`: the page as a string."""
+    """:func:`~ecr_hf.error_analysis.analyze_errors` then :func:`error_page`, with the SemEval panel
+    of the spans as given (:func:`~ecr_hf.semeval.semeval_scores` without its per-label part, and
+    :func:`~ecr_hf.semeval.semeval_spans`, default options): the page as a string."""
     if texts is None:
         raise ValueError("the error browser shows the documents: give their texts")
     analysis = analyze_errors(references, predictions, texts=texts, doc_ids=doc_ids, p_values=p_values,
                               score_p=score_p, typed=typed, length_bins=length_bins, empty_spans=empty_spans)
-    return error_page(analysis, texts, title=title)
+    scores = semeval_arrays(*pair_arrays(references, predictions, empty_spans=empty_spans))
+    records = semeval_spans(references, predictions, empty_spans=empty_spans)
+    return error_page(analysis, texts, title=title, semeval=scores, semeval_records=records)
 
 
 def write_error_report(references: Sequence[Iterable[Any] | None], predictions: Sequence[Iterable[Any] | None],
@@ -150,7 +192,9 @@ _TEMPLATE = """<!DOCTYPE html>
 <style>@STYLE@</style>
 </head>
 <body>
-<header><h1 id="title"></h1><div class="head"><table id="scores"></table><p id="summary"></p></div></header>
+<header><h1 id="title"></h1><div class="head"><table id="scores"></table>
+<table id="semeval" hidden><caption>SemEval-2013 (nervaluate's schemas) of the spans as given, one to one, not
+merged: the error classes and costs use the metric's merged spans</caption></table><p id="summary"></p></div></header>
 <main>
 <section id="panel">
   <div class="filters">
@@ -191,7 +235,9 @@ main { display: flex; gap: 16px; padding: 8px 16px; align-items: flex-start; }
 fieldset { border: 1px solid #ccc; border-radius: 4px; padding: 4px 8px; }
 fieldset label { margin-right: 10px; white-space: nowrap; }
 table { border-collapse: collapse; }
-#scores td, #scores th { padding: 1px 8px; text-align: right; }
+#scores td, #scores th, #semeval td, #semeval th { padding: 1px 8px; text-align: right; }
+#semeval { font-variant-numeric: tabular-nums; }
+#semeval caption { caption-side: bottom; font-size: 11px; color: #666; max-width: 34em; text-align: left; }
 .head { display: flex; gap: 24px; align-items: flex-start; }
 #summary { margin: 2px 0; max-width: 60em; }
 #errors { width: 100%; margin-top: 6px; table-layout: fixed; }
@@ -249,6 +295,17 @@ function header() {
     ["precision", "recall", "f1"].forEach(m => row.append(el("td", {}, fmt(D.scores[p][m], 4))));
     table.append(row);
   }
+  if (!D.semeval) return;
+  const sem = document.getElementById("semeval"), cols = [...D.categories, "P", "R", "F1"];
+  const top = el("tr"); top.append(el("th", {}, "SemEval"));
+  cols.forEach(c => top.append(el("th", {}, c)));
+  sem.append(top);
+  for (const [schema, values] of Object.entries(D.semeval)) {
+    const row = el("tr", {"data-schema": schema}); row.append(el("th", {}, schema));
+    values.forEach((v, i) => row.append(el("td", {"data-col": cols[i]}, i < 5 ? String(v) : fmt(v, 4))));
+    sem.append(row);
+  }
+  sem.hidden = false;
 }
 
 function checkboxes(id, names, key) {
@@ -319,7 +376,8 @@ function renderDoc(d) {
   const n = byDoc[d].length;
   box.append(el("h3", {}, `${doc.id}: ${n} error${n === 1 ? "" : "s"}`));
   const cuts = new Set([0, doc.text.length]);
-  for (const s of doc.gold.concat(doc.pred)) { cuts.add(s[0]); cuts.add(s[1]); }
+  const given = [(doc.sg || []).map(s => ["gold", s]), (doc.sp || []).map(s => ["predicted", s])].flat();
+  for (const s of doc.gold.concat(doc.pred, given.map(x => x[1]))) { cuts.add(s[0]); cuts.add(s[1]); }
   const points = [...cuts].sort((a, b) => a - b);
   const events = new Map();  // offset -> [gold delta, pred delta, spans starting]
   const add = (at, which, delta) => {
@@ -341,6 +399,10 @@ function renderDoc(d) {
     const tips = [];
     doc.gold.forEach(s => { if (s[0] <= a && b <= s[1]) tips.push(`gold ${D.labels[s[2]]} [${s[0]}, ${s[1]})`); });
     doc.pred.forEach(s => { if (s[0] <= a && b <= s[1]) tips.push(`predicted ${D.labels[s[2]]} [${s[0]}, ${s[1]})`); });
+    given.forEach(([side, s]) => {
+      if (s[0] <= a && b <= s[1]) tips.push(`SemEval ${side} ${D.semLabels[s[2]]} [${s[0]}, ${s[1]}): ` +
+                                            `strict ${D.categories[s[3]]}, partial ${D.categories[s[4]]}`);
+    });
     text.append(el("span", {class: cls, "data-s": String(a), "data-e": String(b), title: tips.join("; ")}, piece));
   }
   box.append(text);

@@ -4,10 +4,13 @@ headless Chromium (Debian's package, driven by Playwright): counts, filters, ord
 import doctest
 import json
 import re
+from collections import Counter
 
+import numpy as np
 import pytest
 
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
+from ecr_hf.semeval import CATEGORIES, SCHEMAS, semeval_scores, semeval_spans
 from ecr_hf import error_browser
 from ecr_hf.error_browser import error_report_html, write_error_report
 from ecr_hf.outputs import OutputExistsError
@@ -198,3 +201,136 @@ def test_browser_large_corpus_pages_and_chunks(browser, tmp_path):
 
 def test_doctests():
     assert doctest.testmod(error_browser).failed == 0
+
+
+# -- the SemEval panel ---------------------------------------------------------------------------
+
+# GOLD/PRED by hand: 'chronic kidney disease' is paired with one of its two pieces (overlap, same label:
+# strict INC, partial PAR), the other piece SPU; 'lung cancer' same boundaries, other label (strict INC,
+# exact and partial COR); 'evere anemia' overlap, same label; 'renal failure' COR; '<b>bold</b>' MIS and
+# '</script>' SPU (they do not overlap); the merged prediction pairs with one of its two gold spans, the
+# other and 'diabetes mellitus' MIS; 'asthma' SPU.
+HAND = {  # COR, INC, PAR, MIS, SPU, precision, recall, F1 (8 gold, 8 predicted)
+    "strict": [1, 4, 0, 3, 3, 0.125, 0.125, 0.125],
+    "exact": [2, 3, 0, 3, 3, 0.25, 0.25, 0.25],
+    "partial": [2, 0, 3, 3, 3, 0.4375, 0.4375, 0.4375],
+    "ent_type": [4, 1, 0, 3, 3, 0.5, 0.5, 0.5],
+}
+
+
+def _panel(page):
+    """The SemEval panel as shown: {schema: [the eight cells' texts]}."""
+    return page.locator("#semeval tr[data-schema]").evaluate_all(
+        "rows => Object.fromEntries(rows.map(r => [r.dataset.schema, [...r.cells].slice(1).map(c => c.textContent)]))")
+
+
+def _expected_panel(gold, pred):
+    """The panel from semeval_spans' categories (a pair counted once, from its gold span; SPU from the
+    predictions) and semeval_scores (P, R, F1), checked to agree."""
+    records = semeval_spans(gold, pred)
+    scores = semeval_scores(gold, pred)
+    out = {}
+    for schema in SCHEMAS:
+        gold_side, pred_side = (Counter(r[schema] for doc in records for r in doc[side]) for side in ("gold", "pred"))
+        assert all(gold_side[c] == pred_side[c] for c in ("COR", "INC", "PAR"))  # a pair's two spans agree
+        row = [gold_side[c] for c in ("COR", "INC", "PAR", "MIS")] + [pred_side["SPU"]]
+        assert row == [scores[schema][k] for k in ("correct", "incorrect", "partial", "missed", "spurious")]
+        out[schema] = [str(n) for n in row] + [f"{scores[schema][k]:.4f}" for k in ("precision", "recall", "f1")]
+    return out, records
+
+
+def _given_tips(page, doc):
+    """The SemEval lines of the tooltips of one document's pieces of text."""
+    titles = page.locator(f"#doc-{doc} .text span").evaluate_all("spans => spans.map(s => s.title)")
+    return {line for title in titles for line in title.split("; ") if line.startswith("SemEval ")}
+
+
+def _tips_of(records, doc, shift=lambda offset: offset):
+    return {f"SemEval {name} {r['label'] or '_'} [{shift(r['start'])}, {shift(r['end'])}): "
+            f"strict {r['strict']}, partial {r['partial']}"
+            for side, name in (("gold", "gold"), ("pred", "predicted")) for r in records[doc][side]}
+
+
+def test_semeval_panel_data():
+    page = error_report_html(GOLD, PRED, texts=TEXTS)
+    data = _data(page)
+    assert data["semeval"] == HAND and data["categories"] == list(CATEGORIES)
+    assert [len(d["sg"]) for d in data["docs"]] == [3, 2, 3] and [len(d["sp"]) for d in data["docs"]] == [4, 2, 2]
+    analysis = analyze_errors(GOLD, PRED, texts=TEXTS)
+    assert "sg" not in _data(error_browser.error_page(analysis, TEXTS))["docs"][0]  # no SemEval given: no panel
+    with pytest.raises(ValueError, match="SemEval spans of 2 documents for 3"):
+        error_browser.error_page(analysis, TEXTS, semeval_records=semeval_spans(GOLD[:2], PRED[:2]))
+
+
+def test_browser_semeval_panel_hand_checked(browser, report, tmp_path):
+    path, analysis = report
+    page = _open(browser, path)
+    expected, records = _expected_panel(GOLD, PRED)
+    assert _panel(page) == expected == {s: [str(v) for v in row[:5]] + [f"{v:.4f}" for v in row[5:]]
+                                        for s, row in HAND.items()}
+    caption = " ".join(page.locator("#semeval caption").inner_text().split())
+    assert "of the spans as given, one to one, not merged" in caption
+    assert _counts(page) == {k: analysis.counts[k] for k in ERROR_CLASSES}  # the error classes still the analysis'
+    assert _given_tips(page, 0) == _tips_of(records, 0) and _given_tips(page, 2) == _tips_of(records, 2)
+    assert "SemEval gold Disease [13, 35): strict INC, partial PAR" in _given_tips(page, 0)
+    assert "SemEval predicted Finding [40, 51): strict INC, partial COR" in _given_tips(page, 0)
+    emoji = HOSTILE.index("\U0001F600")  # UTF-16 offsets after the emoji, as the highlighting
+    assert _given_tips(page, 1) == _tips_of(records, 1, lambda offset: offset + (offset > emoji))
+    page.screenshot(path=str(tmp_path / "semeval_panel.png"), full_page=True)
+    assert (tmp_path / "semeval_panel.png").stat().st_size > 10_000
+    page.close()
+
+
+def _random_corpus(rng, n_docs):
+    """Texts with gold spans and predictions that drop, shift, relabel, split, merge and add spans."""
+    texts, gold, pred = [], [], []
+    for _ in range(n_docs):
+        words = ["".join(rng.choice(list("abcdefgh"), size=rng.integers(2, 9))) for _ in range(rng.integers(5, 30))]
+        text = " ".join(words)
+        starts = np.cumsum([0] + [len(w) + 1 for w in words[:-1]])
+        g, p = [], []
+        for k in sorted(rng.choice(len(words), size=rng.integers(0, len(words) // 2 + 1), replace=False)):
+            s = int(starts[k])
+            e = int(starts[min(k + int(rng.integers(0, 3)), len(words) - 1)] + len(words[min(k + 2, len(words) - 1)]))
+            e = max(e, s + 1)
+            label = str(rng.choice(["A", "B"]))
+            g.append((s, e, label))
+            r = rng.random()
+            if r < 0.15:
+                continue
+            if r < 0.3:
+                s = min(s + int(rng.integers(1, 3)), e - 1)
+            elif r < 0.4:
+                label = "B" if label == "A" else "A"
+            elif r < 0.5 and e - s > 3:
+                p.append((s, (s + e) // 2 - 1, label))
+                s = (s + e) // 2
+            elif r < 0.6:
+                e = min(len(text), e + int(rng.integers(1, 12)))
+            p.append((s, e, label))
+        if rng.random() < 0.5:
+            s = int(rng.integers(0, len(text) - 1))
+            p.append((s, min(len(text), s + int(rng.integers(1, 8))), "A"))
+        texts.append(text), gold.append(g), pred.append(p)
+    return texts, gold, pred
+
+
+def test_browser_semeval_panel_random_corpus(browser, tmp_path):
+    """A random corpus with overlapping, nested and merged spans: the panel equals semeval_spans'
+    categories and semeval_scores, the tooltips carry every span's categories, the error classes are
+    error_analysis'."""
+    texts, gold, pred = _random_corpus(np.random.default_rng(7), 45)
+    path = write_error_report(gold, pred, tmp_path / "random.html", texts=texts)
+    analysis = analyze_errors(gold, pred, texts=texts)
+    expected, records = _expected_panel(gold, pred)
+    assert sum(r["partial"] == "PAR" for doc in records for r in doc["gold"]) > 5  # every category occurs
+    assert all(expected[s][c] != "0" for s, c in (("strict", 0), ("strict", 1), ("strict", 3), ("strict", 4)))
+    page = _open(browser, path)
+    assert _panel(page) == expected
+    assert _counts(page) == {k: analysis.counts[k] for k in ERROR_CLASSES}
+    for doc in range(20):  # the first page of documents
+        assert _given_tips(page, doc) == _tips_of(records, doc), doc
+    page.locator("#next").click()
+    assert _given_tips(page, 20) == _tips_of(records, 20)
+    page.screenshot(path=str(tmp_path / "semeval_random.png"), full_page=True)
+    page.close()
