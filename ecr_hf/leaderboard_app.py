@@ -29,8 +29,9 @@ claim about significance. A counts file that does not match its results file (ot
 another F1) is left out with a logged warning.
 
 Errors: the "Errors" tab shows the error browser (:mod:`ecr_hf.error_browser`) of a references
-file and a predictions file that the user uploads (:func:`error_report_page`); it never reads the
-server's references, which stay private.
+file and a predictions file that the user uploads (:func:`error_report_page`: JSONL, PubTator, BioC
+XML/JSON or spaCy DocBin, detected per file; not BRAT, a folder); it never reads the server's
+references, which stay private.
 
 Demo: the package ships a worked leaderboard (:data:`DEMO_DIR`: ``results/`` of three systems on
 two data sets, made by ``examples/demo_leaderboard.py``; ``references/`` with the per-document
@@ -56,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .cli import _located, _pair, _pair_files, _read, read_span_documents
+from .corpora import detect_format
 from .error_browser import error_report_html
 from .leaderboard import CrossValidationResult, cross_validate, cross_validation_counts, load_results
 from .outputs import OutputExistsError, atomic_write_text
@@ -216,23 +218,39 @@ def score_submission(
     return result
 
 
+def _uploaded(text: str, path: str, name: str) -> str:
+    """A reader's message or place with the upload's name for the server's temporary path
+    (``/tmp/.../x.pubtator:12`` reads ``predictions, line 12``)."""
+    return re.sub(re.escape(path) + r"(?::(\d+))?", lambda m: f"{name}, line {m[1]}" if m[1] else name, text)
+
+
 def error_report_page(references: str | Path, predictions: str | Path, *, typed: bool = False,
                       max_bytes: int = MAX_SUBMISSION_BYTES) -> str:
-    """The error browser page (:func:`ecr_hf.error_browser.error_report_html`) of two uploaded JSONL
-    files, read and paired as ``ecr-hf errors`` reads them (predictions may be ``marked``
-    generations). Raises :class:`SubmissionError` naming the file (``references`` or
-    ``predictions``, never the server's temporary path) and the line: a file over ``max_bytes``,
-    a malformed line, other documents on the two sides, a reference without its text, a bad span."""
+    """The error browser page (:func:`ecr_hf.error_browser.error_report_html`) of two uploaded
+    files, read and paired as ``ecr-hf errors`` reads them: each file's format is detected
+    (:func:`ecr_hf.corpora.detect_format`: JSONL, whose predictions may be ``marked``
+    generations, PubTator, BioC XML or JSON, spaCy DocBin); BRAT, a folder of ``.txt`` and
+    ``.ann`` files, is refused (one upload is one file). Raises :class:`SubmissionError` naming
+    the file (``references`` or ``predictions``, never the server's temporary path) and the line
+    or annotation: a file over ``max_bytes``, a malformed line, an offset that does not match the
+    text, other documents on the two sides, a reference without its text, a bad span."""
     files = []
     for name, path, marked in (("references", references, False), ("predictions", predictions, True)):
-        size = Path(path).stat().st_size
+        size = Path(path).stat().st_size if Path(path).is_file() else 0
         if size > max_bytes:
             raise SubmissionError(f"{name}: the file has {size:,} bytes; the limit is {max_bytes:,}")
+        if detect_format(path) == "brat":
+            raise SubmissionError(f"{name}: BRAT standoff needs the .txt and .ann files side by side, which one "
+                                  "upload cannot give; convert it (ecr_hf.corpora) or run `ecr-hf errors` locally")
         try:
-            file = _read(path, marked=marked)
+            file = _read(path, marked=marked, input_format="auto")
         except ValueError as e:
-            raise SubmissionError(str(e).replace(f"{path}:", f"{name}, line ", 1)) from None
+            raise SubmissionError(_uploaded(str(e), str(path), name)) from None
+        except ImportError as e:  # spaCy, an optional extra, is missing on this server
+            raise SubmissionError(f"{name}: this server cannot read spaCy DocBin files ({e.msg.split(';')[0]}); "
+                                  "upload JSONL, PubTator or BioC") from None
         file.path = name  # errors below name the upload, not its temporary path
+        file.places = {key: place.replace(str(path), name) for key, place in file.places.items()}  # as JSONL's
         files.append(file)
     try:
         refs, preds, texts, _ = _pair_files(*files, typed)
@@ -574,11 +592,16 @@ length bins and added as a new system; a name already on that data set is refuse
 The reference files are never shown."""
 
 
-_ERRORS = """Upload a references JSONL (`{{"doc_id", "text", "entities"}}` per line) and a predictions JSONL
-(`{{"doc_id", "entities"}}` or `{{"doc_id", "marked"}}` generations) of the same documents to see every error:
-missed, spurious, fragmented, merged, wrong type, boundary, sorted by the characters each costs the weighted
-soft match score at p = 1 (as `ecr-hf errors` writes it). Only the files you upload are read; the
-leaderboard's own references are never used here. Limit: {limit} MiB per file."""
+_ERRORS = """Upload a references file (with the texts) and a predictions file of the same documents to see every
+error: missed, spurious, fragmented, merged, wrong type, boundary, sorted by the characters each costs the weighted
+soft match score at p = 1 (as `ecr-hf errors` writes it), beside the SemEval-2013 counts of the spans as given.
+Each file's format is detected: JSONL (`.jsonl`: `{{"doc_id", "text", "entities"}}` per line; predictions may give
+`{{"doc_id", "marked"}}` generations), PubTator (`.pubtator`, or `.txt` starting `PMID|t|`), BioC XML (`.xml`) or
+JSON (`.json`), spaCy DocBin (`.spacy`). BRAT needs a folder of `.txt` and `.ann` files, which one upload cannot
+give: convert it first, or run `ecr-hf errors` locally. Only the files you upload are read; the leaderboard's own
+references are never used here. Limit: {limit} MiB per file."""
+
+_UPLOAD_TYPES = [".jsonl", ".json", ".pubtator", ".txt", ".xml", ".spacy"]
 
 
 def build_app(results_dir: str | Path, references_dir: str | Path | None = None, *,
@@ -661,10 +684,11 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
             with gr.Tab("Errors", id="errors", elem_id="tab-errors"):
                 gr.Markdown(_ERRORS.format(limit=f"{max_submission_bytes / 2**20:g}"))
                 with gr.Row():
-                    error_refs = gr.File(label="references JSONL", file_types=[".jsonl"], type="filepath",
-                                         elem_id="errors-references")
-                    error_preds = gr.File(label="predictions JSONL", file_types=[".jsonl"], type="filepath",
-                                          elem_id="errors-predictions")
+                    # an upload keeps its file name (gradio's cache folder per file), so its suffix tells the format
+                    error_refs = gr.File(label="references (JSONL, PubTator, BioC, DocBin)", file_types=_UPLOAD_TYPES,
+                                         type="filepath", elem_id="errors-references")
+                    error_preds = gr.File(label="predictions (JSONL, PubTator, BioC, DocBin)",
+                                          file_types=_UPLOAD_TYPES, type="filepath", elem_id="errors-predictions")
                 error_typed = gr.Checkbox(label="typed (a fragment counts only where the labels agree)",
                                           elem_id="errors-typed")
                 error_button = gr.Button("Show errors", variant="primary", elem_id="errors-button")

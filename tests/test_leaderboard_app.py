@@ -1,6 +1,7 @@
 """The leaderboard app and the metric Spaces' pages: scoring of submissions, the Space folder, and
 the pages in headless Chromium (Debian's package, driven by Playwright)."""
 
+import importlib.util
 import json
 import os
 import runpy
@@ -19,10 +20,12 @@ import pytest
 
 from ecr_hf.leaderboard import cross_validate, cross_validation_counts, cross_validation_indices, load_results
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
+from ecr_hf.corpora import write_bioc_json, write_bioc_xml, write_docbin, write_pubtator
 from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, build_app, error_report_page,
                                     load_references, score_submission)
 from ecr_hf.metric_app import compute_from_json
 from ecr_hf.outputs import OutputExistsError
+from ecr_hf.semeval import semeval_scores
 from ecr_hf.significance import load_counts, save_counts
 from ecr_hf.space import build_wheel, write_metric_space, write_space
 
@@ -355,6 +358,45 @@ def test_error_report_page_reads_uploads_as_the_cli(tmp_path):
         error_report_page(refs, pred, max_bytes=10)
 
 
+def test_error_report_page_reads_corpus_formats(tmp_path):
+    """PubTator (by suffix, or a .txt starting 'PMID|t|'), BioC XML and JSON, spaCy DocBin: each
+    upload's format is detected and gives the JSONL page; a reader's error names the upload and its
+    line or annotation, never the server's temporary path; BRAT (a folder) is refused."""
+    refs, pred, docs, preds = _error_files(tmp_path)
+    expected = error_report_page(refs, pred)
+    pred_docs = [{**d, "entities": preds[d["doc_id"]]} for d in docs]
+    uploads = {"pubtator": write_pubtator(docs, tmp_path / "up" / "refs.pubtator"),
+               "pubtator-txt": write_pubtator(docs, tmp_path / "up" / "refs.txt"),
+               "bioc-xml": write_bioc_xml(docs, tmp_path / "up" / "refs.xml"),
+               "bioc-json": write_bioc_json(docs, tmp_path / "up" / "refs.json")}
+    if importlib.util.find_spec("spacy"):
+        uploads["spacy"] = write_docbin(docs, tmp_path / "up" / "refs.spacy")
+    for name, path in uploads.items():
+        assert error_report_page(path, pred) == expected, name
+    pred_pubtator = write_pubtator(pred_docs, tmp_path / "up" / "preds.pubtator")
+    assert error_report_page(uploads["pubtator"], pred_pubtator) == expected
+
+    bad = tmp_path / "bad.pubtator"
+    bad.write_text(pred_pubtator.read_text().replace("\tchronic kidney disease\t", "\tchronic kidney diseasX\t", 1))
+    other_text = tmp_path / "other.pubtator"
+    other_text.write_text(pred_pubtator.read_text().replace("day two", "day 222", 1))
+    xml = tmp_path / "bad.xml"
+    xml.write_text(uploads["bioc-xml"].read_text().replace("<passage>", "<passage", 1))
+    cases = (
+        (refs, bad, r"^predictions, line \d+: PMID doc\d: the mention 'chronic kidney diseasX' differs from the text"),
+        (bad, pred, r"^references, line \d+: PMID doc\d: the mention"),
+        (refs, other_text, r"^predictions:1: doc_id 'doc0': the prediction's text differs from the reference "
+         r"text.*\(reference: references:1\)"),
+        (uploads["pubtator"], other_text, r"^predictions:1: doc_id 'doc0': .*\(reference: references:1\)"),
+        (refs, xml, r"^predictions, line \d+: not well-formed XML"),
+        (refs, tmp_path / "up", r"^predictions: BRAT standoff needs the .txt and .ann files side by side"),
+    )
+    for references, predictions, message in cases:
+        with pytest.raises(SubmissionError, match=message) as info:
+            error_report_page(references, predictions)
+        assert str(tmp_path) not in str(info.value)  # the server's temporary paths are not shown
+
+
 # -- the metric Spaces' page (no browser) --------------------------------------------------------
 
 def test_metric_page_compute_and_errors():
@@ -614,8 +656,10 @@ def test_browser_metric_pages(browser, name, expected):
 
 
 def test_browser_errors_tab(browser, app, tmp_path):
-    """The Errors tab shows the error browser of the two uploaded files, in an iframe."""
-    refs, pred, docs, preds = _error_files(tmp_path)
+    """The Errors tab shows the error browser of the two uploaded files, in an iframe; the references
+    as PubTator (gradio keeps an upload's name, so its suffix tells the format)."""
+    _, pred, docs, preds = _error_files(tmp_path)
+    refs = write_pubtator(docs, tmp_path / "refs.pubtator")
     analysis = analyze_errors([d["entities"] for d in docs], [preds[d["doc_id"]] for d in docs],
                               texts=[d["text"] for d in docs])
     page = _open(browser, app["url"])
@@ -623,7 +667,7 @@ def test_browser_errors_tab(browser, app, tmp_path):
     assert TEXT not in page.content()  # nothing of the server's references
     page.locator("#errors-references input[type=file]").set_input_files(str(refs))
     page.locator("#errors-predictions input[type=file]").set_input_files(str(pred))
-    page.wait_for_selector("#errors-references :text('.jsonl')")
+    page.wait_for_selector("#errors-references :text('.pubtator')")
     page.wait_for_selector("#errors-predictions :text('.jsonl')")
     page.locator("#errors-button").click()
     assert page.locator("#errors-view iframe").get_attribute("sandbox") == "allow-scripts"  # away from the app
@@ -632,6 +676,8 @@ def test_browser_errors_tab(browser, app, tmp_path):
     counts = {k: int(frame.locator(f".count[data-kind={k}]").inner_text()) for k in ERROR_CLASSES}
     assert counts == {k: analysis.counts[k] for k in ERROR_CLASSES}
     assert frame.locator("#errors tbody tr").count() == len(analysis.errors)
+    strict = semeval_scores([d["entities"] for d in docs], [preds[d["doc_id"]] for d in docs])["strict"]
+    assert frame.locator("#semeval tr[data-schema=strict] td[data-col=MIS]").inner_text() == str(strict["missed"])
     frame.locator("#f-class label", has_text="missed").locator("input").uncheck()
     assert frame.locator("#errors tbody tr").count() == len(analysis.errors) - analysis.counts["missed"]
     assert page.locator("#errors-download a").first.get_attribute("href")
