@@ -30,7 +30,7 @@ another F1) is left out with a logged warning.
 
 Errors: the "Errors" tab shows the error browser (:mod:`ecr_hf.error_browser`) of a references
 file and a predictions file that the user uploads (:func:`error_report_page`: JSONL, PubTator, BioC
-XML/JSON or spaCy DocBin, detected per file; not BRAT, a folder); it never reads the server's
+XML/JSON, detected per file; not BRAT, a folder, nor compressed spaCy DocBin); it never reads the server's
 references, which stay private.
 
 Demo: the package ships a worked leaderboard (:data:`DEMO_DIR`: ``results/`` of three systems on
@@ -229,8 +229,9 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
     """The error browser page (:func:`ecr_hf.error_browser.error_report_html`) of two uploaded
     files, read and paired as ``ecr-hf errors`` reads them: each file's format is detected
     (:func:`ecr_hf.corpora.detect_format`: JSONL, whose predictions may be ``marked``
-    generations, PubTator, BioC XML or JSON, spaCy DocBin); BRAT, a folder of ``.txt`` and
-    ``.ann`` files, is refused (one upload is one file). Raises :class:`SubmissionError` naming
+    generations, PubTator, BioC XML or JSON). BRAT, a folder of ``.txt`` and ``.ann`` files, is
+    refused (one upload is one file), and so is spaCy's DocBin (compressed: a small upload could
+    unpack to gigabytes on a public server). Raises :class:`SubmissionError` naming
     the file (``references`` or ``predictions``, never the server's temporary path) and the line
     or annotation: a file over ``max_bytes``, a malformed line, an offset that does not match the
     text, other documents on the two sides, a reference without its text, a bad span."""
@@ -239,16 +240,17 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
         size = Path(path).stat().st_size if Path(path).is_file() else 0
         if size > max_bytes:
             raise SubmissionError(f"{name}: the file has {size:,} bytes; the limit is {max_bytes:,}")
-        if detect_format(path) == "brat":
+        form = detect_format(path)
+        if form == "brat":
             raise SubmissionError(f"{name}: BRAT standoff needs the .txt and .ann files side by side, which one "
                                   "upload cannot give; convert it (ecr_hf.corpora) or run `ecr-hf errors` locally")
+        if form == "spacy":  # a DocBin is zlib-compressed msgpack: a small upload can unpack to gigabytes
+            raise SubmissionError(f"{name}: spaCy DocBin files are not read on this server; convert them "
+                                  "(ecr_hf.corpora.read_docbin, then save_corpus) or run `ecr-hf errors` locally")
         try:
             file = _read(path, marked=marked, input_format="auto")
         except ValueError as e:
             raise SubmissionError(_uploaded(str(e), str(path), name)) from None
-        except ImportError as e:  # spaCy, an optional extra, is missing on this server
-            raise SubmissionError(f"{name}: this server cannot read spaCy DocBin files ({e.msg.split(';')[0]}); "
-                                  "upload JSONL, PubTator or BioC") from None
         file.path = name  # errors below name the upload, not its temporary path
         file.places = {key: place.replace(str(path), name) for key, place in file.places.items()}  # as JSONL's
         files.append(file)
@@ -597,11 +599,11 @@ error: missed, spurious, fragmented, merged, wrong type, boundary, sorted by the
 soft match score at p = 1 (as `ecr-hf errors` writes it), beside the SemEval-2013 counts of the spans as given.
 Each file's format is detected: JSONL (`.jsonl`: `{{"doc_id", "text", "entities"}}` per line; predictions may give
 `{{"doc_id", "marked"}}` generations), PubTator (`.pubtator`, or `.txt` starting `PMID|t|`), BioC XML (`.xml`) or
-JSON (`.json`), spaCy DocBin (`.spacy`). BRAT needs a folder of `.txt` and `.ann` files, which one upload cannot
-give: convert it first, or run `ecr-hf errors` locally. Only the files you upload are read; the leaderboard's own
+JSON (`.json`). BRAT needs a folder of `.txt` and `.ann` files, which one upload cannot give, and spaCy DocBin
+files are not read here: convert them first, or run `ecr-hf errors` locally. Only the files you upload are read; the leaderboard's own
 references are never used here. Limit: {limit} MiB per file."""
 
-_UPLOAD_TYPES = [".jsonl", ".json", ".pubtator", ".txt", ".xml", ".spacy"]
+_UPLOAD_TYPES = [".jsonl", ".json", ".pubtator", ".txt", ".xml"]
 
 
 def build_app(results_dir: str | Path, references_dir: str | Path | None = None, *,
@@ -685,9 +687,9 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                 gr.Markdown(_ERRORS.format(limit=f"{max_submission_bytes / 2**20:g}"))
                 with gr.Row():
                     # an upload keeps its file name (gradio's cache folder per file), so its suffix tells the format
-                    error_refs = gr.File(label="references (JSONL, PubTator, BioC, DocBin)", file_types=_UPLOAD_TYPES,
+                    error_refs = gr.File(label="references (JSONL, PubTator, BioC)", file_types=_UPLOAD_TYPES,
                                          type="filepath", elem_id="errors-references")
-                    error_preds = gr.File(label="predictions (JSONL, PubTator, BioC, DocBin)",
+                    error_preds = gr.File(label="predictions (JSONL, PubTator, BioC)",
                                           file_types=_UPLOAD_TYPES, type="filepath", elem_id="errors-predictions")
                 error_typed = gr.Checkbox(label="typed (a fragment counts only where the labels agree)",
                                           elem_id="errors-typed")

@@ -1,7 +1,6 @@
 """The leaderboard app and the metric Spaces' pages: scoring of submissions, the Space folder, and
 the pages in headless Chromium (Debian's package, driven by Playwright)."""
 
-import importlib.util
 import json
 import os
 import runpy
@@ -20,7 +19,7 @@ import pytest
 
 from ecr_hf.leaderboard import cross_validate, cross_validation_counts, cross_validation_indices, load_results
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
-from ecr_hf.corpora import write_bioc_json, write_bioc_xml, write_docbin, write_pubtator
+from ecr_hf.corpora import write_bioc_json, write_bioc_xml, write_pubtator
 from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, build_app, error_report_page,
                                     load_references, score_submission)
 from ecr_hf.metric_app import compute_from_json
@@ -359,9 +358,10 @@ def test_error_report_page_reads_uploads_as_the_cli(tmp_path):
 
 
 def test_error_report_page_reads_corpus_formats(tmp_path):
-    """PubTator (by suffix, or a .txt starting 'PMID|t|'), BioC XML and JSON, spaCy DocBin: each
-    upload's format is detected and gives the JSONL page; a reader's error names the upload and its
-    line or annotation, never the server's temporary path; BRAT (a folder) is refused."""
+    """PubTator (by suffix, or a .txt starting 'PMID|t|'), BioC XML and JSON: each upload's format
+    is detected and gives the JSONL page; a reader's error names the upload and its line or
+    annotation, never the server's temporary path; BRAT (a folder) and spaCy DocBin (compressed) are
+    refused before they are read."""
     refs, pred, docs, preds = _error_files(tmp_path)
     expected = error_report_page(refs, pred)
     pred_docs = [{**d, "entities": preds[d["doc_id"]]} for d in docs]
@@ -369,8 +369,6 @@ def test_error_report_page_reads_corpus_formats(tmp_path):
                "pubtator-txt": write_pubtator(docs, tmp_path / "up" / "refs.txt"),
                "bioc-xml": write_bioc_xml(docs, tmp_path / "up" / "refs.xml"),
                "bioc-json": write_bioc_json(docs, tmp_path / "up" / "refs.json")}
-    if importlib.util.find_spec("spacy"):
-        uploads["spacy"] = write_docbin(docs, tmp_path / "up" / "refs.spacy")
     for name, path in uploads.items():
         assert error_report_page(path, pred) == expected, name
     pred_pubtator = write_pubtator(pred_docs, tmp_path / "up" / "preds.pubtator")
@@ -380,6 +378,7 @@ def test_error_report_page_reads_corpus_formats(tmp_path):
     bad.write_text(pred_pubtator.read_text().replace("\tchronic kidney disease\t", "\tchronic kidney diseasX\t", 1))
     other_text = tmp_path / "other.pubtator"
     other_text.write_text(pred_pubtator.read_text().replace("day two", "day 222", 1))
+    (tmp_path / "preds.spacy").write_bytes(b"\x00" * 64)  # refused by its suffix, never unpacked
     xml = tmp_path / "bad.xml"
     xml.write_text(uploads["bioc-xml"].read_text().replace("<passage>", "<passage", 1))
     cases = (
@@ -390,6 +389,7 @@ def test_error_report_page_reads_corpus_formats(tmp_path):
         (uploads["pubtator"], other_text, r"^predictions:1: doc_id 'doc0': .*\(reference: references:1\)"),
         (refs, xml, r"^predictions, line \d+: not well-formed XML"),
         (refs, tmp_path / "up", r"^predictions: BRAT standoff needs the .txt and .ann files side by side"),
+        (refs, tmp_path / "preds.spacy", r"^predictions: spaCy DocBin files are not read on this server"),
     )
     for references, predictions, message in cases:
         with pytest.raises(SubmissionError, match=message) as info:
