@@ -23,12 +23,11 @@ import re
 import string
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .corpora import DISCONTINUOUS, FORMATS, detect_format, read_located
+from .corpora import DISCONTINUOUS, FORMATS, DocumentFile, json_line, read_documents
 from .decode import decode_corpus
 from .outputs import OutputExistsError, atomic_write_folder, atomic_write_text
 from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
@@ -36,82 +35,12 @@ from .spans import to_spans
 
 __all__ = ["main", "read_span_documents"]
 
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
-@dataclass
-class _File:
-    """A file's documents by doc_id, and where each came from (for error messages): its line in a
-    JSONL file, or ``places`` (``file:line``, a BRAT ``.ann`` file, ``file: document k``) for the
-    other corpus formats."""
-
-    path: str
-    docs: dict[Any, dict[str, Any]]
-    lines: dict[Any, int]
-    places: dict[Any, str] = field(default_factory=dict)
-
-    def where(self, key: Any) -> str:
-        return self.places[key] if key in self.places else f"{self.path}:{self.lines[key]}"
-
-
-def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """``(line number, text)`` of a UTF-8 file (a leading BOM is dropped); bytes that are not UTF-8
-    raise ``ValueError`` naming the file, the line and the column."""
-    with open(path, "rb") as f:
-        for n, raw in enumerate(f, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as e:
-                raise ValueError(f"{path}:{n}: not UTF-8 text (byte 0x{raw[e.start]:02x} at column "
-                                 f"{e.start + 1}); save the file as UTF-8") from None
-            yield n, line[1:] if n == 1 and line.startswith("\ufeff") else line
-
-
 def _read(path: str | os.PathLike, *, marked: bool = False, entities: bool = True, input_format: str = "jsonl",
-          discontinuous: str = "split", label_infon: str = "type") -> _File:
-    """The documents of a JSONL file, each line checked (see :func:`read_span_documents`), or, with
-    another ``input_format`` (``"auto"``: :func:`ecr_hf.corpora.detect_format`), of a corpus in one
-    of :data:`ecr_hf.corpora.FORMATS`; a doc_id must appear once either way."""
-    if input_format == "auto":
-        input_format = detect_format(path)
-    if input_format != "jsonl":
-        return _read_corpus(path, input_format, discontinuous, label_infon)
-    docs: dict[Any, dict[str, Any]] = {}
-    lines: dict[Any, int] = {}
-    for n, line in _lines(path):
-        if not line.strip():
-            continue
-        try:
-            doc = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as e:
-            detail = f"{e.msg} at column {e.colno}" if isinstance(e, json.JSONDecodeError) else "nested too deeply"
-            raise ValueError(f"{path}:{n}: not valid JSON ({detail})") from None
-        if not entities:
-            if not isinstance(doc, dict) or "doc_id" not in doc or not isinstance(doc.get("text"), str):
-                raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and a 'text' string")
-        elif not isinstance(doc, dict) or "doc_id" not in doc or not (
-                isinstance(doc.get("entities"), list) or (marked and isinstance(doc.get("marked"), str))):
-            raise ValueError(f"{path}:{n}: each line must be a JSON object with 'doc_id' and an 'entities' list "
-                             "of {'start', 'end', 'label'}" + (" or a 'marked' string" if marked else ""))
-        key = doc["doc_id"]
-        if not isinstance(key, (str, int)) or isinstance(key, bool):
-            raise ValueError(f"{path}:{n}: doc_id must be a string or an integer, got {type(key).__name__} "
-                             f"{json.dumps(key)[:60]}")
-        if key in docs:
-            raise ValueError(f"{path}:{n}: doc_id {key!r} appears twice (first on line {lines[key]})")
-        docs[key], lines[key] = doc, n
-    return _File(str(path), docs, lines)
-
-
-def _read_corpus(path: str | os.PathLike, input_format: str, discontinuous: str, label_infon: str) -> _File:
-    docs: dict[Any, dict[str, Any]] = {}
-    places: dict[Any, str] = {}
-    for doc, place in read_located(path, input_format, discontinuous=discontinuous, label_key=label_infon):
-        key = doc["doc_id"]
-        if key in docs:
-            raise ValueError(f"{place}: doc_id {key!r} appears twice (first at {places[key]})")
-        docs[key], places[key] = doc, place
-    return _File(str(path), docs, {}, places)
+          discontinuous: str = "split", label_infon: str = "type") -> DocumentFile:
+    """An input file's documents (:func:`ecr_hf.corpora.read_documents`; ``input_format="auto"``
+    detects the format)."""
+    return read_documents(path, None if input_format == "auto" else input_format, marked=marked, entities=entities,
+                          discontinuous=discontinuous, label_key=label_infon)
 
 
 def _input_options(args: argparse.Namespace) -> dict[str, str]:
@@ -136,13 +65,6 @@ def read_span_documents(path: str | Path, *, marked: bool = False, entities: boo
     string: a generation to decode; with ``entities=False``, a ``text`` instead). The file is
     UTF-8 (a BOM is allowed); any bad line raises ``ValueError`` naming the file and the line."""
     return _read(path, marked=marked, entities=entities).docs
-
-
-def _json_line(obj: Any) -> str:
-    """One JSONL line, non-ASCII text as is; a lone surrogate (a JSON escape such as "\\ud800"
-    reads as one, and UTF-8 cannot hold it) is written back as its escape."""
-    text = json.dumps(obj, ensure_ascii=False)
-    return _SURROGATES.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
 
 
 def _print(text: str) -> None:
@@ -195,7 +117,7 @@ def _pair(references: dict[Any, dict], predictions: dict[Any, dict],
     return refs, preds, texts if all(isinstance(t, str) for t in texts) else None, faithfulness
 
 
-def _pair_files(references: _File, predictions: _File,
+def _pair_files(references: DocumentFile, predictions: DocumentFile,
                 typed: bool = False) -> tuple[list, list, list[str] | None, dict[str, float]]:
     """:func:`_pair` of two files; its errors name the files and the lines."""
     try:
@@ -206,7 +128,7 @@ def _pair_files(references: _File, predictions: _File,
         raise ValueError(f"{references.path} (references), {predictions.path} (predictions): {e}") from None
 
 
-def _located(error: ValueError, references: _File, predictions: _File) -> ValueError:
+def _located(error: ValueError, references: DocumentFile, predictions: DocumentFile) -> ValueError:
     """The metric core names a document by its index in the corpus: add its doc_id and lines."""
     found = re.search(r"\bdocument (\d+)\b", str(error))
     keys = list(references.docs)
@@ -436,7 +358,7 @@ def _cv_split(args: argparse.Namespace) -> int:
         folds = cross_validation_indices(len(docs), args.folds, validation=not args.no_validation, seed=args.seed)
     except ValueError as e:
         raise ValueError(f"{args.data}: {e}") from None
-    files = {f"fold{k}/{name}.jsonl": "".join(_json_line({**docs[i], "split": name}) for i in index.tolist())
+    files = {f"fold{k}/{name}.jsonl": "".join(json_line({**docs[i], "split": name}) for i in index.tolist())
              for k, fold in enumerate(folds) for name, index in fold.items()}
     atomic_write_folder(args.output_dir, files, overwrite=args.overwrite)
     sizes = ", ".join(f"{name} {len(split)}" for name, split in folds[0].items())
@@ -493,7 +415,7 @@ def _predict(args: argparse.Namespace) -> int:
     docs = _read(args.data, entities=False, **_input_options(args)).docs
     extractor = ECRExtractor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
     found = extractor([doc["text"] for doc in docs.values()], progress=True)
-    atomic_write_text(args.output, "".join(_json_line({"doc_id": key, "entities": spans})
+    atomic_write_text(args.output, "".join(json_line({"doc_id": key, "entities": spans})
                                            for key, spans in zip(docs, found)), overwrite=args.overwrite)
     _print(f"{sum(map(len, found))} spans in {len(found)} documents: {args.output}")
     return 0

@@ -10,7 +10,7 @@ refusing to replace an existing output unless ``overwrite=True``.
 ==============  =========================================  =====================================
 format          path                                       module
 ==============  =========================================  =====================================
-``jsonl``       ``*.jsonl`` (one document per line)        :mod:`ecr_hf.cli` (its checked reader)
+``jsonl``       ``*.jsonl`` (one document per line)        :mod:`ecr_hf.corpora.jsonl`
 ``brat``        a folder of ``.txt`` + ``.ann``, or a pair  :mod:`ecr_hf.corpora.brat`
 ``pubtator``    ``*.pubtator``, or a file that starts so   :mod:`ecr_hf.corpora.pubtator`
 ``bioc-xml``    ``*.xml``                                  :mod:`ecr_hf.corpora.bioc`
@@ -29,15 +29,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..outputs import atomic_write_text
 from .bioc import (format_bioc_json, format_bioc_xml, read_bioc_json, read_bioc_located, read_bioc_xml,
                    write_bioc_json, write_bioc_xml)
 from .brat import brat_files, read_brat, read_brat_located, write_brat
 from .documents import DISCONTINUOUS, CorpusError, documents_of
+from .jsonl import DocumentFile, json_line, read_jsonl
 from .pubtator import format_pubtator, read_pubtator, read_pubtator_located, write_pubtator
 from .spacy_docs import from_spacy, read_docbin, to_spacy, write_docbin
 
-__all__ = ["FORMATS", "DISCONTINUOUS", "CorpusError", "detect_format", "read_corpus", "load_corpus", "save_corpus",
-           "to_dataset", "read_brat", "write_brat", "brat_files", "read_pubtator", "write_pubtator", "format_pubtator",
+__all__ = ["FORMATS", "DISCONTINUOUS", "CorpusError", "detect_format", "read_corpus", "read_documents", "load_corpus",
+           "save_corpus", "to_dataset", "DocumentFile", "read_jsonl", "json_line", "read_brat", "write_brat", "brat_files", "read_pubtator", "write_pubtator", "format_pubtator",
            "read_bioc_xml", "read_bioc_json", "write_bioc_xml", "write_bioc_json", "format_bioc_xml",
            "format_bioc_json", "from_spacy", "to_spacy", "read_docbin", "write_docbin"]
 
@@ -83,9 +85,7 @@ def read_located(path: str | os.PathLike, format: str | None = None, *, disconti
     ``.ann`` file, or ``file: document k``). JSONL's places are ``file:line``."""
     format = detect_format(path) if format is None else format
     if format == "jsonl":
-        from ..cli import _read
-
-        file = _read(path)
+        file = read_jsonl(path)
         return [(doc, file.where(key)) for key, doc in file.docs.items()]
     if format == "brat":
         return read_brat_located(path, discontinuous=discontinuous)
@@ -96,6 +96,25 @@ def read_located(path: str | os.PathLike, format: str | None = None, *, disconti
     if format == "spacy":
         return [(doc, f"{path}: document {k}") for k, doc in enumerate(read_docbin(path, spans_key=spans_key))]
     raise ValueError(f"unknown corpus format {format!r}; choose one of {FORMATS} (or None: detect it)")
+
+
+def read_documents(path: str | os.PathLike, format: str | None = None, *, marked: bool = False,
+                   entities: bool = True, discontinuous: str = "split", label_key: str = "type") -> DocumentFile:
+    """The documents of ``path`` by doc_id, each with its place for error messages, as the CLI reads
+    its inputs: a JSONL file (``format`` ``"jsonl"``) line by line as :func:`read_jsonl` checks it
+    (``marked``, ``entities``), any other format of :data:`FORMATS` (``None``: detected) through its
+    reader. A doc_id given twice raises ``ValueError`` naming both places."""
+    format = detect_format(path) if format is None else format
+    if format == "jsonl":
+        return read_jsonl(path, marked=marked, entities=entities)
+    docs: dict[Any, dict[str, Any]] = {}
+    places: dict[Any, str] = {}
+    for doc, place in read_located(path, format, discontinuous=discontinuous, label_key=label_key):
+        key = doc["doc_id"]
+        if key in docs:
+            raise ValueError(f"{place}: doc_id {key!r} appears twice (first at {places[key]})")
+        docs[key], places[key] = doc, place
+    return DocumentFile(str(path), docs, {}, places)
 
 
 def read_corpus(path: str | os.PathLike, format: str | None = None, *, split: str | None = None,
@@ -142,10 +161,7 @@ def save_corpus(documents: Iterable[Any], path: str | os.PathLike, format: str |
             raise ValueError(f"{path}: cannot tell the format from the suffix {path.suffix!r}; give format= (one of "
                              f"{FORMATS})")
     if format == "jsonl":
-        from ..outputs import atomic_write_text
-        from ..cli import _json_line
-
-        return atomic_write_text(path, "".join(map(_json_line, documents_of(documents))), overwrite=overwrite)
+        return atomic_write_text(path, "".join(map(json_line, documents_of(documents))), overwrite=overwrite)
     writers = {"brat": write_brat, "pubtator": write_pubtator, "bioc-xml": write_bioc_xml,
                "bioc-json": write_bioc_json, "spacy": write_docbin}
     if format not in writers:
