@@ -41,6 +41,7 @@ copies it to a writable folder, so that submissions to the demo never write into
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
@@ -49,6 +50,8 @@ import re
 import shutil
 import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +70,9 @@ from .soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_
 if TYPE_CHECKING:
     import gradio as gr
 
-__all__ = ["DEMO_DIR", "copy_demo", "FAMILIES", "MAX_SUBMISSION_BYTES", "SIGNIFICANCE_RESAMPLES", "SIGNIFICANCE_LEVEL", "SubmissionError",
-           "ReferenceSet", "load_references", "score_submission", "error_report_page", "Leaderboard", "build_app",
-           "serve"]
+__all__ = ["DEMO_DIR", "copy_demo", "FAMILIES", "MAX_SUBMISSION_BYTES", "ERROR_PAGE_MAX_AGE", "SIGNIFICANCE_RESAMPLES",
+           "SIGNIFICANCE_LEVEL", "SubmissionError", "ReferenceSet", "load_references", "score_submission",
+           "error_report_page", "Leaderboard", "build_app", "serve"]
 
 MAX_SUBMISSION_BYTES = 16 * 2**20
 """Largest predictions file a submission may upload (16 MiB; also the server's upload limit)."""
@@ -222,6 +225,23 @@ def _uploaded(text: str, path: str, name: str) -> str:
     """A reader's message or place with the upload's name for the server's temporary path
     (``/tmp/.../x.pubtator:12`` reads ``predictions, line 12``)."""
     return re.sub(re.escape(path) + r"(?::(\d+))?", lambda m: f"{name}, line {m[1]}" if m[1] else name, text)
+
+
+ERROR_PAGE_MAX_AGE = 3600
+"""Seconds an Errors-tab page stays on the server to download (here and in Gradio's file cache)."""
+
+
+def _keep_error_page(folder: Path, page: str, *, max_age: float = ERROR_PAGE_MAX_AGE) -> Path:
+    """Write one Errors-tab page to download into ``folder`` under a name of its own, and delete the
+    pages there older than ``max_age`` seconds, so a public server's disk does not fill up click by
+    click (Gradio copies a returned file into its cache when it answers, and ``build_app`` has it
+    clean that cache on the same schedule)."""
+    cutoff = time.time() - max_age
+    for old in folder.glob("report-*.html"):
+        with contextlib.suppress(FileNotFoundError):  # another click may have pruned it first
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    return atomic_write_text(folder / f"report-{uuid.uuid4().hex}.html", page)
 
 
 def error_report_page(references: str | Path, predictions: str | Path, *, typed: bool = False,
@@ -600,8 +620,9 @@ soft match score at p = 1 (as `ecr-hf errors` writes it), beside the SemEval-201
 Each file's format is detected: JSONL (`.jsonl`: `{{"doc_id", "text", "entities"}}` per line; predictions may give
 `{{"doc_id", "marked"}}` generations), PubTator (`.pubtator`, or `.txt` starting `PMID|t|`), BioC XML (`.xml`) or
 JSON (`.json`). BRAT needs a folder of `.txt` and `.ann` files, which one upload cannot give, and spaCy DocBin
-files are not read here: convert them first, or run `ecr-hf errors` locally. Only the files you upload are read; the leaderboard's own
-references are never used here. Limit: {limit} MiB per file."""
+files are not read here: convert them first, or run `ecr-hf errors` locally. Only the files you upload are read;
+the leaderboard's own references are never used here. Limit: {limit} MiB per file; the page stays an hour to
+download."""
 
 _UPLOAD_TYPES = [".jsonl", ".json", ".pubtator", ".txt", ".xml"]
 
@@ -631,7 +652,9 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
         dataset = dataset if dataset in names else (names[0] if names else None)
         return [gr.Dropdown(choices=names, value=dataset), *tables(dataset, chosen)]
 
-    with gr.Blocks(title="E-CCR leaderboard") as demo:
+    error_pages = Path(tempfile.mkdtemp(prefix="ecr-hf-errors-"))  # the Errors tab's pages to download
+    # Gradio's cache holds every upload and every returned file: clean it hourly of files over an hour old
+    with gr.Blocks(title="E-CCR leaderboard", delete_cache=(ERROR_PAGE_MAX_AGE, ERROR_PAGE_MAX_AGE)) as demo:
         gr.Markdown(_INTRO)
         with gr.Row():
             dataset = gr.Dropdown(datasets, value=datasets[0] if datasets else None, label="data set",
@@ -706,8 +729,7 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                     page = error_report_page(references, predictions, typed=typed, max_bytes=max_submission_bytes)
                 except SubmissionError as e:
                     return [f"error: {e}", "", None]
-                folder = Path(tempfile.mkdtemp(prefix="ecr-hf-errors-"))
-                path = atomic_write_text(folder / "report.html", page)
+                path = _keep_error_page(error_pages, page)
                 # sandboxed: the page's script runs in an origin of its own, away from the app's
                 frame = (f'<iframe title="error browser" sandbox="allow-scripts" '
                          f'srcdoc="{html.escape(page, quote=True)}" '

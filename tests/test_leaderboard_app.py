@@ -20,8 +20,8 @@ import pytest
 from ecr_hf.leaderboard import cross_validate, cross_validation_counts, cross_validation_indices, load_results
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
 from ecr_hf.corpora import write_bioc_json, write_bioc_xml, write_pubtator
-from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, build_app, error_report_page,
-                                    load_references, score_submission)
+from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, _keep_error_page, build_app,
+                                    error_report_page, load_references, score_submission)
 from ecr_hf.metric_app import compute_from_json
 from ecr_hf.outputs import OutputExistsError
 from ecr_hf.semeval import semeval_scores
@@ -690,3 +690,17 @@ def test_browser_errors_tab(browser, app, tmp_path):
     page.wait_for_function("() => document.querySelector('#errors-status textarea').value.startsWith('error')")
     assert "the files hold different documents" in page.locator("#errors-status textarea").input_value()
     page.close()
+
+
+def test_error_pages_to_download_are_pruned_after_an_hour(tmp_path):
+    first = _keep_error_page(tmp_path, "<p>one</p>")
+    second = _keep_error_page(tmp_path, "<p>two</p>")
+    assert first != second and first.read_text() == "<p>one</p>" and second.read_text() == "<p>two</p>"
+    hour_ago = time.time() - 3601
+    os.utime(first, (hour_ago, hour_ago))
+    third = _keep_error_page(tmp_path, "<p>three</p>")
+    assert not first.exists() and second.exists() and third.exists()
+    (tmp_path / "other.txt").write_text("not ours")
+    os.utime(tmp_path / "other.txt", (hour_ago, hour_ago))
+    _keep_error_page(tmp_path, "<p>four</p>", max_age=0)
+    assert (tmp_path / "other.txt").exists() and len(list(tmp_path.glob("report-*.html"))) == 1

@@ -39,7 +39,8 @@ from .pubtator import format_pubtator, read_pubtator, read_pubtator_located, wri
 from .spacy_docs import from_spacy, read_docbin, to_spacy, write_docbin
 
 __all__ = ["FORMATS", "DISCONTINUOUS", "CorpusError", "detect_format", "read_corpus", "read_documents", "load_corpus",
-           "save_corpus", "to_dataset", "DocumentFile", "read_jsonl", "json_line", "read_brat", "write_brat", "brat_files", "read_pubtator", "write_pubtator", "format_pubtator",
+           "save_corpus", "to_dataset", "DocumentFile", "read_jsonl", "json_line", "read_brat", "write_brat", "brat_files",
+           "read_pubtator", "write_pubtator", "format_pubtator",
            "read_bioc_xml", "read_bioc_json", "write_bioc_xml", "write_bioc_json", "format_bioc_xml",
            "format_bioc_json", "from_spacy", "to_spacy", "read_docbin", "write_docbin"]
 
