@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from .corpora import DISCONTINUOUS, FORMATS, DocumentFile, json_line, read_documents
-from .decode import decode_corpus
 from .outputs import OutputExistsError, atomic_write_folder, atomic_write_text
+from .pairing import locate_error, pair_files
 from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
 from .spans import to_spans
 
@@ -74,71 +74,6 @@ def _print(text: str) -> None:
     print(text.encode(encoding, "backslashreplace").decode(encoding))
 
 
-class _DocumentError(ValueError):
-    """A problem of one document, ``key`` its doc_id (the CLI adds its files and lines)."""
-
-    def __init__(self, key: Any, message: str):
-        super().__init__(message)
-        self.key = key
-
-
-def _pair(references: dict[Any, dict], predictions: dict[Any, dict],
-          typed: bool = False) -> tuple[list, list, list[str] | None, dict[str, float]]:
-    """Span lists in reference order, the reference texts (if every document has one), and the
-    ``faithfulness_*`` report when predictions given as ``marked`` generations were decoded."""
-    missing = [k for k in references if k not in predictions]
-    extra = [k for k in predictions if k not in references]
-    if missing or extra:
-        raise ValueError(f"the files hold different documents: {len(missing)} doc_ids only in the references "
-                         f"{missing[:5]}, {len(extra)} only in the predictions {extra[:5]}; give one prediction "
-                         "line per reference document (with an empty 'entities' list where nothing was found)")
-    texts = [doc.get("text") for doc in references.values()]
-    for key, doc in references.items():
-        other = predictions[key].get("text")
-        if other is not None and doc.get("text") is not None and other != doc["text"]:
-            raise _DocumentError(key, f"doc_id {key!r}: the prediction's text differs from the reference text, so "
-                                 "its offsets refer to another text")
-    refs = [doc["entities"] for doc in references.values()]
-    preds = [predictions[key].get("entities") for key in references]
-    generated = [k for k, p in enumerate(preds) if p is None]  # 'marked' lines: decode onto the gold text
-    faithfulness: dict[str, float] = {}
-    if generated:
-        keys = list(references)
-        for k in generated:
-            if not isinstance(texts[k], str):
-                raise _DocumentError(keys[k], f"doc_id {keys[k]!r}: predictions given as 'marked' generations are "
-                                     "decoded onto the reference 'text'; the reference lacks it")
-        if typed:
-            raise ValueError("'marked' generations carry no labels: typed scores need 'entities' with labels")
-        spans, report = decode_corpus([predictions[keys[k]]["marked"] for k in generated], [texts[k] for k in generated])
-        for k, found in zip(generated, spans):
-            preds[k] = found
-        faithfulness = report.to_dict(prefix="faithfulness_")
-    return refs, preds, texts if all(isinstance(t, str) for t in texts) else None, faithfulness
-
-
-def _pair_files(references: DocumentFile, predictions: DocumentFile,
-                typed: bool = False) -> tuple[list, list, list[str] | None, dict[str, float]]:
-    """:func:`_pair` of two files; its errors name the files and the lines."""
-    try:
-        return _pair(references.docs, predictions.docs, typed)
-    except _DocumentError as e:
-        raise ValueError(f"{predictions.where(e.key)}: {e} (reference: {references.where(e.key)})") from None
-    except ValueError as e:
-        raise ValueError(f"{references.path} (references), {predictions.path} (predictions): {e}") from None
-
-
-def _located(error: ValueError, references: DocumentFile, predictions: DocumentFile) -> ValueError:
-    """The metric core names a document by its index in the corpus: add its doc_id and lines."""
-    found = re.search(r"\bdocument (\d+)\b", str(error))
-    keys = list(references.docs)
-    if found is None or int(found.group(1)) >= len(keys):
-        return ValueError(f"{references.path} / {predictions.path}: {error}")
-    key = keys[int(found.group(1))]
-    return ValueError(f"{error} [document {found.group(1)} is doc_id {key!r}: {references.where(key)} "
-                      f"(references), {predictions.where(key)} (predictions)]")
-
-
 def _table(result: dict[str, Any], main_p: float) -> str:
     def row(cells: Sequence[Any]) -> str:
         return "  ".join(f"{c:>10.4f}" if isinstance(c, float) else f"{c!s:>10}" for c in cells)
@@ -161,12 +96,12 @@ def _table(result: dict[str, Any], main_p: float) -> str:
 def _score(args: argparse.Namespace) -> int:
     inputs = _input_options(args)
     references, predictions = _read(args.references, **inputs), _read(args.predictions, marked=True, **inputs)
-    refs, preds, texts, faithfulness = _pair_files(references, predictions, args.typed)
+    refs, preds, texts, faithfulness = pair_files(references, predictions, args.typed)
     try:
         result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts,
                                    empty_spans=args.empty_spans)
     except ValueError as e:
-        raise _located(e, references, predictions) from e
+        raise locate_error(e, references, predictions) from e
     main_p = float(args.p[0])
     if args.format == "json":  # ASCII escapes: lone surrogates in labels stay valid JSON
         flat = {**flatten_scores(result, main_p), **faithfulness}
@@ -188,7 +123,7 @@ def _errors(args: argparse.Namespace) -> int:
     _check_output(args.output, args.overwrite)  # before reading anything
     inputs = _input_options(args)
     references, predictions = _read(args.references, **inputs), _read(args.predictions, marked=True, **inputs)
-    refs, preds, texts, _ = _pair_files(references, predictions, args.typed)
+    refs, preds, texts, _ = pair_files(references, predictions, args.typed)
     if texts is None:
         raise ValueError(f"{args.references}: every document needs its 'text': the error browser shows the documents")
     try:
@@ -196,7 +131,7 @@ def _errors(args: argparse.Namespace) -> int:
                                   p_values=args.p, typed=args.typed, empty_spans=args.empty_spans,
                                   title=args.title, overwrite=args.overwrite)
     except ValueError as e:
-        raise _located(e, references, predictions) from e
+        raise locate_error(e, references, predictions) from e
     _print(f"wrote {path}")
     return 0
 
@@ -208,7 +143,7 @@ def _semeval(args: argparse.Namespace) -> int:
         _check_output(args.output, args.overwrite)
     inputs = _input_options(args)
     references, predictions = _read(args.references, **inputs), _read(args.predictions, marked=True, **inputs)
-    refs, preds, _, _ = _pair_files(references, predictions)
+    refs, preds, _, _ = pair_files(references, predictions)
     options = dict(empty_spans=args.empty_spans, min_overlap=args.min_overlap, labels=args.labels)
     try:
         if args.per_span:
@@ -218,7 +153,7 @@ def _semeval(args: argparse.Namespace) -> int:
         else:
             frame = report_frame(semeval_scores(refs, preds, **options))
     except ValueError as e:
-        raise _located(e, references, predictions) from e
+        raise locate_error(e, references, predictions) from e
     if args.output:
         _print(f"wrote {write_csv(frame, args.output, overwrite=args.overwrite)}")
     else:
@@ -376,7 +311,7 @@ def _cv_score(args: argparse.Namespace) -> int:
     inputs = _input_options(args)
     files = [(_read(args.references.format(k=k), **inputs), _read(args.predictions.format(k=k), marked=True, **inputs))
              for k in range(args.folds)]
-    refs, preds, texts, faithfulness = (list(x) for x in zip(*(_pair_files(r, p, args.typed) for r, p in files)))
+    refs, preds, texts, faithfulness = (list(x) for x in zip(*(pair_files(r, p, args.typed) for r, p in files)))
     doc_ids = [list(r.docs) for r, _ in files]  # the order _pair_files scores them in
     options = dict(texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed, empty_spans=args.empty_spans)
     try:
@@ -389,7 +324,7 @@ def _cv_score(args: argparse.Namespace) -> int:
         fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
         if fold is None:
             raise
-        raise _located(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
+        raise locate_error(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
     for scores, report in zip(result.folds, faithfulness):  # decoded generations: Table S18 per fold
         scores.update(report)
     if args.constrained and args.family != "instruction-tuned":
@@ -488,12 +423,12 @@ def _significance(args: argparse.Namespace) -> int:
     systems = {}
     for name, path in zip(names, args.predictions):
         predictions = _read(path, marked=True, **inputs)
-        refs, preds, texts, _ = _pair_files(references, predictions, args.typed)
+        refs, preds, texts, _ = pair_files(references, predictions, args.typed)
         try:
             systems[name] = document_counts(refs, preds, p_values=args.p, score_p=args.p[0], typed=args.typed,
                                             texts=texts, empty_spans=args.empty_spans)
         except ValueError as e:
-            raise _located(e, references, predictions) from e
+            raise locate_error(e, references, predictions) from e
     base = next(iter(systems.values()))
     unknown = [m for m in args.metrics if m not in base.keys]
     if unknown:

@@ -59,7 +59,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cli import _located, _pair, _pair_files, _read, read_span_documents
+from .cli import _read, read_span_documents
+from .pairing import locate_error, pair_documents, pair_files
 from .corpora import detect_format
 from .error_browser import error_report_html
 from .leaderboard import CrossValidationResult, cross_validate, cross_validation_counts, load_results
@@ -199,7 +200,7 @@ def score_submission(
                                   f"(doc_ids {missing[:5]}); give one line per document, with an empty 'entities' "
                                   "list where nothing was found")
         try:
-            paired = _pair(fold, {key: predictions[key] for key in fold}, typed)
+            paired = pair_documents(fold, {key: predictions[key] for key in fold}, typed)
         except ValueError as e:
             raise SubmissionError(_locate(str(e), fold, line_of)) from None
         for out, value in zip((refs, preds, texts, faithfulness), paired):
@@ -275,7 +276,7 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
         file.places = {key: place.replace(str(path), name) for key, place in file.places.items()}  # as JSONL's
         files.append(file)
     try:
-        refs, preds, texts, _ = _pair_files(*files, typed)
+        refs, preds, texts, _ = pair_files(*files, typed)
     except ValueError as e:
         raise SubmissionError(str(e)) from None
     if texts is None:
@@ -284,7 +285,7 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
         return error_report_html(refs, preds, texts=texts, doc_ids=list(files[0].docs), typed=typed,
                                  title="E-CCR error browser")
     except ValueError as e:
-        raise SubmissionError(str(_located(e, *files))) from None
+        raise SubmissionError(str(locate_error(e, *files))) from None
 
 
 def _locate(message: str, fold: Mapping[str, Any], line_of: Mapping[str, int]) -> str:
