@@ -59,9 +59,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .cli import _read, read_span_documents
 from .pairing import locate_error, pair_documents, pair_files
-from .corpora import detect_format
+from .corpora import detect_format, read_documents, read_jsonl
 from .error_browser import error_report_html
 from .leaderboard import CrossValidationResult, cross_validate, cross_validation_counts, load_results
 from .outputs import OutputExistsError, atomic_write_text
@@ -140,7 +139,7 @@ def load_references(references_dir: str | Path) -> dict[str, ReferenceSet]:
         if missing:
             raise ValueError(f"{folder}: no reference file {missing[0]} (layout: <data set>/fold{{k}}/test.jsonl "
                              "or <data set>/test.jsonl)")
-        folds = [read_span_documents(p) for p in paths]
+        folds = [read_jsonl(p).docs for p in paths]
         seen: dict[str, int] = {}
         for k, fold in enumerate(folds):
             for key in fold:
@@ -178,8 +177,8 @@ def score_submission(
     size = Path(path).stat().st_size
     if size > max_bytes:
         raise SubmissionError(f"the file has {size:,} bytes; the limit is {max_bytes:,}")
-    try:  # the CLI's reader: it checks every line and keeps the line each doc_id came from
-        submitted = _read(path, marked=True)
+    try:  # the checked JSONL reader: it keeps the line each doc_id came from
+        submitted = read_jsonl(path, marked=True)
     except ValueError as e:
         raise SubmissionError(str(e).replace(f"{path}:", "line ", 1)) from None
     predictions, line_of = submitted.docs, submitted.lines
@@ -269,7 +268,7 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
             raise SubmissionError(f"{name}: spaCy DocBin files are not read on this server; convert them "
                                   "(ecr_hf.corpora.read_docbin, then save_corpus) or run `ecr-hf errors` locally")
         try:
-            file = _read(path, marked=marked, input_format="auto")
+            file = read_documents(path, marked=marked)
         except ValueError as e:
             raise SubmissionError(_uploaded(str(e), str(path), name)) from None
         file.path = name  # errors below name the upload, not its temporary path
