@@ -330,7 +330,20 @@ def test_bioc_json_reads_the_ada_case_reports_as_the_shared_jsonl(tmp_path):
     dataset = load_corpus(path, label_key="entityType")  # rows fill other rows' infon keys with None: not written
     save_corpus(dataset.select(range(3)), tmp_path / "ada.xml", label_key="entityType")
     assert read_corpus(tmp_path / "ada.xml", label_key="entityType") == docs[:3]
-    assert {e["label"] for e in read_corpus(path)[0]["entities"]} == {"AdaEntity"}
+
+
+@needs_data
+def test_bioc_names_the_infon_that_tells_annotations_apart(caplog):
+    path = ADA / "CaseReportCorpus.bioc.json"
+    with caplog.at_level("WARNING", logger="ecr_hf.corpora.bioc"):
+        assert {e["label"] for e in read_corpus(path)[0]["entities"]} == {"AdaEntity"}
+    assert "every annotation's 'type' infon is 'AdaEntity', while the infon 'entityType' has 4 values " \
+           "(condition, factor, finding, modifier); pass label_key='entityType' (CLI: --label-infon entityType)" \
+           in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ecr_hf.corpora.bioc"):
+        read_corpus(path, label_key="entityType")
+    assert caplog.text == ""
 
 
 @needs_data

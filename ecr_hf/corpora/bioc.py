@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import logging
 import os
 import re
 import xml.etree.ElementTree as ET
@@ -49,6 +50,8 @@ from typing import Any
 from ..outputs import atomic_write_text
 from .documents import (CorpusError, annotation_ids, check_discontinuous, decode_utf8, documents_of, fragments,
                         group_fragments, pieces_of, spans_of)
+
+_LOG = logging.getLogger(__name__)
 
 __all__ = ["read_bioc_xml", "read_bioc_json", "format_bioc_xml", "format_bioc_json", "write_bioc_xml",
            "write_bioc_json"]
@@ -83,7 +86,28 @@ def read_bioc_located(path: str | os.PathLike, syntax: str, *, label_key: str = 
         if not isinstance(doc, Mapping):
             raise CorpusError(f"{place}: expected an object, got {type(doc).__name__}")
         out.append((_document(doc, k, place, label_key, discontinuous), place))
+    _hint_label_key(path, [e for doc, _ in out for e in doc["entities"]], label_key)
     return out
+
+
+def _hint_label_key(path: str | os.PathLike, entities: list[dict[str, Any]], label_key: str) -> None:
+    """Warn when every annotation has one label but another infon tells them apart (the Ada case
+    reports: ``type`` is always ``AdaEntity``, ``entityType`` holds finding/condition/...): scores
+    by that one label are right but say nothing per type, so name the infon to use instead."""
+    labels = {e["label"] for e in entities}
+    if len(entities) < 2 or len(labels) != 1:
+        return
+    values: dict[str, set[str]] = {}
+    for e in entities:
+        for key, value in (e.get("infons") or {}).items():
+            if isinstance(value, str):
+                values.setdefault(key, set()).add(value)
+    useful = sorted(key for key, seen in values.items() if 2 <= len(seen) <= 50)
+    if useful:
+        key = useful[0]
+        _LOG.warning("%s: every annotation's %r infon is %r, while the infon %r has %d values (%s); pass "
+                     "label_key=%r (CLI: --label-infon %s) to label the spans by it", path, label_key,
+                     labels.pop(), key, len(values[key]), ", ".join(sorted(values[key])[:5]), key, key)
 
 
 def _json_tree(path: str | os.PathLike) -> Any:
