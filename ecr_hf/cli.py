@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .corpora import DISCONTINUOUS, FORMATS, DocumentFile, json_line, read_documents
+from .corpora import DISCONTINUOUS, FORMATS, DocumentFile, json_line, read_documents, read_jsonl
 from .outputs import OutputExistsError, atomic_write_folder, atomic_write_text
 from .pairing import locate_error, pair_files
 from .soft_match import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
@@ -60,11 +60,9 @@ def _add_input_options(parser: argparse.ArgumentParser) -> None:
 
 
 def read_span_documents(path: str | Path, *, marked: bool = False, entities: bool = True) -> dict[str, dict[str, Any]]:
-    """``{doc_id: document}`` from a JSONL file of span documents; every line needs ``doc_id`` (a
-    string or an integer, once per file) and ``entities`` (or, with ``marked``, a ``marked``
-    string: a generation to decode; with ``entities=False``, a ``text`` instead). The file is
-    UTF-8 (a BOM is allowed); any bad line raises ``ValueError`` naming the file and the line."""
-    return _read(path, marked=marked, entities=entities).docs
+    """``{doc_id: document}`` of a JSONL file of span documents, each line checked as
+    :func:`ecr_hf.corpora.read_jsonl` checks it."""
+    return read_jsonl(path, marked=marked, entities=entities).docs
 
 
 def _print(text: str) -> None:
