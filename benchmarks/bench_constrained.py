@@ -27,9 +27,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
-from ecr_hf.instruct.constrained import ByteVocabulary, FaithfulMarkerLogitsProcessor
-from ecr_hf.instruct.formatting import sentence_units
-from ecr_hf.instruct.templates import render_prompt
+from ecr_hf.instruct import ByteVocabulary, FaithfulMarkerLogitsProcessor
+from ecr_hf.instruct import sentence_units
+from ecr_hf.instruct import render_prompt
 
 ROOT = Path(__file__).resolve().parents[1]
 JA_CORPUS = ROOT.parent / "shared" / "data" / "jmedllm_ner" / "mrner_disease_spans.jsonl"
@@ -63,7 +63,7 @@ def trained_tokenizer(texts: list[str]) -> PreTrainedTokenizerFast:
 
 def load(args, texts):
     if args.model == "smollm2" or args.tokenizer == "smollm2":
-        from ecr_hf.offline_models import offline_model_path
+        from ecr_hf.utils import offline_model_path
 
         path = offline_model_path("smollm2")
         tokenizer = AutoTokenizer.from_pretrained(path)

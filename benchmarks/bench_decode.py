@@ -1,4 +1,4 @@
-"""Throughput of ``ecr_hf.decode`` and how its alignment scales with document length.
+"""Throughput of ``ecr_hf.spans.decode`` and how its alignment scales with document length.
 
     python benchmarks/bench_decode.py [--n 10000] [--length 600] [--rate 0.02] [--seed 0] [--only-large]
 
@@ -30,8 +30,8 @@ import time
 import tracemalloc
 from unittest import mock
 
-from ecr_hf import decode
-from ecr_hf.decode import decode_corpus, decode_marked
+from ecr_hf.spans import decode
+from ecr_hf.spans import decode_corpus, decode_marked
 
 ALPHABET = "abcdefghijklmnopqrstuvwxyz      ,.感染性心内膜炎はその経過発熱咳嗽を認めた。、"
 

@@ -32,9 +32,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import Corpus, load_bc5cdr, synthetic  # noqa: E402
 
-from ecr_hf.report import seqeval_scores  # noqa: E402
-from ecr_hf.soft_match import score_arrays, soft_match_scores  # noqa: E402
-from ecr_hf.spans import SpanArrays  # noqa: E402
+from ecr_hf.scoring.report import seqeval_scores  # noqa: E402
+from ecr_hf.scoring.soft_match import score_arrays, soft_match_scores  # noqa: E402
+from ecr_hf.spans.span import SpanArrays  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE_TARGET, MODULE_TARGET, LINEAR_TARGET = 50.0, 10.0, 2.2
@@ -69,7 +69,7 @@ def load_evaluate_module():
 
 def load_semeval():
     try:
-        from ecr_hf.semeval import semeval_scores
+        from ecr_hf.scoring import semeval_scores
     except ImportError:
         return None
     return semeval_scores

@@ -9,7 +9,7 @@
 Both sides generate (constrained, greedy, one batch) the answers for the same NCBI-disease sentences
 (the sample the package ships, English template) with the same weights: a random Llama, by default
 with LoRA adapters (r=16, all linear layers, as in ``examples/sft_smollm2_ncbi.py``); ``--size
-smollm2`` takes the real SmolLM2-135M-Instruct (``ecr_hf.offline_models``) and its chat template instead. The trainer
+smollm2`` takes the real SmolLM2-135M-Instruct (``ecr_hf.utils.offline_models``) and its chat template instead. The trainer
 side is what an evaluation runs: ``ECRSFTTrainer(..., ECRSFTConfig(use_cpu=True))`` with TRL's
 defaults otherwise (``bf16=True``, activation checkpointing on), after ``train()`` (one step at
 learning rate 0, which leaves the model in training mode with checkpointing enabled and
@@ -87,7 +87,7 @@ def main() -> None:
     if args.size == "smollm2":
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        from ecr_hf.offline_models import offline_model_path
+        from ecr_hf.utils import offline_model_path
 
         rows = to_instruction_dataset(docs, template="en", unit="document", conversational=True)
         tokenizer = AutoTokenizer.from_pretrained(offline_model_path("smollm2"))

@@ -1,6 +1,6 @@
 """Time of document-level bootstrap intervals and the paired randomisation test on BC5CDR-sized input.
 
-Scores a system once per document (:func:`ecr_hf.significance.document_counts`), then times
+Scores a system once per document (:func:`ecr_hf.scoring.document_counts`), then times
 ``bootstrap`` and ``paired_test`` with 1,000 resamples each (target: under 1 s each) on:
 
 * BC5CDR as 1,500 documents (its ~14k sentences grouped into 1,500 consecutive blocks, the size of the
@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _data import load_bc5cdr, perturb  # noqa: E402
 
-from ecr_hf.significance import bootstrap, document_counts, paired_test  # noqa: E402
+from ecr_hf.scoring.significance import bootstrap, document_counts, paired_test  # noqa: E402
 
 N_RESAMPLES, TARGET = 1000, 1.0
 

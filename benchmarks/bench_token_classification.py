@@ -3,7 +3,7 @@
 Everything runs on the CPU (``use_cpu=True``) with a fixed number of torch threads (``--threads``,
 default 1: the steadiest on a shared machine) and fixed seeds, on NCBI-disease
 (``/work/shared/data/ncbi_disease``, else the sample the package ships) with the offline
-all-MiniLM-L6-v2 encoder and SmolLM2-135M decoder (:mod:`ecr_hf.offline_models`). The two sides of
+all-MiniLM-L6-v2 encoder and SmolLM2-135M decoder (:mod:`ecr_hf.utils.offline_models`). The two sides of
 each comparison run alternately (the order flipped every round) and each keeps its best time;
 process CPU time is printed beside wall time, as the steadier figure when others load the machine.
 ``ratio`` is always ecr-hf time / baseline time: below 1 is faster.
@@ -71,11 +71,11 @@ from transformers import (  # noqa: E402
 )
 from transformers.utils import logging as hf_logging  # noqa: E402
 
-from ecr_hf.extractor import ECRExtractor  # noqa: E402
-from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier  # noqa: E402
-from ecr_hf.offline_models import offline_model_path  # noqa: E402
-from ecr_hf.token_data import DataCollatorForWindowedTokenClassification, tokenize_and_align  # noqa: E402
-from ecr_hf.trainer import WINDOW_COLUMNS, ECRTrainer, ECRTrainingArguments  # noqa: E402
+from ecr_hf.token_classification.extractor import ECRExtractor  # noqa: E402
+from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier  # noqa: E402
+from ecr_hf.utils.offline_models import offline_model_path  # noqa: E402
+from ecr_hf.token_classification.data import DataCollatorForWindowedTokenClassification, tokenize_and_align  # noqa: E402
+from ecr_hf.token_classification.trainer import WINDOW_COLUMNS, ECRTrainer, ECRTrainingArguments  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NCBI_DIR = Path("/work/shared/data/ncbi_disease")

@@ -1,12 +1,13 @@
 """ecr-hf: Extended Clinical Concept Recognition on the Hugging Face stack.
 
-The light core (spans, formats, scoring) imports without torch; trainers and models live in
-``ecr_hf.trainer``, ``ecr_hf.modeling``, ``ecr_hf.extractor`` and ``ecr_hf.instruct``.
+One subpackage (wing) per part: ``spans`` (the span model and its text forms), ``corpora`` (files in
+and out), ``scoring`` (every metric), ``token_classification`` and ``instruct`` (the two training
+paths), ``error_analysis``, ``leaderboard`` (results, app, figures, model cards) and ``cli``; ``utils``
+holds plumbing. Lower wings never import higher ones (README, Architecture). The light core (spans,
+corpora, scoring) imports without torch.
 """
 
-from .evaluate_modules import load_metric, register_metrics
-from .scoring import span_metrics
-from .soft_match import flatten_scores, soft_match_scores
+from .scoring import flatten_scores, load_metric, register_metrics, soft_match_scores, span_metrics
 from .spans import Span, SpanError
 
 __version__ = "0.1.0"

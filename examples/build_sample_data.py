@@ -12,7 +12,7 @@ import json
 import random
 from pathlib import Path
 
-from ecr_hf.outputs import atomic_write_text
+from ecr_hf.utils import atomic_write_text
 
 OUT = Path(__file__).resolve().parents[1] / "ecr_hf" / "data" / "ncbi_disease_sample.jsonl"
 

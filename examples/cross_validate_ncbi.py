@@ -24,10 +24,10 @@ from transformers import AutoTokenizer
 
 from ecr_hf.cli import SAMPLE, read_span_documents
 from ecr_hf.leaderboard import cross_validate, cross_validation_splits, leaderboard_table, load_results
-from ecr_hf.alignment import TagSet
-from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
-from ecr_hf.offline_models import offline_model_path
-from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments
+from ecr_hf.token_classification import TagSet
+from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier
+from ecr_hf.utils import offline_model_path
+from ecr_hf.token_classification import ECRTrainer, ECRTrainingArguments
 
 
 def dictionary_system(train, test) -> list[list[dict]]:

@@ -2,9 +2,9 @@
 
     python examples/demo_figures.py --output-dir examples/figures --overwrite
 
-The page is served from a copy of the demo (``ecr_hf.leaderboard_app.copy_demo``) and shot in
+The page is served from a copy of the demo (``ecr_hf.leaderboard.copy_demo``) and shot in
 headless Chromium (Debian's, driven by Playwright: Playwright's own browser download needs the
-network); the figure is ``ecr_hf.plots.plot_f1_by_p`` of the demo results, a panel per data set (mean ± 1 SD over folds).
+network); the figure is ``ecr_hf.leaderboard.plot_f1_by_p`` of the demo results, a panel per data set (mean ± 1 SD over folds).
 """
 
 import argparse
@@ -12,9 +12,9 @@ import socket
 import tempfile
 from pathlib import Path
 
-from ecr_hf.leaderboard_app import DEMO_DIR, build_app, copy_demo
-from ecr_hf.outputs import OutputExistsError
-from ecr_hf.plots import plot_f1_by_p, save_figure
+from ecr_hf.leaderboard import DEMO_DIR, build_app, copy_demo
+from ecr_hf.utils import OutputExistsError
+from ecr_hf.leaderboard import plot_f1_by_p, save_figure
 
 
 def screenshot(path: Path, chromium: str, dataset: str) -> None:

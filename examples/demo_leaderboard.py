@@ -21,7 +21,7 @@ no validation split, every model trains a fixed number of epochs). Systems, on e
   layer and LoRA r=16, ``--decoder-epochs`` epochs (1; learning rate 1e-3, batch 8; family
   ``decoder``).
 
-Scores are those of ``ecr-hf cv-score --intervals 1000 --counts``: :func:`ecr_hf.leaderboard.
+Scores are those of ``ecr-hf cv-score --intervals 1000 --counts``: :func:`ecr_hf.leaderboard.results.
 cross_validate` with 1,000 document bootstrap resamples (seed 0); each system's results file goes to
 ``<output-dir>/results/<dataset>--<system>.json``, the references to ``<output-dir>/references/
 <dataset>/fold{k}/test.jsonl`` and the per-document counts (for the app's "vs best F1" column) to
@@ -35,7 +35,7 @@ with a second training beside it). MiniLM came from a second run with ``--system
 learning rate raised from 1e-4, at which 26 steps on NCBI reached F1 0.06, to today's 5e-4): 349 s
 + 294 s beside SmolLM2, about 150 s a data set alone.
 
-The shipped demo (``ecr_hf/data/leaderboard_demo``, :data:`ecr_hf.leaderboard_app.DEMO_DIR`) is
+The shipped demo (``ecr_hf/data/leaderboard_demo``, :data:`ecr_hf.leaderboard.DEMO_DIR`) is
 this run's ``results/`` and the NCBI sample's ``references/`` (EBM-NLP has no licence statement, so
 its gold spans and counts are not shipped):
 
@@ -56,14 +56,14 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer
 
-from ecr_hf.alignment import TagSet
+from ecr_hf.token_classification import TagSet
 from ecr_hf.cli import SAMPLE, read_span_documents
 from ecr_hf.leaderboard import cross_validate, cross_validation_splits, leaderboard_table, load_results
-from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
-from ecr_hf.offline_models import offline_model_path
-from ecr_hf.outputs import atomic_write_text
-from ecr_hf.significance import save_counts
-from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments
+from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier
+from ecr_hf.utils import offline_model_path
+from ecr_hf.utils import atomic_write_text
+from ecr_hf.scoring import save_counts
+from ecr_hf.token_classification import ECRTrainer, ECRTrainingArguments
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cross_validate_ncbi import dictionary_system  # noqa: E402

@@ -15,10 +15,10 @@ from pathlib import Path
 from datasets import Dataset
 from transformers import AutoTokenizer
 
-from ecr_hf.alignment import TagSet
-from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
-from ecr_hf.offline_models import offline_model_path
-from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments
+from ecr_hf.token_classification import TagSet
+from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier
+from ecr_hf.utils import offline_model_path
+from ecr_hf.token_classification import ECRTrainer, ECRTrainingArguments
 
 NCBI = Path(__file__).resolve().parents[2] / "shared" / "data" / "ncbi_disease" / "ncbi_disease.conll.jsonl"
 KEYS = ("f1", "precision", "recall", "p1.5_f1", "p2_f1", "p100_f1", "char_f1", "strict_f1", "marker_f1")
@@ -68,7 +68,7 @@ def main() -> None:
           f"{args.epochs:g} epochs, train {train_s:.0f} s, eval {eval_s:.1f} s")
     for key in KEYS:
         print(f"  {key:<12} {scores['eval_' + key]:.4f}")
-    print(f"model saved to {args.output_dir} (load with ecr_hf.extractor.ECRExtractor.from_pretrained)")
+    print(f"model saved to {args.output_dir} (load with ecr_hf.token_classification.extractor.ECRExtractor.from_pretrained)")
 
 
 if __name__ == "__main__":

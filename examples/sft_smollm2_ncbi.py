@@ -34,7 +34,7 @@ from ecr_hf.instruct import (
     generate_predictions,
     to_instruction_dataset,
 )
-from ecr_hf.offline_models import offline_model_path
+from ecr_hf.utils import offline_model_path
 
 from finetune_minilm_ncbi import NCBI as DATA, load_split  # noqa: E402  (examples/ is on sys.path)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 import ecr_hf.instruct.generation as generation
-from ecr_hf.modeling import ECRTokenClassifier
-from ecr_hf.trainer import ECRTrainer
+from ecr_hf.token_classification import ECRTokenClassifier
+from ecr_hf.token_classification import ECRTrainer
 
 EVAL_DOCS = 21  # an odd count: the last batch is evened out with repeated windows
 

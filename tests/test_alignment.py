@@ -1,7 +1,7 @@
 """Char spans <-> token labels, windowing and window merging, over tokenizers built in memory.
 
 Expected values come from hand-worked cases or from ``reference_labels``, a per-character Python
-implementation of the documented rules that shares no code with ``ecr_hf.alignment``.
+implementation of the documented rules that shares no code with ``ecr_hf.token_classification.alignment``.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-import ecr_hf.alignment
-import ecr_hf.token_data
-from ecr_hf.alignment import (
+import ecr_hf.token_classification.alignment
+import ecr_hf.token_classification.data
+from ecr_hf.token_classification import (
     TagSet,
     WindowMerger,
     drop_overlapping,
@@ -33,7 +33,7 @@ from ecr_hf.alignment import (
     word_index,
 )
 from ecr_hf.spans import Span, SpanError
-from ecr_hf.token_data import (
+from ecr_hf.token_classification import (
     DataCollatorForWindowedTokenClassification,
     ensure_pad_token,
     tokenize_and_align,
@@ -164,7 +164,7 @@ def names(ids, tags):
 
 # ---------------------------------------------------------------- hand-worked cases
 
-@pytest.mark.parametrize("module", [ecr_hf.alignment, ecr_hf.token_data])
+@pytest.mark.parametrize("module", [ecr_hf.token_classification.alignment, ecr_hf.token_classification.data])
 def test_doctests(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0
@@ -301,7 +301,7 @@ def test_overlapping_spans_error_or_keep_longest(caplog):
              "entities": [{"start": 0, "end": 22, "label": "A"}, {"start": 8, "end": 14, "label": "B"}]}]
     with pytest.raises(SpanError, match="overlap.*overlapping='longest'"):
         tokenize_and_align(docs, tok, LABELS)
-    with caplog.at_level(logging.WARNING, logger="ecr_hf.token_data"):
+    with caplog.at_level(logging.WARNING, logger="ecr_hf.token_classification.data"):
         ds = tokenize_and_align(docs, tok, LABELS, overlapping="longest")
     assert "dropped 1 spans" in caplog.text
     row = ds[0]

@@ -14,7 +14,7 @@ import pytest
 from evaluate.loading import files_to_hash
 
 from ecr_hf.cli import main
-from ecr_hf.evaluate_modules import METRIC_NAMES, metric_script
+from ecr_hf.scoring import METRIC_NAMES, metric_script
 
 
 def write_jsonl(path: Path, docs) -> str:
@@ -85,8 +85,8 @@ def test_score_decodes_marked_generations(tmp_path, files, capsys):
 def test_predict_writes_the_extractor_spans(tmp_path, capsys):
     from test_trainer import LABELS, tiny_checkpoint, toy_documents, toy_tokenizer
 
-    from ecr_hf.extractor import ECRExtractor
-    from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
+    from ecr_hf.token_classification import ECRExtractor
+    from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier
 
     tok = toy_tokenizer()
     model = build_token_classifier(TokenClassifierConfig(tiny_checkpoint(tmp_path, "bert"), labels=LABELS), tok)
@@ -165,7 +165,7 @@ def tiny(tmp_path_factory):
     from test_trainer import LABELS, tiny_checkpoint, toy_tokenizer
     from tokenizers import normalizers
 
-    from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
+    from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier
 
     root = tmp_path_factory.mktemp("tiny")
     tok = toy_tokenizer()  # with BERT's normaliser: a BOM or zero-width space leaves no tokens
@@ -230,8 +230,8 @@ def test_predict_max_length_too_short_for_the_special_tokens(tiny, tmp_path, cap
 def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, capsys, monkeypatch):
     from test_trainer import toy_documents
 
-    from ecr_hf.extractor import ECRExtractor
-    from ecr_hf.trainer import ECRTrainer
+    from ecr_hf.token_classification import ECRExtractor
+    from ecr_hf.token_classification import ECRTrainer
 
     f1 = []  # every evaluation: one per epoch on the validation set, then the final one
     evaluate = ECRTrainer.evaluate
@@ -275,7 +275,7 @@ def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, 
 
 
 def test_new_head_report_filter_keeps_real_warnings():
-    from ecr_hf.load_report import NewHeadReport
+    from ecr_hf.token_classification import NewHeadReport
 
     def record(rows):
         table = "Key | Status | \n----+---+-\n" + "".join(f"{k} | \x1b[31m{s}\x1b[0m | \n" for k, s in rows)
@@ -500,7 +500,7 @@ def test_errors_exit_2_from_the_console_and_a_closed_pipe_is_quiet(tmp_path, fil
 
 def test_a_missing_training_extra_is_named(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # as on a core install: `import torch` fails
-    monkeypatch.delitem(sys.modules, "ecr_hf.extractor", raising=False)
+    monkeypatch.delitem(sys.modules, "ecr_hf.token_classification.extractor", raising=False)
     data = write_jsonl(tmp_path / "docs.jsonl", [{"doc_id": "a", "text": "fever"}])
     assert main(["predict", "--model", "m", "--data", data, "--output", str(tmp_path / "o.jsonl")]) == 2
     assert "this command needs the training extras: pip install 'ecr-hf[train]'" in capsys.readouterr().err
@@ -580,10 +580,10 @@ def test_model_card_and_plot_commands(tmp_path, capsys):
 
 def test_leaderboard_space_is_a_word_of_leaderboard(tmp_path, capsys, monkeypatch):
     pytest.importorskip("gradio")
-    import ecr_hf.space
+    import ecr_hf.leaderboard.space
 
     calls = []
-    monkeypatch.setattr(ecr_hf.space, "write_space", lambda out, results, **kw: calls.append((out, results, kw))
+    monkeypatch.setattr(ecr_hf.leaderboard.space, "write_space", lambda out, results, **kw: calls.append((out, results, kw))
                         or Path(out))
     board = _board(tmp_path, capsys)
     assert main(["leaderboard", "space", str(tmp_path / "space"), "--results", str(board), "--overwrite"]) == 0
@@ -593,7 +593,7 @@ def test_leaderboard_space_is_a_word_of_leaderboard(tmp_path, capsys, monkeypatc
     assert "| sys" in capsys.readouterr().out
 
 def test_significance_intervals_and_paired_test(tmp_path, capsys):
-    from ecr_hf.significance import bootstrap, document_counts, paired_test
+    from ecr_hf.scoring import bootstrap, document_counts, paired_test
 
     gold = [{"doc_id": f"d{i}", "text": "x" * 40, "entities": [{"start": 0, "end": 10, "label": "D"},
                                                                {"start": 20, "end": 30, "label": "D"}]}
@@ -623,7 +623,7 @@ def test_significance_intervals_and_paired_test(tmp_path, capsys):
 
 
 def test_cv_score_intervals_and_counts(tmp_path, capsys):
-    from ecr_hf.significance import load_counts
+    from ecr_hf.scoring import load_counts
 
     docs = [{"doc_id": f"d{i}", "text": "fever and cough", "entities": [{"start": 0, "end": 5, "label": "S"},
                                                                        {"start": 10, "end": 15, "label": "S"}]}
@@ -662,7 +662,7 @@ def test_cv_score_intervals_and_counts(tmp_path, capsys):
 
 def test_leaderboard_serve_without_results_serves_a_copy_of_the_demo(tmp_path, capsys, monkeypatch):
     pytest.importorskip("gradio")
-    import ecr_hf.leaderboard_app
+    import ecr_hf.leaderboard.app
     from ecr_hf.leaderboard import load_results
 
     served = []
@@ -670,11 +670,11 @@ def test_leaderboard_serve_without_results_serves_a_copy_of_the_demo(tmp_path, c
     def fake_serve(results, references, **kw):  # what a browser would see, read while the copy exists
         served.append((Path(results), Path(references), kw, load_results(results).to_list()))
 
-    monkeypatch.setattr(ecr_hf.leaderboard_app, "serve", fake_serve)
+    monkeypatch.setattr(ecr_hf.leaderboard.app, "serve", fake_serve)
     assert main(["leaderboard", "serve", "--port", "7999"]) == 0
     (results, references, kw, rows), = served
     assert kw == {"host": "127.0.0.1", "port": 7999}
-    assert ecr_hf.leaderboard_app.DEMO_DIR not in results.parents  # never the package's own folder
+    assert ecr_hf.leaderboard.app.DEMO_DIR not in results.parents  # never the package's own folder
     assert not results.exists()  # the temporary copy is gone after serving
     assert {(r["dataset"], r["model_name"]) for r in rows} >= {("ncbi_disease_sample", "minilm"),
                                                                ("ebm_nlp_pico", "dictionary")}

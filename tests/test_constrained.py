@@ -19,7 +19,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, PreTrainedTokenizerFast
 
-from ecr_hf.instruct.constrained import ByteVocabulary, FaithfulMarkerLogitsProcessor, token_bytes
+from ecr_hf.instruct import ByteVocabulary, FaithfulMarkerLogitsProcessor, token_bytes
 
 JA = [
     "感染性心内膜炎（IE）はその経過中に脳梗塞を合併した。",

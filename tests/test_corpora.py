@@ -9,7 +9,7 @@ import pytest
 
 from ecr_hf.corpora import (CorpusError, detect_format, format_bioc_xml, format_pubtator, load_corpus, read_brat,
                             read_corpus, read_pubtator, save_corpus, write_brat)
-from ecr_hf.outputs import OutputExistsError
+from ecr_hf.utils import OutputExistsError
 from ecr_hf.spans import SpanError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -1,4 +1,4 @@
-"""Tests for ecr_hf.decode: tolerant decoding of @@...## generations onto source offsets."""
+"""Tests for ecr_hf.spans.decode: tolerant decoding of @@...## generations onto source offsets."""
 
 import math
 import random
@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import Levenshtein
 
-from ecr_hf import decode
-from ecr_hf.decode import DecodeResult, FaithfulnessReport, decode_corpus, decode_marked
+from ecr_hf.spans import decode
+from ecr_hf.spans import DecodeResult, FaithfulnessReport, decode_corpus, decode_marked
 from ecr_hf.spans import Span
 
 S = "The patient had high fever and cough."  # "high fever" = [16, 26), "cough" = [31, 36)

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from ecr_hf.leaderboard import load_results
-from ecr_hf.leaderboard_app import DEMO_DIR, Leaderboard, build_app, copy_demo, load_references
-from ecr_hf.outputs import OutputExistsError
+from ecr_hf.leaderboard import DEMO_DIR, Leaderboard, build_app, copy_demo, load_references
+from ecr_hf.utils import OutputExistsError
 
 DATASETS = {"ncbi_disease_sample", "ebm_nlp_pico"}
 SYSTEMS = {"dictionary": None, "minilm": "encoder", "smollm2": "decoder"}

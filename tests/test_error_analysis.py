@@ -1,4 +1,4 @@
-"""Error classification and costs (ecr_hf.error_analysis): hand-worked cases, and properties that hold
+"""Error classification and costs (ecr_hf.error_analysis.analysis): hand-worked cases, and properties that hold
 for any input (every span in exactly one outcome; costs add up to the metric's loss)."""
 
 import doctest
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecr_hf import error_analysis
+from ecr_hf.error_analysis import analysis as error_analysis
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
-from ecr_hf.soft_match import soft_match_scores
+from ecr_hf.scoring import soft_match_scores
 from ecr_hf.spans import SpanError
 
 TEXT = "".join(chr(97 + k % 26) for k in range(200))
@@ -156,8 +156,8 @@ def disjoint_spans(draw):
 @given(st.lists(st.tuples(disjoint_spans(), disjoint_spans()), min_size=1, max_size=3))
 def test_classes_agree_with_the_semeval_span_categories(docs):
     """Where an outcome is one gold and at most one predicted span, its class is what nervaluate's
-    per-span categories (ecr_hf.semeval.semeval_spans) say of those spans."""
-    from ecr_hf.semeval import semeval_spans
+    per-span categories (ecr_hf.scoring.semeval.semeval_spans) say of those spans."""
+    from ecr_hf.scoring import semeval_spans
 
     gold, pred = [g for g, _ in docs], [p for _, p in docs]
     categories = semeval_spans(gold, pred)

@@ -1,4 +1,4 @@
-"""The error browser page (ecr_hf.error_browser): written atomically, self-contained, text escaped; in
+"""The error browser page (ecr_hf.error_analysis.browser): written atomically, self-contained, text escaped; in
 headless Chromium (Debian's package, driven by Playwright): counts, filters, order, navigation."""
 
 import doctest
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
-from ecr_hf.semeval import CATEGORIES, SCHEMAS, semeval_scores, semeval_spans
-from ecr_hf import error_browser
-from ecr_hf.error_browser import error_report_html, write_error_report
-from ecr_hf.outputs import OutputExistsError
+from ecr_hf.scoring import CATEGORIES, SCHEMAS, semeval_scores, semeval_spans
+from ecr_hf.error_analysis import browser as error_browser
+from ecr_hf.error_analysis import error_report_html, write_error_report
+from ecr_hf.utils import OutputExistsError
 
 
 HOSTILE = "Risk of </script><script>alert(1)</script> and <b>bold</b> & co: \U0001F600 renal failure here."

@@ -4,8 +4,8 @@ import pytest
 from test_trainer import LABELS, tiny_checkpoint, toy_tokenizer
 from tokenizers import normalizers
 
-from ecr_hf.extractor import ECRExtractor
-from ecr_hf.modeling import TokenClassifierConfig, build_token_classifier
+from ecr_hf.token_classification import ECRExtractor
+from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier
 
 TEXT = "fever and heart failure today"
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
 
-from ecr_hf.formats import (
+from ecr_hf.spans import (
     MarkerError,
     conll_to_document,
     document_to_conll,

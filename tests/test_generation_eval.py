@@ -14,9 +14,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from trl import SFTConfig
 
-from ecr_hf.decode import decode_corpus
-from ecr_hf.instruct.formatting import to_instruction_dataset
-from ecr_hf.instruct.generation import (
+from ecr_hf.spans import decode_corpus
+from ecr_hf.instruct import to_instruction_dataset
+from ecr_hf.instruct import (
     ECRSFTConfig,
     ECRSFTTrainer,
     default_lora_config,

@@ -12,13 +12,13 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from ecr_hf.evaluate_modules import load_metric, metric_script, register_metrics
-from ecr_hf.report import classification_report
+from ecr_hf.scoring import load_metric, metric_script, register_metrics
+from ecr_hf.scoring import classification_report
 from ecr_hf.scoring import span_metrics
-from ecr_hf.semeval import semeval_scores
-from ecr_hf.soft_match import flatten_scores, soft_match_scores
+from ecr_hf.scoring import semeval_scores
+from ecr_hf.scoring import flatten_scores, soft_match_scores
 from ecr_hf.spans import OFFSET_LIMIT, SpanArrays, SpanError, number_line, pair_arrays
-from ecr_hf.token_level import token_scores, whitespace_offsets
+from ecr_hf.scoring import token_scores, whitespace_offsets
 
 EBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "ebm_nlp_pico" / "ebm_nlp.io.jsonl"
 BIG = OFFSET_LIMIT - 1

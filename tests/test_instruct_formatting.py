@@ -17,9 +17,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 from trl import SFTConfig, SFTTrainer
 
-from ecr_hf.formats import MarkerError, parse_marked
-from ecr_hf.instruct.formatting import sentence_units, to_instruction_dataset
-from ecr_hf.instruct.templates import EN_TEMPLATE, JA_TEMPLATE, render_prompt, resolve_template
+from ecr_hf.spans import MarkerError, parse_marked
+from ecr_hf.instruct import sentence_units, to_instruction_dataset
+from ecr_hf.instruct import EN_TEMPLATE, JA_TEMPLATE, render_prompt, resolve_template
 
 DOCS = [
     {"doc_id": "a", "text": "感染性心内膜炎（IE）はその経過中に脳梗塞を\n合併した。発熱なし。",

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from datasets import Dataset
 
-import ecr_hf.leaderboard as leaderboard_module
+import ecr_hf.leaderboard.results as leaderboard_module
 from ecr_hf.cli import main
 from ecr_hf.leaderboard import (
     ResultsFileError,
@@ -25,7 +25,7 @@ from ecr_hf.leaderboard import (
     leaderboard_table,
     load_results,
 )
-from ecr_hf.outputs import OutputExistsError
+from ecr_hf.utils import OutputExistsError
 from ecr_hf.scoring import span_metrics
 from ecr_hf.spans import SpanError
 

@@ -20,13 +20,13 @@ import pytest
 from ecr_hf.leaderboard import cross_validate, cross_validation_counts, cross_validation_indices, load_results
 from ecr_hf.error_analysis import ERROR_CLASSES, analyze_errors
 from ecr_hf.corpora import write_bioc_json, write_bioc_xml, write_pubtator
-from ecr_hf.leaderboard_app import (FAMILIES, Leaderboard, SubmissionError, _keep_error_page, build_app,
+from ecr_hf.leaderboard.app import (FAMILIES, Leaderboard, SubmissionError, _keep_error_page, build_app,
                                     error_report_page, load_references, score_submission)
-from ecr_hf.metric_app import compute_from_json
-from ecr_hf.outputs import OutputExistsError
-from ecr_hf.semeval import semeval_scores
-from ecr_hf.significance import load_counts, save_counts
-from ecr_hf.space import build_wheel, write_metric_space, write_space
+from ecr_hf.scoring.metric_app import compute_from_json
+from ecr_hf.utils import OutputExistsError
+from ecr_hf.scoring import semeval_scores
+from ecr_hf.scoring import load_counts, save_counts
+from ecr_hf.leaderboard import build_wheel, write_metric_space, write_space
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,7 +306,7 @@ def test_vs_best_marks_only_where_counts_support_them(tmp_path, caplog):
     assert Leaderboard(tmp_path / "results").table("p", "toy", families)["headers"][2] != "vs best F1"
 
     save_counts(counts["good"], folder / "toy__worse.counts.json", overwrite=True)  # not worse's counts
-    with caplog.at_level("WARNING", logger="ecr_hf.leaderboard_app"):
+    with caplog.at_level("WARNING", logger="ecr_hf.leaderboard.app"):
         marks = column()
     assert marks["worse"] == "-" and "toy__worse.counts.json left out" in caplog.text
     assert "is not the results file's" in caplog.text
@@ -436,7 +436,7 @@ def test_metric_space_folder(wheel, tmp_path):
         assert (folder / name).read_text() == (ROOT / "metrics" / "weighted_soft_match" / name).read_text()
     requirements = (folder / "requirements.txt").read_text().split()
     assert f"gradio=={gr.__version__}" in requirements and not any(r.startswith("ecr") for r in requirements)
-    assert (folder / "ecr_hf" / "metric_app.py").is_file()
+    assert (folder / "ecr_hf" / "scoring" / "metric_app.py").is_file()
     demo = runpy.run_path(str(folder / "app.py"))["demo"]
     assert isinstance(demo, gr.Blocks)
     with pytest.raises(ValueError, match="no metric Space 'nope'"):
@@ -452,7 +452,7 @@ def test_space_folder(space, board):
     assert f"gradio=={gr.__version__}" in requirements
     assert {"datasets", "matplotlib"} <= {r.split(">")[0] for r in requirements}
     assert not any(r.startswith(("ecr-hf", "ecr_hf", "./")) for r in requirements)  # Spaces cannot install those
-    for module in ("leaderboard_app.py", "leaderboard.py", "cli.py", "scoring.py"):  # the package, as built
+    for module in ("leaderboard/app.py", "leaderboard/results.py", "cli/__init__.py", "scoring/flat.py"):  # the package, as built
         assert (space / "ecr_hf" / module).read_text() == (ROOT / "ecr_hf" / module).read_text()
     assert sorted(p.name for p in (space / "results").iterdir()) == sorted(p.name for p in board["results"].iterdir())
     assert not any("references" in str(p) for p in space.rglob("*"))

@@ -18,13 +18,13 @@ from seqeval.metrics import classification_report as seqeval_report
 from seqeval.metrics import f1_score as seqeval_f1
 from seqeval.scheme import IOB2
 
-from ecr_hf.decode import decode_corpus
-from ecr_hf.evaluate_modules import METRIC_NAMES, load_metric, metric_script, register_metrics
-from ecr_hf.formats import MarkerError
-from ecr_hf.semeval import semeval_scores
-from ecr_hf.soft_match import flatten_scores, soft_match_scores
+from ecr_hf.spans import decode_corpus
+from ecr_hf.scoring import METRIC_NAMES, load_metric, metric_script, register_metrics
+from ecr_hf.spans import MarkerError
+from ecr_hf.scoring import semeval_scores
+from ecr_hf.scoring import flatten_scores, soft_match_scores
 from ecr_hf.spans import Span, SpanArrays, SpanError
-from ecr_hf.token_level import token_scores
+from ecr_hf.scoring import token_scores
 
 REPO = Path(__file__).resolve().parents[1]
 P_VALUES = [1.0, 1.5, 2.0, 100.0]
@@ -124,7 +124,7 @@ class WeightedSoftMatch(evaluate.Metric):
 CHILD = r'''
 import doctest, inspect, io, json, re, sys
 import evaluate
-from ecr_hf.evaluate_modules import metric_script
+from ecr_hf.scoring import metric_script
 out = {}
 for name in sys.argv[1:]:
     metric = evaluate.load(name)

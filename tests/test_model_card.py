@@ -13,7 +13,7 @@ from huggingface_hub.repocard import metadata_load
 from huggingface_hub.repocard_data import model_index_to_eval_results
 
 from ecr_hf.leaderboard import cross_validate
-from ecr_hf.model_card import (ModelCardError, card_metrics, eval_result_entries, model_index_results, read_scores,
+from ecr_hf.leaderboard import (ModelCardError, card_metrics, eval_result_entries, model_index_results, read_scores,
                                write_model_card)
 from ecr_hf.scoring import span_metrics
 

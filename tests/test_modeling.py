@@ -31,8 +31,8 @@ from transformers import (  # noqa: E402
     default_data_collator,
 )
 
-from ecr_hf.formats import tags_to_spans  # noqa: E402
-from ecr_hf.modeling import (  # noqa: E402
+from ecr_hf.spans.formats import tags_to_spans  # noqa: E402
+from ecr_hf.token_classification import (  # noqa: E402
     CONFIG_NAME,
     CRF_WEIGHTS_NAME,
     ECRTokenClassifier,

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from ecr_hf.outputs import OutputExistsError, atomic_write_folder, atomic_write_text
+from ecr_hf.utils import OutputExistsError, atomic_write_folder, atomic_write_text
 
 
 def test_atomic_write_text_refuses_then_overwrites(tmp_path):
@@ -71,7 +71,7 @@ def test_empty_target_folder_is_used(tmp_path):
 
 
 def test_outputs_get_ordinary_modes(tmp_path):
-    from ecr_hf.outputs import _UMASK
+    from ecr_hf.utils.outputs import _UMASK
 
     path = atomic_write_text(tmp_path / "new.txt", "x")
     assert path.stat().st_mode & 0o777 == 0o666 & ~_UMASK  # not mkstemp's private 0600

@@ -13,9 +13,9 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.collections import PathCollection  # noqa: E402
 
-from ecr_hf.leaderboard import cross_validate, load_results  # noqa: E402
-from ecr_hf.outputs import OutputExistsError  # noqa: E402
-from ecr_hf.plots import PlotError, plot_f1_by_length, plot_f1_by_p, plot_fold_scatter, save_figure  # noqa: E402
+from ecr_hf.leaderboard.results import cross_validate, load_results  # noqa: E402
+from ecr_hf.utils.outputs import OutputExistsError  # noqa: E402
+from ecr_hf.leaderboard.plots import PlotError, plot_f1_by_length, plot_f1_by_p, plot_fold_scatter, save_figure  # noqa: E402
 
 GOLD = [[[(0, 10, "D"), (20, 22, "D")]], [[(0, 4, "D"), (8, 40, "D")]], [[(0, 8, "D"), (10, 20, "D")]]]
 SYSTEMS = {

@@ -12,7 +12,7 @@ How the blocks run (keep to these rules when editing the README):
   temporary folder, so ``ecr-hf register-metrics`` never touches the user's.
 * Blocks without a language, and ```yaml, show output; they are not run.
 * The SETUP blocks (installing packages, running CI, serving, pushing to the Hub) are not run; each must still be in the README.
-* Fast run (the default): :func:`ecr_hf.offline_models.offline_model_path` returns tiny random
+* Fast run (the default): :func:`ecr_hf.utils.offline_models.offline_model_path` returns tiny random
   checkpoints built here ("minilm": a 2-layer BERT with a WordPiece tokenizer trained on the bundled
   sample; "smollm2": a 2-layer Llama with a byte-level BPE tokenizer and a chat template), and every
   ``ECRTrainingArguments`` / ``ECRSFTConfig`` stops after ``FAST_STEPS`` optimizer steps. Data,
@@ -268,11 +268,12 @@ def cap_steps(monkeypatch, cls) -> None:
 
 @pytest.mark.parametrize("section", SECTIONS)
 def test_readme_section_runs(section, isolated, tiny_models, monkeypatch):
-    import ecr_hf.offline_models
+    import ecr_hf.utils.offline_models
     from ecr_hf.instruct import ECRSFTConfig
-    from ecr_hf.trainer import ECRTrainingArguments
+    from ecr_hf.token_classification import ECRTrainingArguments
 
-    monkeypatch.setattr(ecr_hf.offline_models, "offline_model_path", tiny_models.__getitem__)
+    for where in (ecr_hf.utils.offline_models, ecr_hf.utils):  # the defining module and the wing's face
+        monkeypatch.setattr(where, "offline_model_path", tiny_models.__getitem__)
     cap_steps(monkeypatch, ECRTrainingArguments)
     cap_steps(monkeypatch, ECRSFTConfig)
     run_section(section, isolated)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import ecr_hf.report as report_module
-from ecr_hf.report import bio_to_spans, classification_report
+import ecr_hf.scoring.report as report_module
+from ecr_hf.scoring import bio_to_spans, classification_report
 from ecr_hf.spans import Span, SpanError
 
 seqeval_metrics = pytest.importorskip("seqeval.metrics")

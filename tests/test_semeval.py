@@ -6,8 +6,8 @@ import random
 import numpy as np
 import pytest
 
-import ecr_hf.semeval as semeval_module
-from ecr_hf.semeval import SCHEMAS, candidate_pairs, semeval_scores
+import ecr_hf.scoring.semeval as semeval_module
+from ecr_hf.scoring.semeval import SCHEMAS, candidate_pairs, semeval_scores
 from ecr_hf.spans import SpanArrays, SpanError, to_corpus
 
 COUNT_KEYS = ("correct", "incorrect", "partial", "missed", "spurious", "possible", "actual")

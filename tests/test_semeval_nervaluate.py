@@ -1,4 +1,4 @@
-"""nervaluate's remaining features in ecr_hf.semeval: min_overlap, per-span categories, the label
+"""nervaluate's remaining features in ecr_hf.scoring.semeval: min_overlap, per-span categories, the label
 filter, and the report as a DataFrame / CSV. Hand-worked threshold edges, nervaluate 1.2 as the
 reference where both are well defined, and hypothesis properties tying the per-span categories to
 semeval_scores' counts."""
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ecr_hf.outputs import OutputExistsError
-from ecr_hf.semeval import (CATEGORIES, SCHEMAS, candidate_pairs, report_frame, semeval_arrays, semeval_scores,
+from ecr_hf.utils import OutputExistsError
+from ecr_hf.scoring.semeval import (CATEGORIES, SCHEMAS, candidate_pairs, report_frame, semeval_arrays, semeval_scores,
                             semeval_spans, spans_frame, write_csv)
 from ecr_hf.spans import SpanError, pair_arrays
 
@@ -60,7 +60,7 @@ def one_to_one_corpus(rng, n_docs=200):
 def test_nervaluate_list_loader_is_bio_to_spans_default_mode():
     # The README maps nervaluate's loader="list" (BIO tags) to bio_to_spans(..., mode="default").
     loaders = pytest.importorskip("nervaluate.loaders")
-    from ecr_hf.formats import bio_to_spans
+    from ecr_hf.spans import bio_to_spans
 
     rng = random.Random(3)
     tags = [[rng.choice(["O", "O", "B-A", "I-A", "B-B", "I-B"]) for _ in range(rng.randint(1, 12))] for _ in range(300)]

@@ -1,4 +1,4 @@
-"""The seqeval drop-in (ecr_hf.report.seqeval_scores, the span_metrics "seqeval" configuration) against the
+"""The seqeval drop-in (ecr_hf.scoring.report.seqeval_scores, the span_metrics "seqeval" configuration) against the
 seqeval library: BC5CDR and NCBI-disease with perturbed predictions in every scheme and mode, random tags,
 scheme detection, warnings, and a run_ner.py-style compute_metrics."""
 
@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecr_hf import load_metric
-from ecr_hf.formats import SCHEMES, bio_to_spans, detect_scheme
-from ecr_hf.report import (UndefinedMetricWarning, accuracy_score, precision_recall_fscore_support,
+from ecr_hf.spans import SCHEMES, bio_to_spans, detect_scheme
+from ecr_hf.scoring import (UndefinedMetricWarning, accuracy_score, precision_recall_fscore_support,
                            seqeval_scores)
 
 seqeval_metrics = pytest.importorskip("seqeval.metrics")

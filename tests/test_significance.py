@@ -11,11 +11,11 @@ import pytest
 
 from ecr_hf.leaderboard import cross_validate
 from ecr_hf.scoring import span_metrics
-from ecr_hf.semeval import semeval_scores
-from ecr_hf.outputs import OutputExistsError
-from ecr_hf.significance import (BootstrapResult, DocumentCounts, bootstrap, compare_to_best, document_counts,
+from ecr_hf.scoring import semeval_scores
+from ecr_hf.utils import OutputExistsError
+from ecr_hf.scoring import (BootstrapResult, DocumentCounts, bootstrap, compare_to_best, document_counts,
                                  load_counts, paired_test, save_counts)
-from ecr_hf.soft_match import per_document_counts, soft_match_scores
+from ecr_hf.scoring import per_document_counts, soft_match_scores
 from ecr_hf.spans import pair_arrays
 
 P_VALUES = (1.0, 2.0, math.inf)

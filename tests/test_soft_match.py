@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ecr_hf.soft_match import flatten_scores, soft_match_scores
+from ecr_hf.scoring import flatten_scores, soft_match_scores
 from ecr_hf.spans import SpanError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-import ecr_hf.token_level as token_module
+import ecr_hf.scoring.token_level as token_module
 from ecr_hf.spans import SpanError
-from ecr_hf.token_level import token_scores, whitespace_offsets
+from ecr_hf.scoring import token_scores, whitespace_offsets
 
 WORDS = ["heart", "failure", "of", "the", "left", "ventricle", "fever", "é", "😀x", "a-b", "(x)"]
 

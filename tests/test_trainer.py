@@ -12,10 +12,10 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import BertConfig, EarlyStoppingCallback, LlamaConfig, PreTrainedTokenizerFast, Trainer, TrainingArguments
 
-from ecr_hf.extractor import ECRExtractor
-from ecr_hf.modeling import ECRTokenClassifier, TokenClassifierConfig, build_token_classifier
-from ecr_hf.token_data import DataCollatorForWindowedTokenClassification, tokenize_and_align
-from ecr_hf.trainer import ECRTrainer, ECRTrainingArguments, make_compute_metrics
+from ecr_hf.token_classification import ECRExtractor
+from ecr_hf.token_classification import ECRTokenClassifier, TokenClassifierConfig, build_token_classifier
+from ecr_hf.token_classification import DataCollatorForWindowedTokenClassification, tokenize_and_align
+from ecr_hf.token_classification import ECRTrainer, ECRTrainingArguments, make_compute_metrics
 
 FILLER = "the patient was seen today with mild and no history of recent travel".split()
 CONCEPTS = {"fever": "Sign", "cough": "Sign", "heart failure": "Disease", "lung cancer": "Disease"}

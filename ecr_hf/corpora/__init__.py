@@ -29,12 +29,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..outputs import atomic_write_text
+from ..utils.outputs import atomic_write_text
 from .bioc import (format_bioc_json, format_bioc_xml, read_bioc_json, read_bioc_located, read_bioc_xml,
                    write_bioc_json, write_bioc_xml)
 from .brat import brat_files, read_brat, read_brat_located, write_brat
 from .documents import DISCONTINUOUS, CorpusError, documents_of
 from .jsonl import DocumentFile, json_line, read_jsonl
+from .pairing import DocumentError, locate_error, pair_documents, pair_files
 from .pubtator import format_pubtator, read_pubtator, read_pubtator_located, write_pubtator
 from .spacy_docs import from_spacy, read_docbin, to_spacy, write_docbin
 
@@ -42,7 +43,8 @@ __all__ = ["FORMATS", "DISCONTINUOUS", "CorpusError", "detect_format", "read_cor
            "save_corpus", "to_dataset", "DocumentFile", "read_jsonl", "json_line", "read_brat", "write_brat", "brat_files",
            "read_pubtator", "write_pubtator", "format_pubtator",
            "read_bioc_xml", "read_bioc_json", "write_bioc_xml", "write_bioc_json", "format_bioc_xml",
-           "format_bioc_json", "from_spacy", "to_spacy", "read_docbin", "write_docbin"]
+           "format_bioc_json", "from_spacy", "to_spacy", "read_docbin", "write_docbin",
+           "DocumentError", "pair_documents", "pair_files", "locate_error"]
 
 FORMATS = ("jsonl", "brat", "pubtator", "bioc-xml", "bioc-json", "spacy")
 _PUBTATOR_TITLE = re.compile(r"[^|\t\n]+\|t\|")

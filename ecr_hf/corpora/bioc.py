@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..outputs import atomic_write_text
+from ..utils.outputs import atomic_write_text
 from .documents import (CorpusError, annotation_ids, check_discontinuous, decode_utf8, documents_of, fragments,
                         group_fragments, pieces_of, spans_of)
 

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..outputs import atomic_write_folder
+from ..utils.outputs import atomic_write_folder
 from .documents import (CorpusError, check_discontinuous, check_relative_id, decode_utf8, documents_of, fragments,
                         annotation_ids, group_fragments, iter_files, pieces_of, relative_id, spans_of)
 
@@ -123,6 +123,6 @@ def brat_files(documents: Iterable[Any]) -> dict[str, str]:
 
 
 def write_brat(documents: Iterable[Any], folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write ``documents`` as a BRAT folder, atomically (:func:`ecr_hf.outputs.atomic_write_folder`:
+    """Write ``documents`` as a BRAT folder, atomically (:func:`ecr_hf.utils.atomic_write_folder`:
     a non-empty folder is refused unless ``overwrite``, which replaces it whole)."""
     return atomic_write_folder(folder, brat_files(documents), overwrite=overwrite)

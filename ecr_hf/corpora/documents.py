@@ -1,7 +1,7 @@
 """What every corpus reader and writer shares: the document dict, its checks and errors.
 
 A document is ``{"doc_id", "text", "entities": [{"start", "end", "label", "text", ...}], ...}``:
-half-open code-point offsets into ``text`` (:mod:`ecr_hf.spans`), as in ``shared/data/*/*.jsonl``.
+half-open code-point offsets into ``text`` (:mod:`ecr_hf.spans.span`), as in ``shared/data/*/*.jsonl``.
 Readers keep each format's extra fields (concept ids, annotation ids, passages) under documented
 keys, so that writing a document back gives the file it came from.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..spans import SpanError, to_span
+from ..spans.span import SpanError, to_span
 
 __all__ = ["CorpusError", "DISCONTINUOUS"]
 

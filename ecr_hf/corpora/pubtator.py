@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..outputs import atomic_write_text
+from ..utils.outputs import atomic_write_text
 from .documents import CorpusError, decode_utf8, documents_of, entity, spans_of
 
 __all__ = ["read_pubtator", "format_pubtator", "write_pubtator"]

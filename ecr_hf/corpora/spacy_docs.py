@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..outputs import atomic_write_bytes
+from ..utils.outputs import atomic_write_bytes
 from .documents import CorpusError, documents_of, entity, spans_of
 
 __all__ = ["from_spacy", "to_spacy", "read_docbin", "write_docbin"]

@@ -11,10 +11,7 @@
 Names are imported lazily, so ``import ecr_hf.instruct`` does not import torch or TRL.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from ..utils.lazy import lazy_exports
 
 _EXPORTS = {
     "JA_TEMPLATE": "templates",
@@ -35,15 +32,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

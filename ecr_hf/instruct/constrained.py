@@ -23,7 +23,7 @@ Two further guarantees keep generation from painting itself into a corner:
 
 Ambiguity: a source that itself contains a marker string (or its first byte, e.g. ``"@"``) is
 handled by tracking every reading of the output at once, but the marked text then does not read
-back uniquely; :func:`ecr_hf.formats.spans_to_marked` refuses such sources for training data.
+back uniquely; :func:`ecr_hf.spans.spans_to_marked` refuses such sources for training data.
 """
 
 from __future__ import annotations

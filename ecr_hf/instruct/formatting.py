@@ -23,8 +23,8 @@ from typing import Any, Literal
 import numpy as np
 from datasets import Dataset, Features, List, Value
 
-from ..formats import spans_to_marked
-from ..spans import SpanError, to_spans
+from ..spans.formats import spans_to_marked
+from ..spans.span import SpanError, to_spans
 from .templates import TEMPLATES, render_prompt, resolve_template
 
 __all__ = ["sentence_units", "to_instruction_dataset"]

@@ -1,9 +1,9 @@
 """Evaluation by generation: prompt the model, decode its marked answers, score the spans.
 
 :func:`generate_predictions` generates batch by batch (left padding, greedy by default), optionally
-under :class:`~ecr_hf.instruct.constrained.FaithfulMarkerLogitsProcessor`;
+under :class:`~ecr_hf.instruct.FaithfulMarkerLogitsProcessor`;
 :func:`evaluate_generations` reads the answers back onto source offsets with
-:func:`ecr_hf.decode.decode_corpus` and scores them with weighted soft matching. :class:`ECRSFTTrainer`
+:func:`ecr_hf.spans.decode_corpus` and scores them with weighted soft matching. :class:`ECRSFTTrainer`
 (an ``SFTTrainer`` configured by :class:`ECRSFTConfig`) runs both at every evaluation, so the span
 metrics and the faithfulness of the copies are logged next to the loss, with the ``eval_`` prefix,
 and can drive ``metric_for_best_model`` and early stopping.
@@ -36,10 +36,10 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging
 from trl import SFTConfig, SFTTrainer
 
-from ..decode import decode_corpus
-from ..scoring import span_metrics
-from ..soft_match import DEFAULT_P_VALUES
-from ..spans import to_spans
+from ..spans.decode import decode_corpus
+from ..scoring.flat import span_metrics
+from ..scoring.soft_match import DEFAULT_P_VALUES
+from ..spans.span import to_spans
 from .constrained import ByteVocabulary, FaithfulMarkerLogitsProcessor
 from .templates import render_prompt
 
@@ -208,7 +208,7 @@ def evaluate_generations(
     """Decode marked ``generations`` onto the dataset's sources and score them against its gold spans.
 
     Gold labels are dropped (the marker format is untyped, as in the paper). For the decoded spans
-    themselves call :func:`ecr_hf.decode.decode_corpus`.
+    themselves call :func:`ecr_hf.spans.decode_corpus`.
 
     Args:
         dataset: rows with ``"source"`` and gold ``"entities"`` (offsets into ``source``).
@@ -220,7 +220,7 @@ def evaluate_generations(
     Returns:
         Flat float metrics, the keys of :func:`ecr_hf.scoring.span_metrics` (the same as the
         token-classification trainer logs: ``f1`` at ``p``, ``p{p}_*``, ``char_*``, ``strict_*`` ...), plus ``faithfulness_*`` (exact-copy rate and
-        mismatch statistics, see :class:`ecr_hf.decode.FaithfulnessReport`).
+        mismatch statistics, see :class:`ecr_hf.spans.FaithfulnessReport`).
     """
     data = _rows(dataset, ["source", "entities"])
     if len(generations) != len(data["source"]):

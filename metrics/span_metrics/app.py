@@ -1,8 +1,8 @@
-"""The Space's page: span_metrics.compute on JSON input (ecr_hf.metric_app, current gradio)."""
+"""The Space's page: span_metrics.compute on JSON input (ecr_hf.scoring.metric_app, current gradio)."""
 
 from pathlib import Path
 
-from ecr_hf.metric_app import build_metric_app
+from ecr_hf.scoring import build_metric_app
 
 # the module script beside this file: the same in this repository and in a Hub Space
 demo = build_metric_app(

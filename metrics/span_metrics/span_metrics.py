@@ -4,12 +4,12 @@ import evaluate
 import numpy as np
 import pyarrow as pa
 
-from ecr_hf import metric_inputs
-from ecr_hf.report import classification_report, seqeval_scores
-from ecr_hf.semeval import SCHEMAS, semeval_scores
+from ecr_hf.scoring import metric_inputs
+from ecr_hf.scoring import classification_report, seqeval_scores
+from ecr_hf.scoring import SCHEMAS, semeval_scores
 from ecr_hf.spans import pair_arrays
-from ecr_hf.soft_match import flatten_scores, soft_match_scores
-from ecr_hf.token_level import token_scores
+from ecr_hf.scoring import flatten_scores, soft_match_scores
+from ecr_hf.scoring import token_scores
 
 _METRICS = ("precision", "recall", "f1")
 _REPORT = ("precision", "recall", "f1-score")  # the same, in classification_report's names
@@ -132,7 +132,7 @@ Args:
 
 Returns:
     {type: {"precision", "recall", "f1", "number"}, ..., "overall_precision", "overall_recall",
-    "overall_f1", "overall_accuracy"}, equal to seqeval's numbers (see ecr_hf.report.seqeval_scores).
+    "overall_f1", "overall_accuracy"}, equal to seqeval's numbers (see ecr_hf.scoring.seqeval_scores).
 
     >>> seqeval = evaluate.load("span_metrics", "seqeval")
     >>> predictions = [["O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"], ["B-PER", "I-PER", "O"]]

@@ -2,8 +2,8 @@
 
 import evaluate
 
-from ecr_hf import metric_inputs
-from ecr_hf.soft_match import (DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, check_p, check_p_values, flatten_scores,
+from ecr_hf.scoring import metric_inputs
+from ecr_hf.scoring import (DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, check_p, check_p_values, flatten_scores,
                                soft_match_scores)
 
 

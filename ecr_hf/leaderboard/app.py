@@ -1,0 +1,751 @@
+"""A Gradio leaderboard over leaderboard files, with a submission form scored by the same core.
+
+:func:`build_app` shows the leaderboard files of a folder (:func:`ecr_hf.leaderboard.load_results`)
+as the paper's tables, one data set at a time: mean (SD) over folds of F1/R/P at each p (Table 2),
+by gold span length (Tables S19-S21), per label, and the faithfulness of decoded generations
+(Table S18), best mean of each column in bold, sortable, filtered by system family. With
+``references_dir`` it also takes submissions: a predictions JSONL scored against gold files that
+the server holds and never shows, saved as a new leaderboard file (see :func:`score_submission`).
+
+Results files say what a system is in their ``config``: ``family`` is one of :data:`FAMILIES`
+(``encoder``, ``decoder`` or ``instruction-tuned``; missing: "unspecified") and ``constrained``
+(true/false) whether an instruction-tuned decoder generated under constrained decoding; ``method``
+stays free text (``LoRA r=8``...).
+
+References layout: ``references_dir/<data set>/fold{k}/test.jsonl`` for k = 0 .. n-1 (what
+``ecr-hf cv-split`` writes; the other split files are ignored) or one
+``references_dir/<data set>/test.jsonl``; lines ``{"doc_id", "text", "entities"}``. ``<data set>``
+is the ``dataset`` of the results files it extends.
+
+Significance: ``references_dir/<data set>/counts/<results file stem>.counts.json`` holds the
+per-document counts of a results file (:func:`ecr_hf.scoring.save_counts`; ``ecr-hf cv-score
+--counts``; a submission writes its own). They derive from the gold spans, so they stay with the
+references, never in the public results folder. Where the best shown system of a data set (by F1 at
+its main p) and at least one other have counts, the "By p" table gets a "vs best F1" column: the
+p-value of a paired approximate randomisation test against the best (:func:`ecr_hf.scoring.significance.
+compare_to_best`, :data:`SIGNIFICANCE_RESAMPLES` swaps, seed 0, so a page always shows the same
+marks) and ``≈`` where it is >= 0.05 (not significantly worse). Without counts the page makes no
+claim about significance. A counts file that does not match its results file (other documents or
+another F1) is left out with a logged warning.
+
+Errors: the "Errors" tab shows the error browser (:mod:`ecr_hf.error_analysis.browser`) of a references
+file and a predictions file that the user uploads (:func:`error_report_page`: JSONL, PubTator, BioC
+XML/JSON, detected per file; not BRAT, a folder, nor compressed spaCy DocBin); it never reads the server's
+references, which stay private.
+
+Demo: the package ships a worked leaderboard (:data:`DEMO_DIR`: ``results/`` of three systems on
+two data sets, made by ``examples/demo_leaderboard.py``; ``references/`` with the per-document
+counts of the public-domain NCBI sample only, so its "vs best F1" column shows). :func:`copy_demo`
+copies it to a writable folder, so that submissions to the demo never write into the package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import math
+import re
+import shutil
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..corpora.pairing import locate_error, pair_documents, pair_files
+from ..corpora import detect_format, read_documents, read_jsonl
+from ..error_analysis.browser import error_report_html
+from .results import CrossValidationResult, cross_validate, cross_validation_counts, load_results
+from ..utils.outputs import OutputExistsError, atomic_write_text
+from ..scoring.significance import DocumentCounts, compare_to_best, load_counts, save_counts
+from ..scoring.soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+__all__ = ["DEMO_DIR", "copy_demo", "FAMILIES", "MAX_SUBMISSION_BYTES", "ERROR_PAGE_MAX_AGE", "SIGNIFICANCE_RESAMPLES",
+           "SIGNIFICANCE_LEVEL", "SubmissionError", "ReferenceSet", "load_references", "score_submission",
+           "error_report_page", "Leaderboard", "build_app", "serve"]
+
+MAX_SUBMISSION_BYTES = 16 * 2**20
+"""Largest predictions file a submission may upload (16 MiB; also the server's upload limit)."""
+
+FAMILIES = {"encoder": "encoder token classifier", "decoder": "decoder token classifier",
+            "instruction-tuned": "instruction-tuned"}
+"""``config["family"]`` values and their names in the app."""
+
+SIGNIFICANCE_RESAMPLES = 10_000
+"""Swaps of the paired test behind the "vs best" column (p-values near 0.05 good to about ±0.004)."""
+
+SIGNIFICANCE_LEVEL = 0.05
+"""A system whose p-value against the best is at least this is marked ``≈`` (not significantly worse)."""
+
+DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "leaderboard_demo"
+"""The shipped demo leaderboard: ``results/`` and ``references/`` (module docstring)."""
+
+_LOG = logging.getLogger(__name__)
+_METRICS = (("F1", "f1"), ("R", "recall"), ("P", "precision"))
+_FAITHFULNESS = (("exact copies", "faithfulness_exact_match_rate"), ("similarity", "faithfulness_mean_similarity"),
+                 ("spans found", "faithfulness_n_spans_found"), ("spans dropped", "faithfulness_n_spans_dropped"))
+_NAME = re.compile(r"[\w.\-/ ()+=,:]{1,100}")
+
+
+def copy_demo(target: str | Path) -> tuple[Path, Path]:
+    """Copy the demo (:data:`DEMO_DIR`) into the new folder ``target``; its ``(results, references)``
+    folders, for :func:`serve`. An existing ``target`` raises :class:`~ecr_hf.utils.OutputExistsError`."""
+    target = Path(target)
+    if target.exists():
+        raise OutputExistsError(f"{target} exists; copy_demo writes a new folder")
+    shutil.copytree(DEMO_DIR, target, ignore=shutil.ignore_patterns("*.md"))
+    return target / "results", target / "references"
+
+
+class SubmissionError(ValueError):
+    """A refused upload (a submission, or the Errors tab's files); the message says which file, line
+    (or fold) and what is wrong."""
+
+
+@dataclass
+class ReferenceSet:
+    """The gold test documents of one data set, per fold (``{doc_id: document}``)."""
+
+    dataset: str
+    folds: list[dict[str, dict[str, Any]]]
+
+    def fold_of(self) -> dict[str, int]:
+        return {key: k for k, fold in enumerate(self.folds) for key in fold}
+
+
+def load_references(references_dir: str | Path) -> dict[str, ReferenceSet]:
+    """Every data set folder of ``references_dir`` (layout in the module docstring). A folder with
+    neither layout, a gap in the fold numbers, or a doc_id in two folds' test sets is an error."""
+    sets = {}
+    for folder in sorted(p for p in Path(references_dir).iterdir() if p.is_dir()):
+        numbers = sorted(int(p.name[4:]) for p in folder.glob("fold*") if p.name[4:].isdigit())
+        if numbers:
+            if numbers != list(range(len(numbers))):
+                raise ValueError(f"{folder}: fold folders must be fold0 .. fold{len(numbers) - 1}, got {numbers}")
+            paths = [folder / f"fold{k}" / "test.jsonl" for k in numbers]
+        else:
+            paths = [folder / "test.jsonl"]
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise ValueError(f"{folder}: no reference file {missing[0]} (layout: <data set>/fold{{k}}/test.jsonl "
+                             "or <data set>/test.jsonl)")
+        folds = [read_jsonl(p).docs for p in paths]
+        seen: dict[str, int] = {}
+        for k, fold in enumerate(folds):
+            for key in fold:
+                if seen.setdefault(key, k) != k:
+                    raise ValueError(f"{folder}: doc_id {key!r} is a test document of fold {seen[key]} and fold {k}")
+        sets[folder.name] = ReferenceSet(folder.name, folds)
+    return sets
+
+
+def score_submission(
+    path: str | Path,
+    references: ReferenceSet,
+    *,
+    p_values: Sequence[float] = DEFAULT_P_VALUES,
+    score_p: float = 1.0,
+    typed: bool = False,
+    length_bins: Sequence[tuple[int, int | None]] = DEFAULT_LENGTH_BINS,
+    max_bytes: int = MAX_SUBMISSION_BYTES,
+    n_resamples: int | None = None,
+    confidence_level: float = 0.95,
+    seed: int = 0,
+) -> CrossValidationResult:
+    """Score one predictions JSONL against every fold of ``references``, as ``ecr-hf cv-score`` does;
+    with ``n_resamples``, bootstrap intervals too (:func:`~ecr_hf.leaderboard.cross_validate`). The
+    result's ``counts`` always holds the per-document counts (doc_ids in fold order), for the paired
+    tests of the "vs best" column.
+
+    The file holds one line per test document of every fold, ``{"doc_id", "entities"}`` spans or
+    ``{"doc_id", "marked"}`` ``@@...##`` generations (decoded onto the reference text, with
+    ``faithfulness_*`` keys), in any order: each line goes to the fold whose test set holds its
+    doc_id, and an optional ``"fold"`` key must name that fold. Raises :class:`SubmissionError`
+    naming the line (or the fold and doc_ids) for a file over ``max_bytes``, a malformed line, an
+    unknown, repeated or missing doc_id, a wrong fold, or a span that does not fit its text.
+    """
+    size = Path(path).stat().st_size
+    if size > max_bytes:
+        raise SubmissionError(f"the file has {size:,} bytes; the limit is {max_bytes:,}")
+    try:  # the checked JSONL reader: it keeps the line each doc_id came from
+        submitted = read_jsonl(path, marked=True)
+    except ValueError as e:
+        raise SubmissionError(str(e).replace(f"{path}:", "line ", 1)) from None
+    predictions, line_of = submitted.docs, submitted.lines
+    if not predictions:
+        raise SubmissionError("the file holds no prediction lines")
+    fold_of = references.fold_of()
+    for key, doc in predictions.items():
+        if key not in fold_of:
+            raise SubmissionError(f"line {line_of[key]}: doc_id {key!r} is not a test document of {references.dataset}")
+        if "fold" in doc and doc["fold"] != fold_of[key]:
+            raise SubmissionError(f"line {line_of[key]}: doc_id {key!r} is a test document of fold {fold_of[key]}, "
+                                  f"not of fold {doc['fold']!r}")
+    refs, preds, texts, faithfulness = [], [], [], []
+    for k, fold in enumerate(references.folds):
+        missing = [key for key in fold if key not in predictions]
+        if missing:
+            raise SubmissionError(f"fold {k}: no prediction line for {len(missing)} of its {len(fold)} test documents "
+                                  f"(doc_ids {missing[:5]}); give one line per document, with an empty 'entities' "
+                                  "list where nothing was found")
+        try:
+            paired = pair_documents(fold, {key: predictions[key] for key in fold}, typed)
+        except ValueError as e:
+            raise SubmissionError(_locate(str(e), fold, line_of)) from None
+        for out, value in zip((refs, preds, texts, faithfulness), paired):
+            out.append(value)
+    try:
+        doc_ids = [list(fold) for fold in references.folds]
+        result = cross_validate(refs, preds, texts=texts, p_values=p_values, score_p=score_p, typed=typed,
+                                length_bins=length_bins, n_resamples=n_resamples, confidence_level=confidence_level,
+                                rng=seed, doc_ids=doc_ids)
+        if result.counts is None:
+            result.counts = cross_validation_counts(refs, preds, texts=texts, p_values=p_values, score_p=score_p,
+                                                    typed=typed, doc_ids=doc_ids)
+    except ValueError as e:
+        match = re.match(r"fold (\d+): (.*)", str(e), re.S)
+        message = _locate(match[2], references.folds[int(match[1])], line_of) if match else str(e)
+        raise SubmissionError(message) from None
+    for scores, report in zip(result.folds, faithfulness):
+        scores.update(report)
+    return result
+
+
+def _uploaded(text: str, path: str, name: str) -> str:
+    """A reader's message or place with the upload's name for the server's temporary path
+    (``/tmp/.../x.pubtator:12`` reads ``predictions, line 12``)."""
+    return re.sub(re.escape(path) + r"(?::(\d+))?", lambda m: f"{name}, line {m[1]}" if m[1] else name, text)
+
+
+ERROR_PAGE_MAX_AGE = 3600
+"""Seconds an Errors-tab page stays on the server to download (here and in Gradio's file cache)."""
+
+
+def _keep_error_page(folder: Path, page: str, *, max_age: float = ERROR_PAGE_MAX_AGE) -> Path:
+    """Write one Errors-tab page to download into ``folder`` under a name of its own, and delete the
+    pages there older than ``max_age`` seconds, so a public server's disk does not fill up click by
+    click (Gradio copies a returned file into its cache when it answers, and ``build_app`` has it
+    clean that cache on the same schedule)."""
+    cutoff = time.time() - max_age
+    for old in folder.glob("report-*.html"):
+        with contextlib.suppress(FileNotFoundError):  # another click may have pruned it first
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+    return atomic_write_text(folder / f"report-{uuid.uuid4().hex}.html", page)
+
+
+def error_report_page(references: str | Path, predictions: str | Path, *, typed: bool = False,
+                      max_bytes: int = MAX_SUBMISSION_BYTES) -> str:
+    """The error browser page (:func:`ecr_hf.error_analysis.error_report_html`) of two uploaded
+    files, read and paired as ``ecr-hf errors`` reads them: each file's format is detected
+    (:func:`ecr_hf.corpora.detect_format`: JSONL, whose predictions may be ``marked``
+    generations, PubTator, BioC XML or JSON). BRAT, a folder of ``.txt`` and ``.ann`` files, is
+    refused (one upload is one file), and so is spaCy's DocBin (compressed: a small upload could
+    unpack to gigabytes on a public server). Raises :class:`SubmissionError` naming
+    the file (``references`` or ``predictions``, never the server's temporary path) and the line
+    or annotation: a file over ``max_bytes``, a malformed line, an offset that does not match the
+    text, other documents on the two sides, a reference without its text, a bad span."""
+    files = []
+    for name, path, marked in (("references", references, False), ("predictions", predictions, True)):
+        size = Path(path).stat().st_size if Path(path).is_file() else 0
+        if size > max_bytes:
+            raise SubmissionError(f"{name}: the file has {size:,} bytes; the limit is {max_bytes:,}")
+        form = detect_format(path)
+        if form == "brat":
+            raise SubmissionError(f"{name}: BRAT standoff needs the .txt and .ann files side by side, which one "
+                                  "upload cannot give; convert it (ecr_hf.corpora) or run `ecr-hf errors` locally")
+        if form == "spacy":  # a DocBin is zlib-compressed msgpack: a small upload can unpack to gigabytes
+            raise SubmissionError(f"{name}: spaCy DocBin files are not read on this server; convert them "
+                                  "(ecr_hf.corpora.read_docbin, then save_corpus) or run `ecr-hf errors` locally")
+        try:
+            file = read_documents(path, marked=marked)
+        except ValueError as e:
+            raise SubmissionError(_uploaded(str(e), str(path), name)) from None
+        file.path = name  # errors below name the upload, not its temporary path
+        file.places = {key: place.replace(str(path), name) for key, place in file.places.items()}  # as JSONL's
+        files.append(file)
+    try:
+        refs, preds, texts, _ = pair_files(*files, typed)
+    except ValueError as e:
+        raise SubmissionError(str(e)) from None
+    if texts is None:
+        raise SubmissionError("references: every line needs its 'text': the error browser shows the documents")
+    try:
+        return error_report_html(refs, preds, texts=texts, doc_ids=list(files[0].docs), typed=typed,
+                                 title="E-CCR error browser")
+    except ValueError as e:
+        raise SubmissionError(str(locate_error(e, *files))) from None
+
+
+def _locate(message: str, fold: Mapping[str, Any], line_of: Mapping[str, int]) -> str:
+    """The scorer names a document by its place in the fold ("document 3, span 0: ...") or by
+    doc_id: name the submission's line instead."""
+    keys = list(fold)
+    if (match := re.match(r"document (\d+)(.*)", message, re.S)) and int(match[1]) < len(keys):
+        key = keys[int(match[1])]
+        return f"line {line_of[key]} (doc_id {key!r}){match[2]}"
+    if match := re.match(r"doc_id (.+?):", message):
+        key = next((k for k in keys if repr(k) == match[1]), None)
+        if key is not None:
+            return f"line {line_of[key]}: {message}"
+    return message
+
+
+def _family(row: Mapping[str, Any]) -> str:
+    family = row.get("family")
+    if not family:
+        return "unspecified"
+    name = FAMILIES.get(family, str(family))
+    if family == "instruction-tuned" and row.get("constrained") is not None:
+        name += ", constrained" if row["constrained"] else ", unconstrained"
+    return name
+
+
+def _listed(value: Any) -> list:
+    return json.loads(value) if isinstance(value, str) else list(value)
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^\w.\-]+", "_", text).strip("_") or "_"
+
+
+class Leaderboard:
+    """The rows of a results folder and the reference sets submissions are scored against.
+
+    :meth:`submit` scores and saves under a lock, so two submissions cannot take the same name."""
+
+    def __init__(self, results_dir: str | Path, references_dir: str | Path | None = None, *,
+                 max_bytes: int = MAX_SUBMISSION_BYTES):
+        self.results_dir = Path(results_dir)
+        self.references_dir = None if references_dir is None else Path(references_dir)
+        self.references = load_references(references_dir) if references_dir is not None else {}
+        self._ties: dict[tuple, dict[Path, dict[str, Any]]] = {}
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self.rows: list[dict[str, Any]] = []
+        self.files: list[tuple[Path, dict[str, Any]]] = []
+        self.reload()
+        for name, refs in self.references.items():
+            folds = {row.get("n_folds") for row in self.rows if row.get("dataset") == name}
+            if folds - {len(refs.folds)}:
+                raise ValueError(f"references of {name!r} have {len(refs.folds)} folds but its results "
+                                 f"have {sorted(folds)}: they are not the same split")
+
+    def reload(self) -> list[dict[str, Any]]:
+        """Read the results folder again (it is the truth; other processes may add files)."""
+        paths = sorted(self.results_dir.glob("*.json")) if self.results_dir.is_dir() else []
+        rows = load_results(paths).to_list() if paths else []  # one row per file, in order
+        self.rows, self.files = rows, list(zip(paths, rows))  # replaced together: pages read them meanwhile
+        return rows
+
+    def datasets(self) -> list[str]:
+        return list(dict.fromkeys([*(str(row.get("dataset")) for row in self.rows), *self.references]))
+
+    def families(self) -> list[str]:
+        names = [_family({"family": f, "constrained": c}) for f in FAMILIES
+                 for c in ((False, True) if f == "instruction-tuned" else (None,))]
+        return list(dict.fromkeys([*names, *(_family(row) for row in self.rows)]))
+
+    def counts_path(self, results_file: Path, dataset: str) -> Path | None:
+        """Where the per-document counts of ``results_file`` live (module docstring); None without
+        references."""
+        if self.references_dir is None:
+            return None
+        return self.references_dir / dataset / "counts" / f"{results_file.stem}.counts.json"
+
+    def submit(self, path: str | Path, *, dataset: str, model_name: str, family: str,
+               constrained: bool = False, method: str | None = None) -> Path:
+        """Score ``path`` against ``dataset``'s references with the settings of its results (p
+        values, score_p, typed, length bins, bootstrap) and save a new leaderboard file, and its
+        per-document counts beside the references (:meth:`counts_path`). A name that a system on that
+        data set already has (ignoring case) is refused; nothing is written on any error."""
+        model_name = (model_name or "").strip()
+        if dataset not in self.references:
+            raise SubmissionError(f"this server holds no references for data set {dataset!r}")
+        if not _NAME.fullmatch(model_name):
+            raise SubmissionError("give a system name of 1-100 letters, digits, spaces or . - / ( ) + = , :")
+        if family not in FAMILIES:
+            raise SubmissionError(f"family must be one of {list(FAMILIES)}, got {family!r}")
+        with self._lock:
+            rows = [row for row in self.reload() if row.get("dataset") == dataset]
+            if any(str(row.get("model_name")).casefold() == model_name.casefold() for row in rows):
+                raise SubmissionError(f"a system named {model_name!r} already has results on {dataset}; "
+                                      "choose another name")
+            settings = {}
+            if rows:
+                settings = {"p_values": _listed(rows[0]["p_values"]), "score_p": rows[0]["score_p"],
+                            "typed": bool(rows[0]["typed"]),
+                            "length_bins": [tuple(b) for b in _listed(rows[0]["length_bins"])]}
+                boot = next((json.loads(row["bootstrap"]) for row in rows if row.get("bootstrap")), None)
+                if boot:  # intervals like the data set's other systems
+                    settings.update(n_resamples=boot["n_resamples"], confidence_level=boot["confidence_level"],
+                                    seed=boot.get("seed") or 0)
+            target = self.results_dir / f"{_slug(dataset)}__{_slug(model_name)}.json"
+            counts_target = self.counts_path(target, dataset)
+            for file in (target, counts_target):
+                if file.exists():
+                    raise SubmissionError(f"a file {file.name} exists already; choose another name")
+            result = score_submission(path, self.references[dataset], max_bytes=self.max_bytes, **settings)
+            kind = {"constrained": bool(constrained)} if family == "instruction-tuned" else {}
+            try:
+                save_counts(result.counts, counts_target)
+                try:
+                    saved = result.save(target, model_name=model_name, dataset=dataset, method=method or None,
+                                        family=family, **kind, submitted=True)
+                except BaseException:
+                    counts_target.unlink()  # no counts without their results file
+                    raise
+            except OutputExistsError:
+                raise SubmissionError(f"a file {target.name} or {counts_target.name} exists already; choose "
+                                      "another name") from None
+            self.reload()
+            return saved
+
+    def ties(self, dataset: str, families: Sequence[str]) -> dict[Path, dict[str, Any]]:
+        """:func:`~ecr_hf.scoring.compare_to_best` by F1 of the shown systems of ``dataset``
+        that have counts, keyed by results file; empty (no claim) unless the best shown system and
+        at least one other have counts. Cached until a results or counts file changes."""
+        return self._ties_of(dataset, self._shown(dataset, families))
+
+    def _ties_of(self, dataset: str, shown: list[tuple[Path, dict[str, Any]]]) -> dict[Path, dict[str, Any]]:
+        found = []
+        for path, row in shown:
+            counts_file = self.counts_path(path, dataset)
+            if counts_file is not None and counts_file.is_file():
+                found.append((path, row, counts_file, path.stat().st_mtime_ns, counts_file.stat().st_mtime_ns))
+        key = (dataset, tuple(path for path, _ in shown), tuple((p, c, m, n) for p, _, c, m, n in found))
+        if key not in self._ties:
+            if len(self._ties) >= 64:  # old keys: files since changed, or other filters
+                self._ties.clear()
+            self._ties[key] = self._compare(dataset, shown, found)
+        return self._ties[key]
+
+    def _compare(self, dataset: str, shown: list[tuple[Path, dict[str, Any]]], found: list[tuple]
+                 ) -> dict[Path, dict[str, Any]]:
+        systems: dict[Path, DocumentCounts] = {}
+        for path, row, counts_file, *_ in found:
+            try:
+                systems[path] = self._checked_counts(counts_file, dataset, row)
+            except ValueError as e:
+                _LOG.warning("leaderboard: %s left out of the significance marks: %s", counts_file, e)
+        best = max((_number(row.get("f1")) for _, row in shown), default=math.nan)
+        best_paths = {path for path, row in shown if _number(row.get("f1")) == best}
+        if len(systems) < 2 or not best_paths & set(systems):
+            return {}
+        ordered = {str(p): c for p, c in sorted(systems.items(), key=lambda item: item[0] not in best_paths)}
+        try:  # a best row first: compare_to_best gives a tie for the best estimate to the first
+            marks = compare_to_best(ordered, key="f1", alpha=SIGNIFICANCE_LEVEL, n_resamples=SIGNIFICANCE_RESAMPLES,
+                                    rng=0)
+            return {Path(name): mark for name, mark in marks.items()}
+        except ValueError as e:  # e.g. counts against other references: no marks rather than wrong ones
+            _LOG.warning("leaderboard: no significance marks on %s: %s", dataset, e)
+            return {}
+
+    def _checked_counts(self, counts_file: Path, dataset: str, row: Mapping[str, Any]) -> DocumentCounts:
+        """The counts of one results file, refused unless they are of this data set's test documents
+        (per fold, by doc_id where given) and reproduce the file's F1."""
+        counts = load_counts(counts_file)
+        folds = self.references[dataset].folds if dataset in self.references else None
+        if folds is None or counts.strata is None or np.bincount(counts.strata).tolist() != [len(f) for f in folds]:
+            raise ValueError("not the per-fold test documents of the references (ecr-hf cv-score --counts over "
+                             "the same folds)")
+        if counts.doc_ids is not None and list(counts.doc_ids) != [key for fold in folds for key in fold]:
+            raise ValueError("its doc_ids are not the references' test documents in fold order")
+        f1 = counts.estimate()["f1"]
+        if not abs(f1 - _number(row.get("f1"))) <= 1e-9:
+            raise ValueError(f"its F1 {f1!r} is not the results file's {row.get('f1')!r}")
+        return counts
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def figures(self, dataset: str, families: Sequence[str]) -> list[Any]:
+        """Matplotlib figures (:mod:`ecr_hf.leaderboard.plots`) of the systems shown: F1 against p with a ±1 SD
+        band, F1 by gold length bin, and every fold's F1; None where there is nothing to draw."""
+        from .plots import PlotError, plot_f1_by_length, plot_f1_by_p, plot_fold_scatter
+
+        files = [path for path, row in self.files if str(row.get("dataset")) == dataset and _family(row) in families]
+        out = []
+        for plot in (plot_f1_by_p, plot_f1_by_length, plot_fold_scatter):
+            try:
+                out.append(plot(files, dataset=dataset) if files else None)
+            except PlotError:  # e.g. runs of one data set at different score_p: the tables still show them
+                out.append(None)
+        return out
+
+    def _shown(self, dataset: str, families: Sequence[str]) -> list[tuple[Path, dict[str, Any]]]:
+        """(results file, row) of the systems shown, from one snapshot of the folder."""
+        return [(path, row) for path, row in self.files if str(row.get("dataset")) == dataset
+                and _family(row) in families]
+
+    def table(self, view: str, dataset: str, families: Sequence[str], digits: int = 3) -> dict[str, Any]:
+        """One view (``p``, ``length``, ``label`` or ``faithfulness``) of one data set, as a
+        ``gr.Dataframe`` value (see :func:`_frame`)."""
+        shown = self._shown(dataset, families)
+        rows = [row for _, row in shown]
+        if view == "faithfulness":
+            rows = [row for row in rows if any(row.get(key) is not None for _, key in _FAITHFULNESS)]
+        lead: list[tuple] = [("system", [str(row.get("model_name")) for row in rows]),
+                                             ("family", [_family(row) for row in rows])]
+        if view == "label":
+            labels = sorted({k[6:-7] for row in rows for k in row if k.startswith("label_") and k.endswith("_n_gold")
+                             and row[k] is not None})
+            pairs = [(row, label) for label in labels for row in rows if row.get(f"label_{label}_n_gold") is not None]
+            rows = [row for row, _ in pairs]
+            lead = [("label", [label for _, label in pairs]), ("system", [str(row.get("model_name")) for row in rows]),
+                    ("family", [_family(row) for row in rows]),
+                    ("gold spans", [row.get(f"label_{label}_n_gold") for row, label in pairs])]
+            columns = [(title, [f"label_{label}_{key}" for _, label in pairs]) for title, key in _METRICS]
+        else:
+            columns = [(title, [key] * len(rows)) for title, key in self._columns(view, rows)]
+        if view == "p" and (ties := self._ties_of(dataset, shown)):
+            marks = [ties.get(path) for path, _ in shown]
+            lead.append(("vs best F1", [None if m is None else m["p_value"] for m in marks],
+                         [_mark(m) for m in marks]))
+        return _frame(rows, lead, columns, digits, group=view == "label")
+
+    @staticmethod
+    def _columns(view: str, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+        if view == "faithfulness":
+            return list(_FAITHFULNESS)
+        if not rows:
+            return []
+        if view == "p":
+            groups = [(f"p={format_p(p)}", f"p{format_p(p)}") for p in _listed(rows[0]["p_values"])]
+        elif view == "length":
+            groups = [(bin_name(*b), f"len_{bin_name(*b)}") for b in _listed(rows[0]["length_bins"])]
+        else:
+            raise ValueError(f"unknown view {view!r}")
+        return [(f"{title} {metric}", f"{prefix}_{key}") for title, prefix in groups for metric, key in _METRICS]
+
+
+def _mark(mark: Mapping[str, Any] | None) -> str:
+    """A "vs best F1" cell: ``best``, ``≈ p=0.31`` (not significantly worse), ``p=0.002``, or ``-``
+    (no counts for that system)."""
+    if mark is None:
+        return "-"
+    if mark["best"]:
+        return "best"
+    return f"{'≈ ' if mark['tied_with_best'] else ''}p={mark['p_value']:.2g}"
+
+
+def _frame(rows: Sequence[Mapping[str, Any]], lead: list[tuple],
+           columns: list[tuple[str, list[str]]], digits: int, group: bool) -> dict[str, Any]:
+    """A ``gr.Dataframe`` value: the data are the means (so columns sort by number), the shown
+    cells read ``mean (SD)``, then ``[low, high]`` where the file has a bootstrap interval (``-``
+    where no fold defines the value), the best mean of each column (per label when ``group``) in
+    bold; rows sorted by the first value column. A ``lead`` column is ``(title, values)`` or
+    ``(title, values, shown texts)``."""
+    n = len(rows)
+    means = np.array([[_number(row.get(key)) for row, key in zip(rows, keys)] for _, keys in columns],
+                     dtype=np.float64).reshape(len(columns), n).T
+    sds, lows, highs = (np.array([[_number(row.get(f"{key}{suffix}")) for row, key in zip(rows, keys)]
+                                  for _, keys in columns], dtype=np.float64).reshape(len(columns), n).T
+                        for suffix in ("_sd", "_ci_low", "_ci_high"))
+    groups = np.unique(np.array([str(v) for v in lead[0][1]] if group else [""] * n, dtype=object),
+                       return_inverse=True)[1].reshape(n)
+    first = np.nan_to_num(-means[:, 0], nan=np.inf) if columns else np.zeros(n)
+    order = np.lexsort((first, groups))
+    means, sds, lows, highs, groups = means[order], sds[order], lows[order], highs[order], groups[order]
+    bold = np.zeros(means.shape, dtype=bool)
+    for g in np.unique(groups):
+        mask = groups == g
+        if mask.sum() > 1:
+            best = np.max(np.where(mask[:, None] & ~np.isnan(means), means, -np.inf), axis=0)
+            bold |= mask[:, None] & (means == best)
+    data, shown, styling = [], [], []
+    for i, k in enumerate(order.tolist()):
+        head = [column[1][k] for column in lead]
+        data.append([*head, *(None if math.isnan(m) else float(m) for m in means[i])])
+        cells = [_cell(*values, digits) for values in zip(means[i], sds[i], lows[i], highs[i])]
+        shown.append([*(column[2][k] if len(column) > 2 else "" if v is None else str(v)
+                        for column, v in zip(lead, head)), *cells])
+        styling.append([""] * len(lead) + ["font-weight: bold" if b else "" for b in bold[i]])
+    return {"headers": [column[0] for column in lead] + [title for title, _ in columns], "data": data,
+            "metadata": {"display_value": shown, "styling": styling} if data else None}
+
+
+def _cell(mean: float, sd: float, low: float, high: float, digits: int) -> str:
+    if math.isnan(mean):
+        return "-"
+    text = f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ({sd:.{digits}f})"
+    return text if math.isnan(low) or math.isnan(high) else f"{text} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+_VIEWS = {
+    "p": ("By p", "Weighted soft match F1 / recall / precision at each fragmentation penalty p (paper Table 2); "
+                  "p = 1 is character-level scoring, a larger p punishes finding one concept in fragments."),
+    "length": ("By gold length", "The same at the runs' main p, by span length in characters (Tables S19-S21): "
+                                 "recall from the gold spans of a bin, precision from the predicted spans of it."),
+    "label": ("By label", "Per entity label at the main p: recall over that label's gold spans, precision over "
+                          "its predicted spans (gold spans: mean per fold)."),
+    "faithfulness": ("Faithfulness", "Generative systems, whose 'marked' generations were decoded onto the source "
+                                     "text (Table S18): share of exact copies, mean similarity, spans found and "
+                                     "dropped per fold."),
+}
+_INTRO = f"""# E-CCR leaderboard
+Mean (SD) over cross-validation folds (SD: sample SD, ddof = 1; no SD from one test set). Best mean of each
+column in **bold**; sort by a column from the ⋮ menu of its header. `-`: no fold defines the value (e.g. no
+span of that length). `[low, high]`: bootstrap interval of the mean (documents resampled within each fold;
+95% unless the results file says otherwise), where the results file has one.
+**vs best F1** (By p; only where the server holds per-document counts of the best system and another):
+p-value of a paired approximate randomisation test against the best F1 (documents' outputs swapped between
+the two systems within each fold, {SIGNIFICANCE_RESAMPLES:,} swaps); `≈`: p ≥ {SIGNIFICANCE_LEVEL:g}, not
+significantly worse than the best (no correction for several comparisons); `-`: no counts for that system.
+Without the column, the page makes no claim about significance."""
+_SUBMIT = """Upload one predictions JSONL for every test document of the chosen data set (all its folds in one
+file): one line per document, `{{"doc_id": ..., "entities": [{{"start", "end", "label"}}]}}` character spans
+or `{{"doc_id": ..., "marked": "@@...## text"}}` generations (decoded onto the reference text); an optional
+`"fold"` must name the fold whose test set holds the document. It is scored with the data set's p values and
+length bins and added as a new system; a name already on that data set is refused. Limit: {limit} MiB.
+The reference files are never shown."""
+
+
+_ERRORS = """Upload a references file (with the texts) and a predictions file of the same documents to see every
+error: missed, spurious, fragmented, merged, wrong type, boundary, sorted by the characters each costs the weighted
+soft match score at p = 1 (as `ecr-hf errors` writes it), beside the SemEval-2013 counts of the spans as given.
+Each file's format is detected: JSONL (`.jsonl`: `{{"doc_id", "text", "entities"}}` per line; predictions may give
+`{{"doc_id", "marked"}}` generations), PubTator (`.pubtator`, or `.txt` starting `PMID|t|`), BioC XML (`.xml`) or
+JSON (`.json`). BRAT needs a folder of `.txt` and `.ann` files, which one upload cannot give, and spaCy DocBin
+files are not read here: convert them first, or run `ecr-hf errors` locally. Only the files you upload are read;
+the leaderboard's own references are never used here. Limit: {limit} MiB per file; the page stays an hour to
+download."""
+
+_UPLOAD_TYPES = [".jsonl", ".json", ".pubtator", ".txt", ".xml"]
+
+
+def build_app(results_dir: str | Path, references_dir: str | Path | None = None, *,
+              max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> gr.Blocks:
+    """The leaderboard page over ``results_dir``, with a "Submit" tab when ``references_dir`` is
+    given (submissions are saved into ``results_dir``) and an "Errors" tab (the error browser of two
+    uploaded files, :func:`error_report_page`). Launch it with
+    ``max_file_size=max_submission_bytes`` so that the server refuses larger uploads too
+    (:func:`serve` does)."""
+    try:
+        import gradio as gr
+    except ImportError as e:
+        raise ImportError("the leaderboard app needs gradio: pip install 'ecr-hf[leaderboard]'") from e
+    board = Leaderboard(results_dir, references_dir, max_bytes=max_submission_bytes)
+    datasets, families = board.datasets(), board.families()
+
+    def tables(dataset: str | None, chosen: list[str]) -> list[Any]:
+        """Every table and figure of the page, for one data set and the chosen families."""
+        return [*(board.table(view, dataset or "", chosen or []) for view in _VIEWS),
+                *board.figures(dataset or "", chosen or [])]
+
+    def refresh(dataset: str | None, chosen: list[str]) -> list[Any]:
+        board.reload()
+        names = board.datasets()
+        dataset = dataset if dataset in names else (names[0] if names else None)
+        return [gr.Dropdown(choices=names, value=dataset), *tables(dataset, chosen)]
+
+    error_pages = Path(tempfile.mkdtemp(prefix="ecr-hf-errors-"))  # the Errors tab's pages to download
+    # Gradio's cache holds every upload and every returned file: clean it hourly of files over an hour old
+    with gr.Blocks(title="E-CCR leaderboard", delete_cache=(ERROR_PAGE_MAX_AGE, ERROR_PAGE_MAX_AGE)) as demo:
+        gr.Markdown(_INTRO)
+        with gr.Row():
+            dataset = gr.Dropdown(datasets, value=datasets[0] if datasets else None, label="data set",
+                                  elem_id="dataset")
+            chosen = gr.CheckboxGroup(families, value=families, label="system family", elem_id="families")
+        frames = []
+        with gr.Tabs():
+            for view, (title, note) in _VIEWS.items():
+                with gr.Tab(title, id=view, elem_id=f"tab-{view}"):
+                    gr.Markdown(note)
+                    frames.append(gr.Dataframe(board.table(view, datasets[0] if datasets else "", families),
+                                               interactive=False, elem_id=f"table-{view}", max_height=700))
+            with gr.Tab("Plots", id="plots", elem_id="tab-plots"):
+                gr.Markdown("F1 against p (mean over folds, ±1 SD band), F1 by gold span length, and every "
+                            "fold's F1 per system (bar: mean, whiskers: ±1 SD).")
+                frames += [gr.Plot(figure, elem_id=f"plot-{name}", show_label=False) for name, figure in
+                           zip(("p", "length", "folds"), board.figures(datasets[0] if datasets else "", families))]
+            if board.references:
+                with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
+                    gr.Markdown(_SUBMIT.format(limit=f"{max_submission_bytes / 2**20:g}"))
+                    with gr.Row():
+                        target = gr.Dropdown(list(board.references), value=next(iter(board.references)),
+                                             label="data set", elem_id="submit-dataset")
+                        name = gr.Textbox(label="system name", elem_id="submit-name")
+                        family = gr.Dropdown([(label, key) for key, label in FAMILIES.items()], value="encoder",
+                                             label="family", elem_id="submit-family")
+                        constrained = gr.Checkbox(label="constrained decoding (instruction-tuned)",
+                                                  elem_id="submit-constrained")
+                        method = gr.Textbox(label="method (optional, e.g. LoRA r=8)", elem_id="submit-method")
+                    upload = gr.File(label="predictions JSONL", file_types=[".jsonl"], type="filepath",
+                                     elem_id="submit-file")
+                    button = gr.Button("Submit", variant="primary", elem_id="submit-button")
+                    status = gr.Textbox(label="result", interactive=False, elem_id="submit-status")
+
+                def submit(target: str, name: str, family: str, constrained: bool, method: str, upload: str | None,
+                           dataset: str | None, chosen: list[str]) -> list[Any]:
+                    try:
+                        if not upload:
+                            raise SubmissionError("choose a predictions file to upload")
+                        path = board.submit(upload, dataset=target, model_name=name, family=family,
+                                            constrained=constrained, method=method)
+                    except SubmissionError as e:  # the upload is cleared either way: a new try is a new file
+                        return [f"not added: {e}", None, *refresh(dataset, chosen)]
+                    row = next(r for r in board.rows if r.get("dataset") == target
+                               and r.get("model_name") == name.strip())
+                    message = (f"added {name.strip()!r} on {target} ({path.name}): "
+                               f"F1 {row['f1']:.3f} at p={format_p(row['score_p'])}")
+                    return [message, None, *refresh(target, chosen)]
+
+                button.click(submit, [target, name, family, constrained, method, upload, dataset, chosen],
+                             [status, upload, dataset, *frames])
+            with gr.Tab("Errors", id="errors", elem_id="tab-errors"):
+                gr.Markdown(_ERRORS.format(limit=f"{max_submission_bytes / 2**20:g}"))
+                with gr.Row():
+                    # an upload keeps its file name (gradio's cache folder per file), so its suffix tells the format
+                    error_refs = gr.File(label="references (JSONL, PubTator, BioC)", file_types=_UPLOAD_TYPES,
+                                         type="filepath", elem_id="errors-references")
+                    error_preds = gr.File(label="predictions (JSONL, PubTator, BioC)",
+                                          file_types=_UPLOAD_TYPES, type="filepath", elem_id="errors-predictions")
+                error_typed = gr.Checkbox(label="typed (a fragment counts only where the labels agree)",
+                                          elem_id="errors-typed")
+                error_button = gr.Button("Show errors", variant="primary", elem_id="errors-button")
+                error_status = gr.Textbox(label="result", interactive=False, elem_id="errors-status")
+                error_view = gr.HTML(elem_id="errors-view")
+                error_file = gr.File(label="the page, to keep (report.html)", interactive=False,
+                                     elem_id="errors-download")
+
+            def show_errors(references: str | None, predictions: str | None, typed: bool) -> list[Any]:
+                try:
+                    if not references or not predictions:
+                        raise SubmissionError("choose a references file and a predictions file")
+                    page = error_report_page(references, predictions, typed=typed, max_bytes=max_submission_bytes)
+                except SubmissionError as e:
+                    return [f"error: {e}", "", None]
+                path = _keep_error_page(error_pages, page)
+                # sandboxed: the page's script runs in an origin of its own, away from the app's
+                frame = (f'<iframe title="error browser" sandbox="allow-scripts" '
+                         f'srcdoc="{html.escape(page, quote=True)}" '
+                         'style="width: 100%; height: 900px; border: 1px solid #ddd"></iframe>')
+                return [f"{len(page):,} bytes; also to download below", frame, str(path)]
+
+            error_button.click(show_errors, [error_refs, error_preds, error_typed],
+                               [error_status, error_view, error_file])
+        dataset.change(tables, [dataset, chosen], frames)
+        chosen.change(tables, [dataset, chosen], frames)
+        demo.load(refresh, [dataset, chosen], [dataset, *frames])
+    return demo
+
+
+def serve(results_dir: str | Path, references_dir: str | Path | None = None, *, host: str = "127.0.0.1",
+          port: int | None = None, max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> None:
+    """Run the leaderboard page until interrupted (``ecr-hf leaderboard serve``)."""
+    build_app(results_dir, references_dir, max_submission_bytes=max_submission_bytes).launch(
+        server_name=host, server_port=port, max_file_size=max_submission_bytes)
