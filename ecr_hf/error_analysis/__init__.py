@@ -13,6 +13,7 @@ _EXPORTS = {
     "ErrorRecord": "analysis",
     "ErrorAnalysis": "analysis",
     "analyze_errors": "analysis",
+    "analyze_error_arrays": "analysis",
     # browser
     "error_page": "browser",
     "error_report_html": "browser",

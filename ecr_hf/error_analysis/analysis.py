@@ -43,7 +43,8 @@ from ..scoring.soft_match import (DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, _check_
                          check_p, check_p_values, merge_overlaps, score_arrays)
 from ..spans.span import SpanArrays, number_line, pair_arrays
 
-__all__ = ["ERROR_CLASSES", "OTHER_BIN", "ErrorSpan", "ErrorRecord", "ErrorAnalysis", "analyze_errors"]
+__all__ = ["ERROR_CLASSES", "OTHER_BIN", "ErrorSpan", "ErrorRecord", "ErrorAnalysis", "analyze_errors",
+           "analyze_error_arrays"]
 
 ERROR_CLASSES = ("missed", "spurious", "fragmented", "merged", "wrong_type", "boundary")
 """The error classes, in order of precedence (module docstring)."""
@@ -161,12 +162,22 @@ def analyze_errors(
         >>> round(out.errors[2].gold[0].scores[2.0], 4)
         0.5657
     """
+    gold, pred = pair_arrays(references, predictions, texts, empty_spans)
+    return analyze_error_arrays(gold, pred, len(references), texts=texts, doc_ids=doc_ids, p_values=p_values,
+                                score_p=score_p, typed=typed, length_bins=length_bins, empty_spans=empty_spans)
+
+
+def analyze_error_arrays(gold: SpanArrays, pred: SpanArrays, n_docs: int, *, texts: Sequence[str] | None = None,
+                         doc_ids: Sequence[Any] | None = None, p_values: Sequence[float] = DEFAULT_P_VALUES,
+                         score_p: float | None = None, typed: bool = False,
+                         length_bins: Sequence[tuple[int, int | None]] = DEFAULT_LENGTH_BINS,
+                         empty_spans: str = "error") -> ErrorAnalysis:
+    """:func:`analyze_errors` of corpora already paired and validated (:func:`ecr_hf.spans.pair_arrays`,
+    with ``texts`` when given), for callers that score the same spans in other ways too."""
     p_values = check_p_values(p_values)
     score_p = p_values[0] if score_p is None else check_p(score_p, "score_p")
     p_values = tuple(dict.fromkeys((*p_values, score_p)))
     bins = _check_bins(length_bins)
-    gold, pred = pair_arrays(references, predictions, texts, empty_spans)
-    n_docs = len(references)
     if doc_ids is None:
         doc_ids = list(range(n_docs))
     elif len(doc_ids) != n_docs:

@@ -31,11 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from .analysis import ERROR_CLASSES, ErrorAnalysis, analyze_errors
-from ..utils.outputs import OutputExistsError, atomic_write_text
-from ..scoring.semeval import CATEGORIES, SCHEMAS, UNTYPED, semeval_arrays, semeval_spans
+from ..scoring.semeval import CATEGORIES, SCHEMAS, UNTYPED, semeval_outcomes
 from ..scoring.soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, format_p
-from ..spans.span import pair_arrays
+from ..spans import pair_arrays
+from ..utils import OutputExistsError, atomic_write_text
+from .analysis import ERROR_CLASSES, ErrorAnalysis, analyze_error_arrays
 
 __all__ = ["error_page", "error_report_html", "write_error_report"]
 
@@ -147,10 +147,10 @@ def error_report_html(references: Sequence[Iterable[Any] | None], predictions: S
     :func:`~ecr_hf.scoring.semeval_spans`, default options): the page as a string."""
     if texts is None:
         raise ValueError("the error browser shows the documents: give their texts")
-    analysis = analyze_errors(references, predictions, texts=texts, doc_ids=doc_ids, p_values=p_values,
-                              score_p=score_p, typed=typed, length_bins=length_bins, empty_spans=empty_spans)
-    scores = semeval_arrays(*pair_arrays(references, predictions, empty_spans=empty_spans))
-    records = semeval_spans(references, predictions, empty_spans=empty_spans)
+    gold, pred = pair_arrays(references, predictions, texts, empty_spans)  # validated once, matched once below
+    analysis = analyze_error_arrays(gold, pred, len(references), texts=texts, doc_ids=doc_ids, p_values=p_values,
+                                    score_p=score_p, typed=typed, length_bins=length_bins, empty_spans=empty_spans)
+    scores, records = semeval_outcomes(gold, pred, len(references))
     return error_page(analysis, texts, title=title, semeval=scores, semeval_records=records)
 
 

@@ -48,6 +48,7 @@ _EXPORTS = {
     "semeval_scores": "semeval",
     "semeval_arrays": "semeval",
     "semeval_spans": "semeval",
+    "semeval_outcomes": "semeval",
     "report_frame": "semeval",
     "spans_frame": "semeval",
     "write_csv": "semeval",

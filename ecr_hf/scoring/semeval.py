@@ -70,8 +70,8 @@ from ..spans.span import SpanArrays, SpanError, _is_arrow, number_line, pair_arr
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["SCHEMAS", "UNTYPED", "CATEGORIES", "semeval_scores", "semeval_arrays", "semeval_spans", "report_frame",
-           "spans_frame", "write_csv"]
+__all__ = ["SCHEMAS", "UNTYPED", "CATEGORIES", "semeval_scores", "semeval_arrays", "semeval_spans", "semeval_outcomes",
+           "report_frame", "spans_frame", "write_csv"]
 
 SCHEMAS = ("strict", "exact", "partial", "ent_type")
 UNTYPED = "_"
@@ -193,15 +193,19 @@ def _prf(credit: float, possible: int, actual: int, zero_division: float) -> tup
 
 def _schemas(gold: SpanArrays, pred: SpanArrays, zero_division: float,
              min_overlap: float = 0.0) -> dict[str, dict[str, float | int]]:
-    kept = _match(gold, pred, min_overlap)[2]
+    return _counts(_match(gold, pred, min_overlap)[2], len(gold), len(pred), zero_division)
+
+
+def _counts(kept: np.ndarray, n_gold: int, n_pred: int, zero_division: float) -> dict[str, dict[str, float | int]]:
+    """The four schemas' counts and scores from the tiers of the matched pairs."""
     matched = len(kept)
     n3, n_exact, n_same = int((kept == 3).sum()), int((kept >= 2).sum()), int((kept % 2 == 1).sum())
     out = {}
     for name, cor, par in (("strict", n3, 0), ("exact", n_exact, 0), ("partial", n_exact, matched - n_exact),
                            ("ent_type", n_same, 0)):
-        counts = dict(correct=cor, incorrect=matched - cor - par, partial=par, missed=len(gold) - matched,
-                      spurious=len(pred) - matched, possible=len(gold), actual=len(pred))
-        p, r, f = _prf(cor + 0.5 * par, len(gold), len(pred), zero_division)
+        counts = dict(correct=cor, incorrect=matched - cor - par, partial=par, missed=n_gold - matched,
+                      spurious=n_pred - matched, possible=n_gold, actual=n_pred)
+        p, r, f = _prf(cor + 0.5 * par, n_gold, n_pred, zero_division)
         out[name] = {**counts, "precision": p, "recall": r, "f1": f}
     return out
 
@@ -351,8 +355,22 @@ def semeval_spans(references: Iterable[Any], predictions: Iterable[Any], *, empt
     references, predictions = (x if _is_arrow(x) or isinstance(x, Sequence) else list(x)
                                for x in (references, predictions))
     gold, pred = _filter_labels(*pair_arrays(references, predictions, empty_spans=empty_spans), labels)
-    n_docs = len(references)
-    g_partner, g_tier, p_partner, p_tier = _partners(gold, pred, min_overlap, per_label)
+    return _records(gold, pred, len(references), *_partners(gold, pred, min_overlap, per_label))
+
+
+def semeval_outcomes(gold: SpanArrays, pred: SpanArrays, n_docs: int, *, zero_division: float = 0.0
+                     ) -> tuple[dict[str, dict[str, float | int]], list[dict[str, list[dict[str, Any]]]]]:
+    """:func:`semeval_arrays` and :func:`semeval_spans` (default options) of already paired corpora from
+    one matching: for a caller that shows both (the error browser)."""
+    zero_division = _check_zero_division(zero_division)
+    g_partner, g_tier, p_partner, p_tier = _partners(gold, pred, 0.0, False)
+    scores = _counts(g_tier[g_tier >= 0], len(gold), len(pred), zero_division)
+    return scores, _records(gold, pred, n_docs, g_partner, g_tier, p_partner, p_tier)
+
+
+def _records(gold: SpanArrays, pred: SpanArrays, n_docs: int, g_partner: np.ndarray, g_tier: np.ndarray,
+             p_partner: np.ndarray, p_tier: np.ndarray) -> list[dict[str, list[dict[str, Any]]]]:
+    """The per-document span records of :func:`semeval_spans` from the partners and tiers of a matching."""
     names = np.array(list(gold.labels) + [None], dtype=object)  # label id -1 reads the None at the end
     codes = np.array(CATEGORIES, dtype=object)
 

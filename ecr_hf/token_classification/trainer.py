@@ -24,7 +24,7 @@ from transformers.trainer_utils import EvalLoopOutput
 from transformers.utils import logging
 
 from .alignment import TagSet, WindowMerger
-from . import ECRTokenClassifier
+from .model import ECRTokenClassifier
 from ..scoring.flat import span_metrics
 from ..scoring.soft_match import DEFAULT_P_VALUES
 from ..spans.span import to_spans
