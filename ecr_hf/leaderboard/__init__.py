@@ -2,6 +2,7 @@
 model cards. A new leaderboard view goes here.
 
 * :mod:`.results`: folds, cross-validated scores and the results files;
+* :mod:`.evaluation`: a model (or a predictions file) to a results file in one call;
 * :mod:`.app`, :mod:`.space`: the leaderboard web app and a ready-to-push Space folder;
 * :mod:`.plots`, :mod:`.model_card`: figures for papers, scores on Hub model cards.
 
@@ -42,6 +43,12 @@ _EXPORTS = {
     "plot_fold_scatter": "plots",
     "save_figure": "plots",
     "PLOTS": "plots",
+    # evaluation
+    "MODEL_KINDS": "evaluation",
+    "TestSets": "evaluation",
+    "detect_kind": "evaluation",
+    "find_test_sets": "evaluation",
+    "evaluate_model": "evaluation",
     # results
     "cross_validation_indices": "results",
     "cross_validation_splits": "results",

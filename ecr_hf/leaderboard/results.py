@@ -183,6 +183,15 @@ class CrossValidationResult:
         :class:`~ecr_hf.utils.OutputExistsError` unless ``overwrite``. :attr:`config` is not
         changed: one call's ``config`` never leaks into the next call's file.
         """
+        try:
+            text = self.to_json(model_name=model_name, dataset=dataset, method=method, **config)
+        except ResultsFileError as e:
+            raise ResultsFileError(f"{path}: not saved: {e}") from None
+        return atomic_write_text(path, text, overwrite=overwrite)
+
+    def to_json(self, *, model_name: str, dataset: str, method: str | None = None, **config: Any) -> str:
+        """The text :meth:`save` writes, checked against the schema (:class:`ResultsFileError`), for
+        callers that write it together with other files (:func:`ecr_hf.leaderboard.evaluate_model`)."""
         from .. import __version__
 
         if "ecr_hf_version" in config:
@@ -192,9 +201,8 @@ class CrossValidationResult:
         try:
             _check_file(content)
         except ValueError as e:
-            raise ResultsFileError(f"{path}: not saved: {e}") from None
-        text = json.dumps(content, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-        return atomic_write_text(path, text, overwrite=overwrite)
+            raise ResultsFileError(str(e)) from None
+        return json.dumps(content, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 class ResultsFileError(ValueError):

@@ -1,17 +1,21 @@
 """The span model and the text forms it converts to and from.
 
 Half-open character spans (:mod:`.span`), lossless conversions to marked text, label sequences and
-CoNLL (:mod:`.formats`), and the tolerant decoder of ``@@concept##`` generations (:mod:`.decode`).
-Nothing here reads files or scores: a new span form goes here.
+CoNLL (:mod:`.formats`), the tolerant decoder of ``@@concept##`` generations (:mod:`.decode`), and
+label maps from a model's labels to a data set's (:mod:`.label_map`). Nothing here reads corpora or
+scores: a new span form goes here.
 """
 
 from .decode import MAX_CELLS, DecodeResult, FaithfulnessReport, decode_corpus, decode_marked
 from .formats import (SCHEMES, Chunks, MarkerError, bio_to_spans, chunk_arrays, conll_to_document, detect_scheme,
                       document_to_conll, parse_marked, spans_to_marked, spans_to_tags, tags_to_spans)
+from .label_map import LabelMap, LabelMapError
 from .span import (EMPTY_SPANS, OFFSET_LIMIT, Span, SpanArrays, SpanError, number_line, pair_arrays, to_corpus, to_span,
                    to_spans)
 
 __all__ = [
+    "LabelMap",
+    "LabelMapError",
     "MAX_CELLS",
     "DecodeResult",
     "FaithfulnessReport",
