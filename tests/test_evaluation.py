@@ -48,6 +48,11 @@ def test_every_unknown_label_is_listed_with_its_count():
     assert "['Chemical', 'Disease']" in message and '"untyped": true' in message
 
 
+def test_a_map_onto_a_label_the_data_set_lacks_is_an_error():
+    with pytest.raises(LabelMapError, match="maps 'DISEASE' to 'Diseases', not to labels of the data set"):
+        LabelMap(mapping={"DISEASE": "Diseases", "CHEM": "Chemical", "unused": "X"}, drop=("GENE",)).apply(REFS, PREDS)
+
+
 def test_untyped_removes_labels_on_both_sides():
     refs, preds = LabelMap(untyped=True, drop=("GENE",)).apply(REFS, PREDS)
     assert {s["label"] for doc in (*refs, *preds) for s in doc} == {None}

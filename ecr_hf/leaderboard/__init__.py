@@ -3,6 +3,7 @@ model cards. A new leaderboard view goes here.
 
 * :mod:`.results`: folds, cross-validated scores and the results files;
 * :mod:`.evaluation`: a model (or a predictions file) to a results file in one call;
+* :mod:`.requests`, :mod:`.worker`: the queue of model submissions and the worker that evaluates them;
 * :mod:`.app`, :mod:`.space`: the leaderboard web app and a ready-to-push Space folder;
 * :mod:`.plots`, :mod:`.model_card`: figures for papers, scores on Hub model cards.
 
@@ -49,6 +50,15 @@ _EXPORTS = {
     "detect_kind": "evaluation",
     "find_test_sets": "evaluation",
     "evaluate_model": "evaluation",
+    # requests
+    "STATUSES": "requests",
+    "EvaluationRequest": "requests",
+    "RequestQueue": "requests",
+    # worker
+    "DEFAULT_TIME_LIMIT": "worker",
+    "WorkerConfig": "worker",
+    "process_request": "worker",
+    "run_worker": "worker",
     # results
     "cross_validation_indices": "results",
     "cross_validation_splits": "results",
@@ -57,6 +67,8 @@ _EXPORTS = {
     "CrossValidationResult": "results",
     "ResultsFileError": "results",
     "load_results": "results",
+    "scoring_settings": "results",
+    "results_file_name": "results",
     "leaderboard_table": "results",
     # space
     "build_wheel": "space",

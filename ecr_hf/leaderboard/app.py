@@ -62,7 +62,8 @@ import numpy as np
 from ..corpora.pairing import locate_error, pair_documents, pair_files
 from ..corpora import detect_format, read_documents, read_jsonl
 from ..error_analysis.browser import error_report_html
-from .results import CrossValidationResult, cross_validate, cross_validation_counts, load_results
+from .results import (CrossValidationResult, cross_validate, cross_validation_counts, load_results,
+                      results_file_name, scoring_settings)
 from ..utils.outputs import OutputExistsError, atomic_write_text
 from ..scoring.significance import DocumentCounts, compare_to_best, load_counts, save_counts
 from ..scoring.soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
@@ -319,10 +320,6 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^\w.\-]+", "_", text).strip("_") or "_"
-
-
 class Leaderboard:
     """The rows of a results folder and the reference sets submissions are scored against.
 
@@ -385,16 +382,8 @@ class Leaderboard:
             if any(str(row.get("model_name")).casefold() == model_name.casefold() for row in rows):
                 raise SubmissionError(f"a system named {model_name!r} already has results on {dataset}; "
                                       "choose another name")
-            settings = {}
-            if rows:
-                settings = {"p_values": _listed(rows[0]["p_values"]), "score_p": rows[0]["score_p"],
-                            "typed": bool(rows[0]["typed"]),
-                            "length_bins": [tuple(b) for b in _listed(rows[0]["length_bins"])]}
-                boot = next((json.loads(row["bootstrap"]) for row in rows if row.get("bootstrap")), None)
-                if boot:  # intervals like the data set's other systems
-                    settings.update(n_resamples=boot["n_resamples"], confidence_level=boot["confidence_level"],
-                                    seed=boot.get("seed") or 0)
-            target = self.results_dir / f"{_slug(dataset)}__{_slug(model_name)}.json"
+            settings = scoring_settings(rows)
+            target = self.results_dir / results_file_name(dataset, model_name)
             counts_target = self.counts_path(target, dataset)
             for file in (target, counts_target):
                 if file.exists():

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..corpora import DocumentFile, json_line, locate_error, pair_files, read_documents
-from ..scoring import DEFAULT_P_VALUES
+from ..scoring import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES
 from ..spans import LabelMap
 from ..token_classification.config import CONFIG_NAME
 from ..utils import atomic_write_folder
@@ -130,7 +130,9 @@ def evaluate_model(
     method: str | None = None,
     family: str | None = None,
     p_values: Sequence[float] = DEFAULT_P_VALUES,
+    score_p: float | None = None,
     typed: bool = False,
+    length_bins: Sequence[tuple[int, int | None]] = DEFAULT_LENGTH_BINS,
     empty_spans: str = "error",
     batch_size: int = 32,
     max_length: int | None = None,
@@ -138,6 +140,7 @@ def evaluate_model(
     confidence_level: float = 0.95,
     seed: int = 0,
     input_format: str | None = None,
+    description: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     progress: bool = False,
 ) -> CrossValidationResult:
@@ -150,10 +153,11 @@ def evaluate_model(
             None: the identity, so a predicted label the data set does not have is an error that lists it.
         model_name, dataset: the leaderboard row's names (None: the model's and the data's folder names).
         method, family: the results file's description (``family``: encoder, decoder, instruction-tuned).
-        p_values, typed, empty_spans, n_resamples, confidence_level, seed: as in ``ecr-hf cv-score``
-            (:func:`ecr_hf.leaderboard.cross_validate`); the first p is the main one.
+        p_values, score_p, typed, length_bins, empty_spans, n_resamples, confidence_level, seed: as in
+            :func:`ecr_hf.leaderboard.cross_validate` (``score_p`` None: the first p).
         batch_size, max_length: token classifiers: windows per forward pass, tokens per window.
         input_format: the format of the test files and predictions files (None: detected).
+        description: more entries for the results file's ``config`` (e.g. the request id of a worker).
         overwrite: replace a non-empty ``output_dir`` whole.
 
     Returns:
@@ -182,10 +186,11 @@ def evaluate_model(
     refs, preds = (list(x) for x in zip(*(mapping.apply(r, p, labels=labels) for r, p in zip(refs, preds))))
     typed = typed and not mapping.untyped
     doc_ids = [list(r.docs) for r, _ in files]
-    options = dict(texts=texts, p_values=p_values, score_p=p_values[0], typed=typed, empty_spans=empty_spans)
+    options = dict(texts=texts, p_values=p_values, score_p=p_values[0] if score_p is None else score_p, typed=typed,
+                   empty_spans=empty_spans)
     try:
-        result = cross_validate(refs, preds, **options, n_resamples=n_resamples, confidence_level=confidence_level,
-                                rng=seed, doc_ids=doc_ids)
+        result = cross_validate(refs, preds, **options, length_bins=length_bins, n_resamples=n_resamples,
+                                confidence_level=confidence_level, rng=seed, doc_ids=doc_ids)
         counts = result.counts or cross_validation_counts(refs, preds, **options, doc_ids=doc_ids)
     except ValueError as e:
         fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
@@ -194,7 +199,7 @@ def evaluate_model(
         raise locate_error(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
     for scores, report in zip(result.folds, faithfulness):
         scores.update(report)
-    description: dict[str, Any] = dict(model=str(model), kind=kind)
+    description = dict(description or {}, model=str(model), kind=kind)
     if label_map is not None:
         description["label_map"] = label_map.to_dict()
     if family is not None:

@@ -49,6 +49,7 @@ import json
 import math
 import numbers
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,7 +65,7 @@ from ..scoring.significance import BootstrapResult, DocumentCounts, bootstrap, d
 from ..scoring.soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
 
 __all__ = ["cross_validation_indices", "cross_validation_splits", "cross_validate", "cross_validation_counts",
-           "CrossValidationResult", "ResultsFileError", "load_results", "leaderboard_table"]
+           "CrossValidationResult", "ResultsFileError", "load_results", "results_file_name", "scoring_settings", "leaderboard_table"]
 
 
 def cross_validation_indices(n_documents: int, n_folds: int = 5, *, validation: bool = True,
@@ -554,6 +555,39 @@ def load_results(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Data
         if any(isinstance(v, float) for v in values):
             columns[key] = [v if v is None else float(v) for v in values]
     return Dataset.from_dict(columns)
+
+
+def results_file_name(dataset: str, model_name: str) -> str:
+    """The results file name of a system on a data set in a leaderboard's results folder.
+
+    Examples:
+        >>> results_file_name("ncbi disease", "BERT (large)")
+        'ncbi_disease__BERT_large.json'
+    """
+    def slug(text: str) -> str:
+        return re.sub(r"[^\w.\-]+", "_", text).strip("_") or "_"
+    return f"{slug(dataset)}__{slug(model_name)}.json"
+
+
+def scoring_settings(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The scoring settings of a data set's results rows (:func:`load_results`), for a new system
+    scored like the others: ``p_values``, ``score_p``, ``typed``, ``length_bins`` and, where a row
+    has intervals, ``n_resamples``, ``confidence_level`` and ``seed``. Empty without rows (defaults)."""
+    if not rows:
+        return {}
+
+    def listed(value: Any) -> list:
+        return json.loads(value) if isinstance(value, str) else list(value)
+
+    first = rows[0]
+    settings: dict[str, Any] = {"p_values": listed(first["p_values"]), "score_p": first["score_p"],
+                                "typed": bool(first["typed"]),
+                                "length_bins": [tuple(b) for b in listed(first["length_bins"])]}
+    boot = next((json.loads(row["bootstrap"]) for row in rows if row.get("bootstrap")), None)
+    if boot:
+        settings.update(n_resamples=boot["n_resamples"], confidence_level=boot["confidence_level"],
+                        seed=boot.get("seed") or 0)
+    return settings
 
 
 def leaderboard_table(

@@ -122,6 +122,10 @@ class LabelMap:
             raise LabelMapError(f"predicted labels [{shown}] are not labels of the data set ({known}) and the label "
                                 'map neither maps nor drops them; add them to its "map" or "drop"'
                                 + ("; a model without types needs \"untyped\": true" if None in unknown else ""))
+        used = {s["label"] for doc in preds for s in doc}
+        if wrong := sorted((k, v) for k, v in self.mapping.items() if k in used and v not in gold_labels):
+            raise LabelMapError(f"the label map maps {', '.join(f'{k!r} to {v!r}' for k, v in wrong)}, not to labels "
+                                f"of the data set ({sorted(x for x in gold_labels if x is not None)})")
         for spans in preds:
             for s in spans:
                 s["label"] = self.mapping.get(s["label"], s["label"])
