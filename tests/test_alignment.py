@@ -583,3 +583,73 @@ def test_left_truncating_tokenizer_gives_the_same_windows():
 def test_tag_names_given_as_entity_labels_raise():
     with pytest.raises(ValueError, match="look like tags"):
         TagSet.from_labels(["O", "B-Disease", "I-Disease"])
+
+
+# ---------------------------------------------------------------- tag sets of other checkpoints
+
+@pytest.mark.parametrize("label2id, scheme, entities", [
+    ({"B-Disease": 1, "I-Disease": 2, "O": 0}, "BIO", ("Disease",)),
+    ({"I-PER": 0, "O": 2, "B-PER": 1}, "BIO", ("PER",)),  # O last, as some checkpoints have it
+    ({"O": 0, "I-D": 1, "I-C": 2}, "IO", ("D", "C")),
+    ({"O": 0, "PER": 1, "LOC": 2}, "IO", ("PER", "LOC")),  # unprefixed IO, as transformers' pipeline reads it
+    ({"S-D": 0, "E-D": 1, "O": 2, "I-D": 3, "B-D": 4}, "BIOES", ("D",)),
+    ({"O": 0, "B-D": 1, "I-D": 2, "L-D": 3, "U-D": 4, "B-Sign-symptom": 5, "I-Sign-symptom": 6,
+      "L-Sign-symptom": 7, "U-Sign-symptom": 8}, "BILOU", ("D", "Sign-symptom")),
+])
+def test_checkpoint_tag_sets_are_read_in_any_id_order(label2id, scheme, entities):
+    tags = TagSet.from_labels(label2id)
+    assert (tags.scheme, tags.entity_labels, tags.label2id) == (scheme, entities, label2id)
+
+
+@pytest.mark.parametrize("label2id, message", [
+    ({"LABEL_0": 0, "LABEL_1": 1, "LABEL_2": 2}, r"placeholders .* id2label=\{0: 'O'"),
+    ({"No Disease": 0, "Disease": 1, "Disease Continuation": 2}, "exactly one 'O' tag.*id2label="),
+    ({"O": 0, "Begin": 1, "I-Disease": 2}, r"cannot read tags \['Begin'\].*id2label="),
+    ({"O": 0, "B_X": 1, "I_X": 2}, r"cannot read tags \['B_X', 'I_X'\]"),  # not read as IO labels 'B_X', 'I_X'
+    ({"O": 0, "X-B": 1, "X-I": 2}, r"cannot read tags \['X-B', 'X-I'\]"),
+    ({"O": 0, "B-X": 1, "I-X": 2, "E-X": 3, "L-X": 4}, r"mix the prefixes \['B', 'E', 'I', 'L'\]"),
+    ({"O": 0, "B-X": 1, "I-X": 2, "E-X": 3}, r"scheme BIOES needs tags \['S-X'\]"),
+])
+def test_unreadable_tag_sets_raise_and_say_how_to_fix(label2id, message):
+    with pytest.raises(ValueError, match=message):
+        TagSet.from_labels(label2id)
+
+
+def test_bioes_and_bilou_are_decoded_not_encoded():
+    offsets = [(0, 5), (6, 13), (14, 19), (20, 25)]  # heart failure fever cough
+    for tags in (["B-D", "E-D", "S-S", "S-S"], ["B-D", "L-D", "U-S", "U-S"]):
+        scheme = "BIOES" if "S-S" in tags else "BILOU"
+        spans = token_labels_to_spans(tags, offsets, ["D", "S"], scheme=scheme)
+        assert spans == [Span(0, 13, "D"), Span(14, 19, "S"), Span(20, 25, "S")]
+    with pytest.raises(ValueError, match="BIO or IO tags.*these tags are BIOES"):
+        spans_to_token_labels([(0, 5, "D")], offsets, ["D"], scheme="BIOES")
+
+
+BIOES_TAGS = ["O", "B-X", "I-X", "E-X", "S-X", "B-Y", "I-Y", "E-Y", "S-Y"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(tags=st.lists(st.sampled_from(BIOES_TAGS + [-100]), max_size=30))
+def test_bioes_and_bilou_read_leniently_as_conlleval(tags):
+    """Ill-formed sequences (a stray E-, I- after E-, B- without E-) keep every tagged token, as
+    seqeval's default (conlleval) reading does; -100 tokens are skipped and a span continues across them."""
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    offsets = [(4 * k, 4 * k + 3) for k in range(len(tags))]
+    kept = [k for k, t in enumerate(tags) if t != -100]
+    expected = [Span(offsets[kept[s]][0], offsets[kept[e]][1], label)
+                for label, s, e in get_entities([tags[k] for k in kept])]
+    bioes = TagSet.from_labels(["X", "Y"], "BIOES")
+    assert token_labels_to_spans(tags, offsets, bioes) == sorted(expected)
+    bilou = [t if t == -100 else t.replace("E-", "L-").replace("S-", "U-") for t in tags]
+    assert token_labels_to_spans(bilou, offsets, ["X", "Y"], scheme="BILOU") == sorted(expected)
+
+
+def test_bioes_span_cut_by_a_window_edge_decodes_as_one():
+    tags = TagSet.from_labels({"O": 0, "B-D": 1, "I-D": 2, "E-D": 3, "S-D": 4})
+    merger = WindowMerger(tags)
+    windows = np.eye(5)[[[0, 0, 1, 2, 0], [0, 2, 3, 4, 0]]]  # token 2 (I-D) is in both windows
+    merger.add(windows, token_positions=[[-1, 0, 1, 2, -1], [-1, 2, 3, 4, -1]], document_index=[0, 0],
+               offset_mapping=[[(0, 0), (0, 2), (3, 8), (9, 14), (0, 0)], [(0, 0), (9, 14), (15, 20), (21, 24),
+                                                                         (0, 0)]])
+    assert merger.finalize() == [[Span(3, 20, "D"), Span(21, 24, "D")]]

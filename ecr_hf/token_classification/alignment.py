@@ -15,7 +15,8 @@ Alignment rules (the token-level form of a span is necessarily coarser than the 
   token of its own (it *shrinks*), or is lost if it has none. Overlapping (nested) spans cannot be
   tagged flat: they raise, see :func:`drop_overlapping`.
 * ``B-`` marks the first token of each span (``IO``: every token is ``I-``, so adjacent spans of
-  one label merge when decoded).
+  one label merge when decoded). Encoding writes BIO or IO only, the schemes ecr-hf trains with;
+  decoding also reads the BIOES and BILOU tags of other checkpoints (see :class:`TagSet`).
 * Offsets are **trimmed** of leading/trailing whitespace first (:func:`trim_offsets`) when the text
   is given: ``"Ġword"``/``"▁word"`` tokens report the space before the word. A token that covers
   no character after trimming (special tokens ``(0, 0)``, whitespace-only tokens, padding) is
@@ -23,7 +24,12 @@ Alignment rules (the token-level form of a span is necessarily coarser than the 
 * Several tokens sharing one character (byte-level BPE or byte fallback splitting one non-ASCII
   character into bytes, all reporting the same offsets) each count as covering it: they inherit
   the span, the first one gets ``B-``.
-* Decoding, a span is the union of its tokens' (trimmed) offsets.
+* Decoding, a span is the union of its tokens' (trimmed) offsets. Tags are read leniently, as
+  conlleval and transformers' token-classification pipeline read them, so no predicted tag is
+  dropped: an ``I-X`` (or ``E-X``/``L-X``) that does not continue an ``X`` span starts one, and a
+  span ends at ``O``, at another label, at ``B-``/``S-``/``U-``, or after ``E-``/``S-``/``L-``/``U-``.
+  Window predictions are merged per token first (:func:`merge_window_predictions`), so a span cut
+  by a window edge decodes as one.
 
 Words (for ``label_all_tokens=False``, first sub-token labelling): a token starts a new word where
 the tokenizer's ``word_ids`` change **or** where its trimmed start lies past the previous token's end
@@ -36,13 +42,15 @@ space to the next word. Text without spaces (Japanese) may then be one long word
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
-from ..spans.formats import tags_to_spans
+from ..spans.formats import chunk_arrays
 from ..spans.span import Span, SpanError, to_spans
 
 __all__ = [
@@ -63,7 +71,13 @@ IGNORE_INDEX = -100
 
 _IS_SPACE = np.array([chr(c).isspace() for c in range(0x3002)])  # str.isspace(); the last one is U+3000
 
-Scheme = Literal["BIO", "IO"]
+Scheme = Literal["BIO", "IO", "BIOES", "BILOU"]
+
+_PREFIXES: dict[str, str] = {"IO": "I", "BIO": "BI", "BIOES": "BIES", "BILOU": "BILU"}
+"""Chunk prefixes of each scheme, in the order :meth:`TagSet.from_labels` lays out a label's tags."""
+
+_DEFAULT_NAME = re.compile(r"LABEL_\d+")  # transformers' id2label when a checkpoint names no tags
+_OTHER_SPELLING = re.compile(r"^[BIESLU]_.|.[-_][BIESLU]$")  # B_X, X-B, X_B: refused, not read as IO labels
 
 
 @dataclass(frozen=True)
@@ -73,34 +87,56 @@ class TagSet:
     Build it with :meth:`from_labels` from entity labels (``["Disease", ...]``: ids ``O=0``, then
     ``B-X``, ``I-X`` per label in the given order) or from a model's ``label2id``.
 
+    Schemes, read from a checkpoint's tags, whatever their id order: ``BIO``, ``IO``, ``BIOES``
+    (``S-`` single-token span, ``E-`` last token) and ``BILOU`` (``U-``, ``L-``), the schemes public
+    NER checkpoints use. ``IO`` tags may lack the prefix (``{"O", "PER", "LOC"}``, as some
+    checkpoints write them and transformers' pipeline reads them); a set is read so only when none of
+    its tags has one. Other spellings (``B_X``, ``X-B``, ``No Disease``) and transformers' default
+    ``LABEL_0, LABEL_1, ...`` raise: rename the tags (``ECRExtractor(..., id2label=...)``).
+    Training (:func:`spans_to_token_labels`, ``ECRTrainer``) writes BIO or IO only.
+
     Examples:
         >>> tags = TagSet.from_labels(["Disease", "Drug"])
         >>> tags.id2label
         {0: 'O', 1: 'B-Disease', 2: 'I-Disease', 3: 'B-Drug', 4: 'I-Drug'}
         >>> TagSet.from_labels({"O": 0, "I-d": 1}).scheme
         'IO'
+        >>> TagSet.from_labels({"O": 0, "S-d": 1, "B-d": 2, "I-d": 3, "E-d": 4}).scheme
+        'BIOES'
     """
 
     names: tuple[str, ...] = field(metadata={"help": "Tag name of each id, e.g. ('O', 'B-Disease', 'I-Disease')."})
     entity_labels: tuple[str, ...] = field(metadata={"help": "Entity labels, in order of first appearance."})
-    scheme: Scheme = field(default="BIO", metadata={"help": "'BIO' or 'IO'."})
+    scheme: Scheme = field(default="BIO", metadata={"help": "'BIO', 'IO', 'BIOES' or 'BILOU'."})
 
     def __post_init__(self):
-        if self.scheme not in ("BIO", "IO"):
-            raise ValueError(f"scheme must be 'BIO' or 'IO', got {self.scheme!r}")
+        if self.scheme not in _PREFIXES:
+            raise ValueError(f"scheme must be one of {list(_PREFIXES)}, got {self.scheme!r}")
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"duplicate tag names in {self.names}")
-        for name in self.names:
-            p, e = _parse_tag(name)
-            if p == "B" and self.scheme == "IO":
-                raise ValueError(f"tag {name!r} has a B- prefix but the scheme is 'IO'; use scheme='BIO'")
+        prefixes = _PREFIXES[self.scheme]
+        for name, (p, e) in zip(self.names, self._parsed):
+            if p not in "O" + prefixes:
+                raise ValueError(f"tag {name!r} has a {p}- prefix but the scheme is {self.scheme!r}, whose "
+                                 f"prefixes are {list(prefixes)}; leave scheme unset to read it from the tags")
             if e is not None and e not in self.entity_labels:
                 raise ValueError(f"tag {name!r} names label {e!r}, which is not in {list(self.entity_labels)}")
         if self.names.count("O") != 1:
-            raise ValueError(f"the tag set needs exactly one 'O' tag, got {list(self.names)}")
-        needed = {f"{p}-{e}" for e in self.entity_labels for p in ("BI" if self.scheme == "BIO" else "I")}
-        if missing := sorted(needed - set(self.names)):
+            raise ValueError(f"the tag set needs exactly one 'O' tag, got {list(self.names)}; a checkpoint "
+                             "that spells its tags otherwise needs them renamed (ECRExtractor's id2label=)")
+        have = set(self._parsed)
+        if missing := [f"{p}-{e}" for e in self.entity_labels for p in prefixes if (p, e) not in have]:
             raise ValueError(f"scheme {self.scheme} needs tags {missing}, which are missing from {list(self.names)}")
+
+    @cached_property
+    def _parsed(self) -> tuple[tuple[str, str | None], ...]:
+        """``(prefix, entity label)`` of each tag; an unprefixed IO tag ``X`` reads as ``("I", "X")``."""
+        return _parse_tags(self.names)
+
+    @cached_property
+    def _chunk_names(self) -> np.ndarray:
+        """Each tag as conlleval reads it: ``O`` or ``B/I/E/S-X`` (BILOU's ``L``/``U`` are ``E``/``S``)."""
+        return np.array(["O" if p == "O" else f"{_CONLLEVAL.get(p, p)}-{e}" for p, e in self._parsed], dtype=object)
 
     @classmethod
     def from_labels(cls, labels: Labels, scheme: Scheme | None = None) -> "TagSet":
@@ -113,9 +149,9 @@ class TagSet:
             if ids != list(range(len(ids))):
                 raise ValueError(f"label2id ids must be 0..{len(ids) - 1} without gaps, got {ids}")
             names = tuple(sorted(labels, key=labels.__getitem__))
-            entities = tuple(dict.fromkeys(e for _, e in map(_parse_tag, names) if e is not None))
-            inferred = "BIO" if any(n.startswith("B-") for n in names) else "IO"
-            tags = cls(names, entities, scheme or inferred)
+            parsed = _parse_tags(names)
+            entities = tuple(dict.fromkeys(e for _, e in parsed if e is not None))
+            tags = cls(names, entities, scheme or _infer_scheme({p for p, _ in parsed}, names))
         elif isinstance(labels, str) or not isinstance(labels, Iterable):
             raise ValueError(f"labels must be a list of entity labels or a label2id dict, got {labels!r}")
         else:
@@ -127,7 +163,9 @@ class TagSet:
                 raise ValueError(f"{tags} look like tags, not entity labels: pass entity labels (e.g. ['Disease']) "
                                  "or a model's label2id dict ({'O': 0, 'B-Disease': 1, ...})")
             scheme = scheme or "BIO"
-            names = ("O",) + tuple(f"{p}-{e}" for e in entities for p in ("BI" if scheme == "BIO" else "I"))
+            if scheme not in _PREFIXES:
+                raise ValueError(f"scheme must be one of {list(_PREFIXES)}, got {scheme!r}")
+            names = ("O",) + tuple(f"{p}-{e}" for e in entities for p in _PREFIXES[scheme])
             tags = cls(names, entities, scheme)
         if scheme is not None and tags.scheme != scheme:
             raise ValueError(f"these tags use the {tags.scheme} scheme but scheme={scheme!r} was asked for")
@@ -152,26 +190,57 @@ class TagSet:
     @property
     def begin_ids(self) -> np.ndarray:
         """Id of the tag opening a span, per entity label: ``B-X`` (``I-X`` under IO)."""
-        head = "B" if self.scheme == "BIO" else "I"
-        return np.array([self.names.index(f"{head}-{e}") for e in self.entity_labels], dtype=np.int64)
+        return self._ids("I" if self.scheme == "IO" else "B")
 
     @property
     def inside_ids(self) -> np.ndarray:
         """Id of ``I-X`` per entity label."""
-        return np.array([self.names.index(f"I-{e}") for e in self.entity_labels], dtype=np.int64)
+        return self._ids("I")
+
+    def _ids(self, prefix: str) -> np.ndarray:
+        index = {tag: i for i, tag in enumerate(self._parsed)}
+        return np.array([index[prefix, e] for e in self.entity_labels], dtype=np.int64)
 
 
 Labels = Sequence[str] | Mapping[str, int] | TagSet
 """What ``labels`` arguments take: entity labels, a model's ``label2id``, or a :class:`TagSet`."""
 
+_CONLLEVAL = {"L": "E", "U": "S"}  # BILOU's last and unit tags are BIOES's end and single ones
 
-def _parse_tag(name: str) -> tuple[str, str | None]:
-    """``(prefix, entity label)`` of a tag: ``("O", None)``, ``("B", "X")`` or ``("I", "X")``."""
+
+def _parse_tags(names: Sequence[str]) -> tuple[tuple[str, str | None], ...]:
+    """``(prefix, entity label)`` of each tag: ``("O", None)`` or ``(P, "X")`` for ``P-X``, ``P`` one of
+    ``B I E S L U``. A set without any prefixed tag is unprefixed IO: ``X`` is ``("I", "X")``."""
+    if names and all(isinstance(n, str) and _DEFAULT_NAME.fullmatch(n) for n in names):
+        raise ValueError(f"the tags are transformers' placeholders {list(names)[:3]}...: the checkpoint does not say "
+                         "which id is which tag. Pass them, in id order: ECRExtractor.from_pretrained(path, "
+                         "id2label={0: 'O', 1: 'B-Disease', 2: 'I-Disease'}) (see the model card)")
+    parsed = [_parse_tag(n) for n in names]
+    bare = all(p is None or p[0] == "O" for p in parsed) and all(isinstance(n, str) and n for n in names)
+    if bare and not any(_OTHER_SPELLING.search(n) for n in names):
+        return tuple(p or ("I", n) for p, n in zip(parsed, names))
+    if bad := [n for n, p in zip(names, parsed) if p is None]:
+        raise ValueError(f"cannot read tags {bad[:5]} among {list(names)[:12]}: tags are 'O' and PREFIX-LABEL with "
+                         "PREFIX one of B, I, E, S, L, U (or, for IO, bare labels only); rename them in id order, "
+                         "e.g. ECRExtractor.from_pretrained(path, id2label={0: 'O', 1: 'B-Disease', 2: 'I-Disease'})")
+    return tuple(parsed)
+
+
+def _parse_tag(name: Any) -> tuple[str, str | None] | None:
     if name == "O":
         return "O", None
-    if isinstance(name, str) and name[:2] in ("B-", "I-") and len(name) > 2:
+    if isinstance(name, str) and len(name) > 2 and name[1] == "-" and name[0] in "BIESLU":
         return name[0], name[2:]
-    raise ValueError(f"cannot read tag {name!r}: tags are 'O', 'B-<label>' or 'I-<label>'")
+    return None
+
+
+def _infer_scheme(prefixes: set[str], names: Sequence[str]) -> Scheme:
+    """The first scheme (IO, BIO, BIOES, BILOU) whose prefixes hold all of ``prefixes``."""
+    for scheme, allowed in _PREFIXES.items():
+        if prefixes <= set("O" + allowed):
+            return scheme
+    raise ValueError(f"the tags {list(names)[:12]} mix the prefixes {sorted(prefixes - {'O'})}, which no one scheme "
+                     f"of {list(_PREFIXES)} has; rename them (ECRExtractor's id2label=)")
 
 
 def _as_offsets(offsets: Any) -> np.ndarray:
@@ -321,6 +390,9 @@ def spans_to_token_labels(
         [-100, 1, -100, 2, -100]
     """
     tags = TagSet.from_labels(labels, scheme)
+    if tags.scheme not in ("BIO", "IO"):
+        raise ValueError(f"spans are written as BIO or IO tags, the schemes ecr-hf trains with; these tags are "
+                         f"{tags.scheme}, which token_labels_to_spans reads but this does not write")
     offsets = _as_offsets(offsets) if text is None else trim_offsets(offsets, text)
     spans = to_spans(spans, doc=doc, text=text)
     _check_flat(spans, tags, doc)
@@ -359,8 +431,9 @@ def token_labels_to_spans(
 
     ``tags`` are tag names or ids (``-100`` entries are skipped, as are empty tokens). A span is the
     union of its tokens' offsets (trimmed of whitespace when ``text`` is given). With
-    ``label_all_tokens=False`` each word takes its first token's tag. BIO is read leniently: an
-    ``I-`` after ``O`` or after another label starts a span.
+    ``label_all_tokens=False`` each word takes its first token's tag. Any scheme of :class:`TagSet`
+    (BIO, IO, BIOES, BILOU), read leniently as the module docstring says: an ``I-`` after ``O`` or
+    after another label starts a span, and so does a stray ``E-``/``L-``.
 
     Examples:
         >>> offsets = [(0, 0), (0, 3), (3, 5), (5, 13), (0, 0)]
@@ -368,6 +441,9 @@ def token_labels_to_spans(
         [Span(start=0, end=13, label='D')]
         >>> token_labels_to_spans(["O", "O", "O", "B-D", "O"], offsets, ["D"], text="heart failure")
         [Span(start=6, end=13, label='D')]
+        >>> token_labels_to_spans(["O", "B-D", "E-D", "S-D", "O"], offsets, {"O": 0, "B-D": 1, "I-D": 2, "E-D": 3,
+        ...                       "S-D": 4}, text="heart failure")
+        [Span(start=0, end=5, label='D'), Span(start=6, end=13, label='D')]
     """
     tagset = TagSet.from_labels(labels, scheme)
     offsets = _as_offsets(offsets) if text is None else trim_offsets(offsets, text)
@@ -378,8 +454,10 @@ def token_labels_to_spans(
         offsets = np.where((ids == IGNORE_INDEX)[:, None], 0, offsets)
     first, ustart, uend = _units(offsets, label_all_tokens, word_ids)
     unit_ids = ids[first]
-    unit_tags = np.asarray(tagset.names, dtype=object)[np.where(unit_ids == IGNORE_INDEX, tagset.outside_id, unit_ids)]
-    return tags_to_spans(unit_tags, tagset.scheme, offsets=np.stack([ustart, uend], axis=1))
+    unit_tags = tagset._chunk_names[np.where(unit_ids == IGNORE_INDEX, tagset.outside_id, unit_ids)]
+    chunks = chunk_arrays([unit_tags.tolist()], mode="default")  # conlleval's lenient rules, vectorised
+    return [Span(s, e, chunks.names[k]) for s, e, k in
+            zip(ustart[chunks.start].tolist(), uend[chunks.end - 1].tolist(), chunks.label.tolist())]
 
 
 def _tag_ids(tags: Any, tagset: TagSet) -> np.ndarray:

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from datasets import Dataset
 from tqdm.auto import tqdm
-from transformers import AutoTokenizer
+from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer, PreTrainedModel
 from transformers.utils import logging
 
 from .alignment import TagSet, merge_window_predictions, token_labels_to_spans, trim_offsets
 from ..spans.formats import spans_to_marked
-from . import ECRTokenClassifier
-from .data import DataCollatorForWindowedTokenClassification, tokenize_and_align
+from .config import CONFIG_NAME
+from .model import ECRTokenClassifier
+from .data import DataCollatorForWindowedTokenClassification, _check_fast, tokenize_and_align
 
 logger = logging.get_logger(__name__)
 
@@ -31,26 +32,60 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+def _label2id(model: Any, id2label: Mapping[int, str] | Sequence[str] | None) -> dict[str, int]:
+    """The head's tags by id: ``id2label`` if given, else the model config's (``label2id`` is often
+    missing or stale in checkpoints; ``id2label`` is what transformers' pipeline reads)."""
+    num_labels = model.config.num_labels
+    given = model.config.id2label if id2label is None else id2label
+    given = dict(enumerate(given)) if isinstance(given, Sequence) and not isinstance(given, str) else given
+    if not isinstance(given, Mapping):
+        raise TypeError(f"id2label must be a dict {{id: tag}} or a list of tags in id order, got {id2label!r}")
+    pairs = {int(i): name for i, name in given.items()}
+    if sorted(pairs) != list(range(num_labels)):
+        raise ValueError(f"id2label has ids {sorted(pairs)} but the model's head has {num_labels} outputs: give one "
+                         f"tag for each id 0..{num_labels - 1}")
+    names = list(pairs.values())
+    if dupes := sorted({n for n in names if names.count(n) > 1}, key=str):
+        raise ValueError(f"id2label gives several ids the tags {dupes}: each id needs a tag of its own; pass "
+                         "id2label={0: 'O', 1: 'B-Disease', ...} with the tags the model was trained with")
+    return {name: i for i, name in pairs.items()}
+
+
 class ECRExtractor:
-    """Extract concept spans from raw texts with a trained token classifier.
+    """Extract concept spans from raw texts with a token classifier: an ecr-hf one or any
+    ``transformers`` ``*ForTokenClassification`` checkpoint (public NER models included).
 
     Each span is ``{"start", "end", "label", "text", "score"}`` with code-point offsets into the
     text; ``score`` is the mean, over the span's tokens, of the probability of the predicted tag.
+
+    The tags are read from the model's ``config.id2label`` (:class:`~ecr_hf.token_classification.TagSet`):
+    BIO, IO (prefixed or bare, ``{"O", "PER"}``), BIOES or BILOU, decoded leniently, as transformers'
+    ``pipeline("token-classification", aggregation_strategy="simple")`` reads BIO: an ``I-X`` after
+    ``O`` starts a span. A checkpoint whose ``id2label`` is the placeholder ``LABEL_0, LABEL_1, ...``
+    or spells its tags otherwise (``"No Disease"``, ``"B_X"``) raises; pass ``id2label=`` (a dict or
+    a list of tags in id order, from the model card). Long texts are never truncated (the pipeline
+    truncates unless given a ``stride``): they run in overlapping windows, merged per token before
+    decoding. ``ECRTrainer`` trains and writes BIO or IO tags only.
 
     Examples:
         >>> extractor = ECRExtractor.from_pretrained("outputs/minilm-ncbi")  # doctest: +SKIP
         >>> extractor("Germline mutations in BRCA1 cause breast cancer.")  # doctest: +SKIP
         [{'start': 35, 'end': 48, 'label': 'Disease', 'text': 'breast cancer', 'score': 0.97}]
+        >>> ner = ECRExtractor.from_pretrained("path/to/biobert-ncbi-disease")  # doctest: +SKIP
+        >>> ner = ECRExtractor.from_pretrained("path/to/ner", id2label=["O", "B-D", "I-D"])  # doctest: +SKIP
     """
 
-    def __init__(self, model: ECRTokenClassifier, tokenizer: Any, *, max_length: int | None = None,
+    def __init__(self, model: ECRTokenClassifier | PreTrainedModel, tokenizer: Any, *,
+                 id2label: Mapping[int, str] | Sequence[str] | None = None, max_length: int | None = None,
                  stride: int | None = None, batch_size: int = 16, label_all_tokens: bool = True,
                  window_strategy: Literal["central", "average"] = "central"):
-        """``batch_size`` windows per forward pass (at least 1); ``max_length`` tokens per window,
+        """``tokenizer`` must be fast (offsets). ``id2label`` overrides the model's tag names, one per
+        head output. ``batch_size`` windows per forward pass (at least 1); ``max_length`` tokens per window,
         special tokens included (``None``: the tokenizer's ``model_max_length``, 512 if it sets
         none); ``stride`` tokens shared by consecutive windows, in ``[0, max_length - special
         tokens)`` (``None``: a quarter of that). Out-of-range values raise ``ValueError`` here,
         not at the first call, and never give silently empty output."""
+        _check_fast(tokenizer)
         if not _is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if window_strategy not in ("central", "average"):
@@ -68,16 +103,45 @@ class ECRExtractor:
                              f"got {stride!r}")
         self.model = model.eval()
         self.tokenizer = tokenizer
-        self.tags = TagSet.from_labels(dict(model.config.label2id))
+        self.tags = TagSet.from_labels(_label2id(model, id2label))
         self.max_length, self.stride = max_length, stride
         self.batch_size, self.label_all_tokens, self.window_strategy = batch_size, label_all_tokens, window_strategy
         tokenizer.padding_side = "right"
         self.collator = DataCollatorForWindowedTokenClassification(tokenizer)
 
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, **kwargs) -> "ECRExtractor":
-        """Load a classifier saved by ``ECRTrainer.save_model`` (model and tokenizer in one folder)."""
-        return cls(ECRTokenClassifier.from_pretrained(path), AutoTokenizer.from_pretrained(path), **kwargs)
+    def from_pretrained(cls, path: str | os.PathLike, *, id2label: Mapping[int, str] | Sequence[str] | None = None,
+                        revision: str | None = None, dtype: Any = None, device: str | torch.device | None = None,
+                        **kwargs) -> "ECRExtractor":
+        """Load a model and its tokenizer from one folder (or Hub id), whichever kind it is.
+
+        A folder with ``token_classifier_config.json`` is an ecr-hf classifier (``ECRTrainer.save_model``:
+        CRF, LoRA, dtype as it was trained). Otherwise ``config.json`` must name a
+        ``*ForTokenClassification`` architecture, loaded by ``AutoModelForTokenClassification``
+        (``revision`` and ``dtype`` are passed to it). ``device`` moves either kind; ``kwargs`` go to
+        ``__init__`` (``max_length``, ``batch_size``, ...)."""
+        path = os.fspath(path)
+        if os.path.isfile(os.path.join(path, CONFIG_NAME)):
+            if revision is not None or dtype is not None:
+                raise ValueError(f"{path!r} is an ecr-hf classifier folder, which loads with the dtype its "
+                                 f"{CONFIG_NAME} names; revision and dtype apply to transformers checkpoints only")
+            model = ECRTokenClassifier.from_pretrained(path)
+        else:
+            if os.path.isdir(path) and not os.path.isfile(os.path.join(path, "config.json")):
+                raise ValueError(f"{path!r} holds no model: expected {CONFIG_NAME} (an ecr-hf classifier saved by "
+                                 "ECRTrainer.save_model) or config.json (a transformers token classifier), found "
+                                 f"{sorted(os.listdir(path))[:12] or 'an empty folder'}")
+            config = AutoConfig.from_pretrained(path, revision=revision)
+            if not any(a.endswith("ForTokenClassification") for a in config.architectures or []):
+                raise ValueError(f"{path!r} is a {config.model_type} checkpoint with architectures "
+                                 f"{config.architectures}, not a token classifier: expected a *ForTokenClassification "
+                                 "architecture (a model fine-tuned for NER). To train one from this checkpoint, use "
+                                 "build_token_classifier and ECRTrainer")
+            model = AutoModelForTokenClassification.from_pretrained(
+                path, config=config, revision=revision, **({} if dtype is None else {"dtype": dtype}))
+        if device is not None:
+            model.to(device)
+        return cls(model, AutoTokenizer.from_pretrained(path, revision=revision), id2label=id2label, **kwargs)
 
     @torch.no_grad()
     def _windows(self, texts: list[str], progress: bool) -> Iterable[tuple[int, list[tuple[np.ndarray, ...]]]]:
