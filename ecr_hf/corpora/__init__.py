@@ -16,6 +16,8 @@ format          path                                       module
 ``bioc-xml``    ``*.xml``                                  :mod:`ecr_hf.corpora.bioc`
 ``bioc-json``   ``*.json`` holding a ``documents`` list     :mod:`ecr_hf.corpora.bioc`
 ``spacy``       ``*.spacy`` (a ``DocBin``)                 :mod:`ecr_hf.corpora.spacy_docs`
+``bigbio``      ``*.parquet``, or JSON (Lines) of BigBIO   :mod:`ecr_hf.corpora.bigbio` (read only)
+                ``kb`` records
 ==============  =========================================  =====================================
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..utils.outputs import atomic_write_text
+from .bigbio import is_bigbio_record, read_bigbio, read_bigbio_located
 from .bioc import (format_bioc_json, format_bioc_xml, read_bioc_json, read_bioc_located, read_bioc_xml,
                    write_bioc_json, write_bioc_xml)
 from .brat import brat_files, read_brat, read_brat_located, write_brat
@@ -43,10 +46,10 @@ __all__ = ["FORMATS", "DISCONTINUOUS", "CorpusError", "detect_format", "read_cor
            "save_corpus", "to_dataset", "DocumentFile", "read_jsonl", "json_line", "read_brat", "write_brat", "brat_files",
            "read_pubtator", "write_pubtator", "format_pubtator",
            "read_bioc_xml", "read_bioc_json", "write_bioc_xml", "write_bioc_json", "format_bioc_xml",
-           "format_bioc_json", "from_spacy", "to_spacy", "read_docbin", "write_docbin",
+           "format_bioc_json", "from_spacy", "to_spacy", "read_docbin", "write_docbin", "read_bigbio",
            "DocumentError", "pair_documents", "pair_files", "locate_error"]
 
-FORMATS = ("jsonl", "brat", "pubtator", "bioc-xml", "bioc-json", "spacy")
+FORMATS = ("jsonl", "brat", "pubtator", "bioc-xml", "bioc-json", "spacy", "bigbio")
 _PUBTATOR_TITLE = re.compile(r"[^|\t\n]+\|t\|")
 _BY_SUFFIX = {".ann": "brat", ".spacy": "spacy", ".xml": "bioc-xml", ".pubtator": "pubtator", ".jsonl": "jsonl"}
 
@@ -57,35 +60,57 @@ def _first_line(path: Path) -> str:
     return next((line for line in head.split("\n") if line.strip()), "")
 
 
+def _first_record(path: Path) -> Any:
+    """The first line of ``path`` that is not blank, as JSON (``None`` if it is not JSON)."""
+    with open(path, "rb") as f:
+        line = f.readline()
+        while line and not line.strip():
+            line = f.readline()
+    try:
+        return json.loads(line.decode("utf-8").lstrip("\ufeff"))
+    except (ValueError, RecursionError):
+        return None
+
+
 def detect_format(path: str | os.PathLike) -> str:
     """The format of ``path``: a folder is BRAT; by suffix ``.ann`` BRAT, ``.spacy`` spaCy,
-    ``.xml`` BioC XML, ``.pubtator`` PubTator, ``.jsonl`` JSONL; a ``.json`` file is BioC JSON if
-    it holds one object with a ``documents`` list, else JSONL; a ``.txt`` file is one half of a
-    BRAT pair if its ``.ann`` is beside it; any other file is PubTator if its first line is
-    ``PMID|t|...``, else JSONL (so a JSONL file keeps reading as JSONL whatever its name)."""
+    ``.xml`` BioC XML, ``.pubtator`` PubTator, ``.parquet`` BigBIO; a ``.json`` file is BioC JSON
+    if it holds one object with a ``documents`` list, BigBIO if it holds a list whose first item is
+    a BigBIO kb record (:func:`~ecr_hf.corpora.bigbio.is_bigbio_record`); a ``.txt`` file is one
+    half of a BRAT pair if its ``.ann`` is beside it; any other file but ``.jsonl`` and ``.json``
+    is PubTator if its first line is ``PMID|t|...``. Every other file is BigBIO if its first line
+    is a kb record, else JSONL (so a JSONL file keeps reading as JSONL whatever its name)."""
     path = Path(path)
     if path.is_dir():
         return "brat"
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
     suffix = path.suffix.lower()
-    if suffix in _BY_SUFFIX:
+    if suffix == ".parquet":
+        return "bigbio"
+    if suffix in _BY_SUFFIX and suffix != ".jsonl":
         return _BY_SUFFIX[suffix]
     if suffix == ".json":
         try:
             tree = json.loads(path.read_bytes())
         except (ValueError, RecursionError):
-            return "jsonl"
-        return "bioc-json" if isinstance(tree, dict) and isinstance(tree.get("documents"), list) else "jsonl"
-    if suffix == ".txt" and path.with_suffix(".ann").is_file():
+            tree = None  # JSON Lines, perhaps of BigBIO records
+        if isinstance(tree, dict) and isinstance(tree.get("documents"), list):
+            return "bioc-json"
+        if isinstance(tree, list):
+            return "bigbio" if tree and is_bigbio_record(tree[0]) else "jsonl"
+    elif suffix == ".txt" and path.with_suffix(".ann").is_file():
         return "brat"
-    return "pubtator" if _PUBTATOR_TITLE.match(_first_line(path)) else "jsonl"
+    elif suffix != ".jsonl" and _PUBTATOR_TITLE.match(_first_line(path)):
+        return "pubtator"
+    return "bigbio" if is_bigbio_record(_first_record(path)) else "jsonl"
 
 
 def read_located(path: str | os.PathLike, format: str | None = None, *, discontinuous: str = "split",
                  label_key: str = "type", spans_key: str | None = None) -> list[tuple[dict[str, Any], str]]:
     """:func:`read_corpus`, each document with its place for error messages (``file:line``, the
-    ``.ann`` file, or ``file: document k``). JSONL's places are ``file:line``."""
+    ``.ann`` file, ``file: document k``, or BigBIO's ``file:line`` / ``file: row k``). JSONL's places are
+    ``file:line``."""
     format = detect_format(path) if format is None else format
     if format == "jsonl":
         file = read_jsonl(path)
@@ -98,6 +123,8 @@ def read_located(path: str | os.PathLike, format: str | None = None, *, disconti
         return read_bioc_located(path, format, label_key=label_key, discontinuous=discontinuous)
     if format == "spacy":
         return [(doc, f"{path}: document {k}") for k, doc in enumerate(read_docbin(path, spans_key=spans_key))]
+    if format == "bigbio":
+        return read_bigbio_located(path, discontinuous=discontinuous)
     raise ValueError(f"unknown corpus format {format!r}; choose one of {FORMATS} (or None: detect it)")
 
 
@@ -125,7 +152,7 @@ def read_corpus(path: str | os.PathLike, format: str | None = None, *, split: st
                 spans_key: str | None = None) -> list[dict[str, Any]]:
     """The documents of a corpus file or folder in any of :data:`FORMATS` (``None``: detected, see
     :func:`detect_format`). ``split`` sets every document's ``"split"``. ``discontinuous``
-    (BRAT, BioC: ``"split"``, ``"join"`` or ``"error"``), ``label_key`` (BioC: the infon holding
+    (BRAT, BioC, BigBIO: ``"split"``, ``"join"`` or ``"error"``), ``label_key`` (BioC: the infon holding
     the label) and ``spans_key`` (spaCy: a span group instead of ``doc.ents``) apply where the
     format has them; each module's docstring gives its rules."""
     docs = [doc for doc, _ in read_located(path, format, discontinuous=discontinuous, label_key=label_key,
@@ -168,5 +195,6 @@ def save_corpus(documents: Iterable[Any], path: str | os.PathLike, format: str |
     writers = {"brat": write_brat, "pubtator": write_pubtator, "bioc-xml": write_bioc_xml,
                "bioc-json": write_bioc_json, "spacy": write_docbin}
     if format not in writers:
-        raise ValueError(f"unknown corpus format {format!r}; choose one of {FORMATS}")
+        raise ValueError(f"cannot write corpus format {format!r}; choose one of {('jsonl', *writers)}"
+                         + (" (BigBIO is read only)" if format == "bigbio" else ""))
     return writers[format](documents, path, overwrite=overwrite, **options)
