@@ -1,7 +1,8 @@
 """The leaderboard commands of ``ecr-hf``: ``cv-split``, ``cv-score`` and ``leaderboard`` run the cross-validated
 protocol of :mod:`ecr_hf.leaderboard.results` (folds, per-fold scores saved as a leaderboard file, tables of
-several); ``leaderboard-serve`` and ``leaderboard-space`` put leaderboard files on a web page (gradio is
-imported inside the commands).
+several); ``evaluate`` runs a model (or reads a predictions file) on every fold into a results folder;
+``leaderboard-serve`` and ``leaderboard-space`` put leaderboard files on a web page (gradio is imported
+inside the commands); ``leaderboard-worker`` evaluates the models submitted to it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from pathlib import Path
 from ..corpora import json_line, locate_error, pair_files
 from ..scoring import DEFAULT_P_VALUES
 from ..utils import atomic_write_folder
-from .common import (LEVEL, P, POSITIVE_INT, SEED, CommandFactory, add_input_options, check_output, checked, echo,
-                     fold_pattern, input_options, read)
+from .common import (LEVEL, POSITIVE, POSITIVE_INT, SEED, CommandFactory, P, add_input_options, check_output, checked,
+                     echo, fold_pattern, input_options, read)
 
-__all__ = ["add_cv_split", "add_cv_score", "add_leaderboard", "add_leaderboard_serve", "add_leaderboard_space"]
+__all__ = ["add_cv_split", "add_cv_score", "add_evaluate", "add_leaderboard", "add_leaderboard_serve",
+           "add_leaderboard_space", "add_leaderboard_worker"]
 
 
 def _cv_split(args: argparse.Namespace) -> int:
@@ -76,6 +78,40 @@ def _cv_score(args: argparse.Namespace) -> int:
         echo(f"saved {save_counts(counts, args.counts, overwrite=args.overwrite)} (per-document counts, for "
              "paired tests: keep them with the references, e.g. <references>/<dataset>/counts/"
              f"{Path(path).stem}.counts.json for ecr-hf leaderboard serve)")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..leaderboard.evaluation import evaluate_model
+    from ..leaderboard.results import leaderboard_table, load_results
+    from ..spans.label_map import LabelMap
+
+    output = Path(args.output)
+    if output.is_dir() and any(output.iterdir()) and not args.overwrite:  # before any model is loaded
+        raise ValueError(f"{output} is not empty; pass --overwrite to replace it whole")
+    options = input_options(args)
+    result = evaluate_model(
+        args.model, args.data, output, kind=None if args.kind == "auto" else args.kind,
+        label_map=None if args.label_map is None else LabelMap.from_json(args.label_map),
+        model_name=args.model_name, dataset=args.dataset, method=args.method, family=args.family,
+        p_values=args.p, typed=args.typed, empty_spans=args.empty_spans, batch_size=args.batch_size,
+        max_length=args.max_length, n_resamples=args.intervals or None, confidence_level=args.confidence_level,
+        seed=args.seed, input_format=None if options["input_format"] == "auto" else options["input_format"],
+        read_options={"discontinuous": options["discontinuous"], "label_key": options["label_infon"]},
+        overwrite=args.overwrite, progress=True)
+    echo(leaderboard_table(load_results(output / "results.json")))
+    echo(f"\nscored {len(result.folds)} test set(s); wrote {output}/results.json, counts.json (per-document counts: "
+         "keep them with the references) and predictions/")
+    return 0
+
+
+def _leaderboard_worker(args: argparse.Namespace) -> int:
+    from ..leaderboard.worker import WorkerConfig, run_worker
+
+    config = WorkerConfig(args.requests, args.results, args.references, time_limit=args.time_limit,
+                          batch_size=args.batch_size)
+    done = run_worker(config, once=args.once, poll=args.poll)
+    echo(f"processed {done} request(s)")
     return 0
 
 
@@ -189,3 +225,56 @@ def add_leaderboard_space(command: CommandFactory) -> None:
     space.add_argument("--title", default="E-CCR leaderboard", help="the Space's title")
     space.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder whole")
     space.set_defaults(func=_leaderboard_space)
+
+
+def add_evaluate(command: CommandFactory) -> None:
+    ev = command("evaluate", "run a model (or read a predictions file) on a test set or every cross-validation fold, "
+                 "score it, and write predictions, per-document counts and a leaderboard file into one folder")
+    ev.add_argument("--model", required=True, help="a token classifier folder (ecr-hf train, or any transformers "
+                    "*ForTokenClassification checkpoint) or a predictions file; {k} in the path: one per fold")
+    ev.add_argument("--data", required=True, help="a test file, a cv-split folder (fold{k}/test.jsonl), a folder "
+                    "with test.jsonl, or a path pattern with {k}")
+    ev.add_argument("--output", required=True, help="the folder to write (results.json, counts.json, predictions/); "
+                    "a non-empty folder is refused without --overwrite")
+    ev.add_argument("--overwrite", action="store_true", help="replace a non-empty --output whole")
+    ev.add_argument("--kind", choices=("auto", "token-classifier", "predictions"), default="auto",
+                    help="what --model is (auto: detected from the folder or file)")
+    ev.add_argument("--label-map", default=None, help="JSON file mapping the model's labels to the data set's "
+                    '({"map": {...}, "drop": [...], "untyped": false}); None: every predicted label must be one of '
+                    "the data set's")
+    ev.add_argument("--model-name", default=None, help="the system's name in the leaderboard (None: the model's "
+                    "folder or file name)")
+    ev.add_argument("--dataset", default=None, help="the data set's name (None: the --data folder's name)")
+    ev.add_argument("--method", default=None, help="how the system was built (None: not given)")
+    ev.add_argument("--family", choices=("encoder", "decoder", "instruction-tuned"), default=None,
+                    help="the system's family, for the leaderboard app's filter (None: unspecified)")
+    ev.add_argument("--p", type=P, nargs="+", default=list(DEFAULT_P_VALUES),
+                    help="fragmentation penalties (>= 1, finite); the first is the main one")
+    ev.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
+    ev.add_argument("--empty-spans", choices=("error", "drop"), default="error",
+                    help="a span with start == end: an error naming it, or drop it and count it in the scores")
+    ev.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="token classifiers: windows per forward pass")
+    ev.add_argument("--max-length", type=POSITIVE_INT, default=None,
+                    help="token classifiers: window length in tokens (None: the tokenizer's)")
+    ev.add_argument("--intervals", type=SEED, default=0, help="bootstrap resamples of the documents for "
+                    "{key}_ci_low/_ci_high of the main scores; 0: no intervals")
+    ev.add_argument("--confidence-level", type=LEVEL, default=0.95, help="level of the --intervals")
+    ev.add_argument("--seed", type=SEED, default=0, help="seed of the --intervals resampling")
+    add_input_options(ev)
+    ev.set_defaults(func=_evaluate)
+
+
+def add_leaderboard_worker(command: CommandFactory) -> None:
+    worker = command("leaderboard-worker", "evaluate the models submitted to a leaderboard: runs the requests of a "
+                     "requests folder one at a time (PENDING -> RUNNING -> FINISHED, or FAILED with the reason)")
+    worker.add_argument("--requests", required=True, help="the requests folder the app writes (leaderboard-serve "
+                        "--requests)")
+    worker.add_argument("--results", required=True, help="the results folder the app reads; results files go here")
+    worker.add_argument("--references", required=True, help="the references folder (<data set>/fold{k}/test.jsonl); "
+                        "per-document counts go beside them")
+    worker.add_argument("--time-limit", type=POSITIVE, default=3600.0, help="seconds one request may take")
+    worker.add_argument("--poll", type=POSITIVE, default=10.0, help="seconds between looks at an empty queue")
+    worker.add_argument("--once", action="store_true", help="stop when no request is pending")
+    worker.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="token classifiers: windows per forward "
+                        "pass")
+    worker.set_defaults(func=_leaderboard_worker)

@@ -140,6 +140,7 @@ def evaluate_model(
     confidence_level: float = 0.95,
     seed: int = 0,
     input_format: str | None = None,
+    read_options: Mapping[str, Any] | None = None,
     description: Mapping[str, Any] | None = None,
     overwrite: bool = False,
     progress: bool = False,
@@ -156,7 +157,8 @@ def evaluate_model(
         p_values, score_p, typed, length_bins, empty_spans, n_resamples, confidence_level, seed: as in
             :func:`ecr_hf.leaderboard.cross_validate` (``score_p`` None: the first p).
         batch_size, max_length: token classifiers: windows per forward pass, tokens per window.
-        input_format: the format of the test files and predictions files (None: detected).
+        input_format, read_options: the format of the test files and predictions files (None: detected)
+            and :func:`ecr_hf.corpora.read_documents`' other options (``discontinuous``, ``label_key``).
         description: more entries for the results file's ``config`` (e.g. the request id of a worker).
         overwrite: replace a non-empty ``output_dir`` whole.
 
@@ -173,11 +175,12 @@ def evaluate_model(
     per_fold = "{k}" in str(model)
     if per_fold and not tests.folds:
         raise ValueError(f"model {model} has {{k}} (one per fold) but {data} is one test set")
+    read_options = dict(read_options or {})
     predict = _predictor(kind, batch_size=batch_size, max_length=max_length, progress=progress)
-    files, predicted = [], []
+    files = []
     for k, test in enumerate(tests.files):
-        refs = read_documents(test, input_format)
-        preds = predict(str(model).format(k=k) if per_fold else str(model), refs, input_format)
+        refs = read_documents(test, input_format, **read_options)
+        preds = predict(str(model).format(k=k) if per_fold else str(model), refs, input_format, read_options)
         files.append((refs, preds))
     paired = [pair_files(r, p, typed) for r, p in files]
     refs, preds, texts, faithfulness = (list(x) for x in zip(*paired))
@@ -221,17 +224,18 @@ def _stem(path: str | Path) -> str:
 
 
 def _predictor(kind: str, *, batch_size: int, max_length: int | None, progress: bool):
-    """``predict(model path, reference file, input format) -> DocumentFile`` of predictions for one test set."""
+    """``predict(model path, reference file, input format, read options) -> DocumentFile`` of predictions
+    for one test set."""
     if kind == "predictions":
-        def read(path: str, refs: DocumentFile, input_format: str | None) -> DocumentFile:
-            return read_documents(path, input_format, marked=True)
+        def read(path: str, refs: DocumentFile, input_format: str | None, options: dict[str, Any]) -> DocumentFile:
+            return read_documents(path, input_format, marked=True, **options)
         return read
 
     from ..token_classification import ECRExtractor
 
     loaded: dict[str, Any] = {}
 
-    def extract(path: str, refs: DocumentFile, input_format: str | None) -> DocumentFile:
+    def extract(path: str, refs: DocumentFile, input_format: str | None, options: dict[str, Any]) -> DocumentFile:
         if path not in loaded:  # one model for every fold is loaded once
             loaded.clear()
             loaded[path] = ECRExtractor.from_pretrained(path, batch_size=batch_size, max_length=max_length)
