@@ -89,10 +89,11 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
     """``--input-format``, ``--discontinuous`` and ``--label-infon``: how a command reads its input files."""
     parser.add_argument("--input-format", choices=("auto", *FORMATS), default="auto",
                         help="format of the input files: auto detects it per file (a folder: BRAT; by suffix .ann, "
-                        ".pubtator, .xml (BioC), .json holding a BioC collection, .spacy (DocBin); a file starting "
-                        "'PMID|t|': PubTator; else JSONL)")
+                        ".pubtator, .xml (BioC), .json holding a BioC collection, .spacy (DocBin), .parquet "
+                        "(BigBIO kb); a file starting 'PMID|t|': PubTator; JSON records with passages and entities "
+                        "with offsets: BigBIO kb; else JSONL)")
     parser.add_argument("--discontinuous", choices=DISCONTINUOUS, default="split",
-                        help="BRAT and BioC annotations of several fragments: one span per fragment (split), one "
+                        help="BRAT, BioC and BigBIO annotations of several fragments: one span per fragment (split), one "
                         "span from the first start to the last end (join), or an error")
     parser.add_argument("--label-infon", default="type", help="BioC: the annotation infon that holds the label")
 
