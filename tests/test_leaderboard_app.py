@@ -379,6 +379,7 @@ def test_error_report_page_reads_corpus_formats(tmp_path):
     other_text = tmp_path / "other.pubtator"
     other_text.write_text(pred_pubtator.read_text().replace("day two", "day 222", 1))
     (tmp_path / "preds.spacy").write_bytes(b"\x00" * 64)  # refused by its suffix, never unpacked
+    (tmp_path / "preds.parquet").write_bytes(b"PAR1" + b"\x00" * 64)
     xml = tmp_path / "bad.xml"
     xml.write_text(uploads["bioc-xml"].read_text().replace("<passage>", "<passage", 1))
     cases = (
@@ -390,6 +391,7 @@ def test_error_report_page_reads_corpus_formats(tmp_path):
         (refs, xml, r"^predictions, line \d+: not well-formed XML"),
         (refs, tmp_path / "up", r"^predictions: BRAT standoff needs the .txt and .ann files side by side"),
         (refs, tmp_path / "preds.spacy", r"^predictions: spaCy DocBin files are not read on this server"),
+        (refs, tmp_path / "preds.parquet", r"^predictions: Parquet files are not read on this server"),
     )
     for references, predictions, message in cases:
         with pytest.raises(SubmissionError, match=message) as info:

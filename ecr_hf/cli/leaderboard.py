@@ -126,10 +126,12 @@ def _leaderboard_serve(args: argparse.Namespace) -> int:
     from ..leaderboard.app import copy_demo, serve
 
     if args.results is not None:
-        serve(args.results, args.references, host=args.host, port=args.port)
+        serve(args.results, args.references, host=args.host, port=args.port, requests_dir=args.requests,
+              models_dir=args.models_dir)
         return 0
-    if args.references is not None:
-        raise ValueError("--references needs --results (without --results the shipped demo is served)")
+    for option, value in (("--references", args.references), ("--requests", args.requests)):
+        if value is not None:
+            raise ValueError(f"{option} needs --results (without --results the shipped demo is served)")
     with tempfile.TemporaryDirectory() as tmp:  # a copy: submissions to the demo never write into the package
         serve(*copy_demo(Path(tmp) / "demo"), host=args.host, port=args.port)
     return 0
@@ -211,6 +213,10 @@ def add_leaderboard_serve(command: CommandFactory) -> None:
                        "(None: a temporary copy of the shipped demo, ecr_hf/data/leaderboard_demo)")
     serve.add_argument("--references", default=None, help="folder of gold test files, <data set>/fold{k}/test.jsonl "
                        "(as cv-split writes them) or <data set>/test.jsonl: turns submissions on; never shown")
+    serve.add_argument("--requests", default=None, help="folder of evaluation requests: turns on the Requests tab "
+                       "and model submissions, which ecr-hf leaderboard-worker evaluates (needs --references)")
+    serve.add_argument("--models-dir", default=None, help="the only folder whose models (and predictions files) may "
+                       "be submitted for evaluation (None: model submissions are refused)")
     serve.add_argument("--host", default="127.0.0.1", help="0.0.0.0 to serve other machines")
     serve.add_argument("--port", type=POSITIVE_INT, default=7860, help="the port to listen on")
     serve.set_defaults(func=_leaderboard_serve)

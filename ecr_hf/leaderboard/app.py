@@ -28,6 +28,21 @@ marks) and ``≈`` where it is >= 0.05 (not significantly worse). Without counts
 claim about significance. A counts file that does not match its results file (other documents or
 another F1) is left out with a logged warning.
 
+Model submissions: with ``requests_dir`` (and references), the Submit tab also takes a model that
+is on the server's disk (a token-classifier folder or a predictions file; ``{k}`` in the path: one
+per fold) and the data sets to evaluate it on. :meth:`Leaderboard.submit_model` checks at once what
+it can (name rules and names taken, as for a file; the path; the kind when detected; the label map)
+and writes a PENDING request (:class:`~ecr_hf.leaderboard.requests.RequestQueue`); a worker
+(:func:`~ecr_hf.leaderboard.worker.run_worker`, ``ecr-hf leaderboard-worker``) evaluates it and
+writes its results files. The "Requests" tab lists the requests, newest first, with the whole
+reason of a failed one; it and the tables read their folders again on each page load and on its
+Refresh, so the worker's results show without a restart.
+
+Allow-list: a public page must not make the worker read any path of the server's disk, so a model
+is taken only from inside ``models_dir`` (relative paths are read in it; the path is resolved, so
+``..`` or a symlink that leads out is refused, and so is every fold's path of a ``{k}`` path).
+Without ``models_dir`` the server takes no model submissions, whatever ``requests_dir`` says.
+
 Errors: the "Errors" tab shows the error browser (:mod:`ecr_hf.error_analysis.browser`) of a references
 file and a predictions file that the user uploads (:func:`error_report_page`: JSONL, PubTator, BioC
 XML/JSON, detected per file; not BRAT, a folder, nor compressed spaCy DocBin); it never reads the server's
@@ -46,6 +61,7 @@ import html
 import json
 import logging
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -62,6 +78,9 @@ import numpy as np
 from ..corpora.pairing import locate_error, pair_documents, pair_files
 from ..corpora import detect_format, read_documents, read_jsonl
 from ..error_analysis.browser import error_report_html
+from ..spans import LabelMap, LabelMapError
+from .evaluation import MODEL_KINDS, detect_kind
+from .requests import EvaluationRequest, RequestQueue
 from .results import (CrossValidationResult, cross_validate, cross_validation_counts, load_results,
                       results_file_name, scoring_settings)
 from ..utils.outputs import OutputExistsError, atomic_write_text
@@ -251,8 +270,8 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
     files, read and paired as ``ecr-hf errors`` reads them: each file's format is detected
     (:func:`ecr_hf.corpora.detect_format`: JSONL, whose predictions may be ``marked``
     generations, PubTator, BioC XML or JSON). BRAT, a folder of ``.txt`` and ``.ann`` files, is
-    refused (one upload is one file), and so is spaCy's DocBin (compressed: a small upload could
-    unpack to gigabytes on a public server). Raises :class:`SubmissionError` naming
+    refused (one upload is one file), and so are spaCy's DocBin and Parquet (compressed: a small upload
+    could unpack to gigabytes on a public server); BigBIO records as JSON are read. Raises :class:`SubmissionError` naming
     the file (``references`` or ``predictions``, never the server's temporary path) and the line
     or annotation: a file over ``max_bytes``, a malformed line, an offset that does not match the
     text, other documents on the two sides, a reference without its text, a bad span."""
@@ -268,6 +287,9 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
         if form == "spacy":  # a DocBin is zlib-compressed msgpack: a small upload can unpack to gigabytes
             raise SubmissionError(f"{name}: spaCy DocBin files are not read on this server; convert them "
                                   "(ecr_hf.corpora.read_docbin, then save_corpus) or run `ecr-hf errors` locally")
+        if form == "bigbio" and Path(path).suffix.lower() == ".parquet":  # compressed columns: the same risk
+            raise SubmissionError(f"{name}: Parquet files are not read on this server; upload the BigBIO records "
+                                  "as JSON Lines, or run `ecr-hf errors` locally")
         try:
             file = read_documents(path, marked=marked)
         except ValueError as e:
@@ -302,6 +324,25 @@ def _locate(message: str, fold: Mapping[str, Any], line_of: Mapping[str, int]) -
     return message
 
 
+def _label_map(text: str | None) -> dict[str, Any] | None:
+    """A request's label map from its JSON text (None if empty), checked now rather than by the worker."""
+    if not (text or "").strip():
+        return None
+    try:
+        return LabelMap.from_dict(json.loads(text)).to_dict()
+    except json.JSONDecodeError as e:
+        raise SubmissionError(f"label map: not valid JSON: {e}") from None
+    except LabelMapError as e:
+        raise SubmissionError(f"label map: {e}") from None
+
+
+_REQUEST_COLUMNS = {"submitted": "11%", "request": "15%", "system": "11%", "data sets": "8%", "status": "8%",
+                    "results": "14%", "reason": "33%"}
+"""The Requests table's columns and widths: the reason, last, gets the most (it is what users need)."""
+_STATUS_STYLES = {"PENDING": "", "RUNNING": "color: #b45309; font-weight: bold",
+                  "FINISHED": "color: #15803d; font-weight: bold", "FAILED": "color: #b91c1c; font-weight: bold"}
+
+
 def _family(row: Mapping[str, Any]) -> str:
     family = row.get("family")
     if not family:
@@ -321,15 +362,22 @@ def _number(value: Any) -> float:
 
 
 class Leaderboard:
-    """The rows of a results folder and the reference sets submissions are scored against.
+    """The rows of a results folder, the reference sets submissions are scored against and, with
+    ``requests_dir``, the queue of model submissions (``models_dir``: the allow-list, module docstring).
 
-    :meth:`submit` scores and saves under a lock, so two submissions cannot take the same name."""
+    :meth:`submit` and :meth:`submit_model` check names and write under one lock, so two submissions
+    cannot take the same name."""
 
     def __init__(self, results_dir: str | Path, references_dir: str | Path | None = None, *,
-                 max_bytes: int = MAX_SUBMISSION_BYTES):
+                 max_bytes: int = MAX_SUBMISSION_BYTES, requests_dir: str | Path | None = None,
+                 models_dir: str | Path | None = None):
         self.results_dir = Path(results_dir)
         self.references_dir = None if references_dir is None else Path(references_dir)
         self.references = load_references(references_dir) if references_dir is not None else {}
+        self.queue = None if requests_dir is None else RequestQueue(requests_dir)
+        if models_dir is not None and not Path(models_dir).is_dir():
+            raise ValueError(f"models_dir {models_dir} is not a folder")
+        self.models_dir = None if models_dir is None else Path(models_dir).resolve()
         self._ties: dict[tuple, dict[Path, dict[str, Any]]] = {}
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
@@ -370,18 +418,10 @@ class Leaderboard:
         values, score_p, typed, length bins, bootstrap) and save a new leaderboard file, and its
         per-document counts beside the references (:meth:`counts_path`). A name that a system on that
         data set already has (ignoring case) is refused; nothing is written on any error."""
-        model_name = (model_name or "").strip()
-        if dataset not in self.references:
-            raise SubmissionError(f"this server holds no references for data set {dataset!r}")
-        if not _NAME.fullmatch(model_name):
-            raise SubmissionError("give a system name of 1-100 letters, digits, spaces or . - / ( ) + = , :")
-        if family not in FAMILIES:
-            raise SubmissionError(f"family must be one of {list(FAMILIES)}, got {family!r}")
+        model_name = self._checked_entry(model_name, family, [dataset])
         with self._lock:
-            rows = [row for row in self.reload() if row.get("dataset") == dataset]
-            if any(str(row.get("model_name")).casefold() == model_name.casefold() for row in rows):
-                raise SubmissionError(f"a system named {model_name!r} already has results on {dataset}; "
-                                      "choose another name")
+            self._check_name_free(model_name, [dataset])
+            rows = [row for row in self.rows if row.get("dataset") == dataset]
             settings = scoring_settings(rows)
             target = self.results_dir / results_file_name(dataset, model_name)
             counts_target = self.counts_path(target, dataset)
@@ -403,6 +443,110 @@ class Leaderboard:
                                       "another name") from None
             self.reload()
             return saved
+
+    def _checked_entry(self, model_name: str | None, family: str, datasets: Sequence[str]) -> str:
+        """``model_name`` stripped, once the rules of every submission pass: data sets this server holds
+        references of, a name of allowed characters, a known family."""
+        model_name = (model_name or "").strip()
+        if not datasets:
+            raise SubmissionError("choose at least one data set")
+        for dataset in datasets:
+            if dataset not in self.references:
+                raise SubmissionError(f"this server holds no references for data set {dataset!r}")
+        if not _NAME.fullmatch(model_name):
+            raise SubmissionError("give a system name of 1-100 letters, digits, spaces or . - / ( ) + = , :")
+        if family not in FAMILIES:
+            raise SubmissionError(f"family must be one of {list(FAMILIES)}, got {family!r}")
+        return model_name
+
+    def _check_name_free(self, model_name: str, datasets: Sequence[str]) -> None:
+        """Refuse a name that a system on one of ``datasets`` has (ignoring case), in the results folder
+        read again or in a request still waiting or running. Call it holding the lock."""
+        for row in self.reload():
+            if row.get("dataset") in datasets and str(row.get("model_name")).casefold() == model_name.casefold():
+                raise SubmissionError(f"a system named {model_name!r} already has results on {row['dataset']}; "
+                                      "choose another name")
+        for request in self.queue.list() if self.queue is not None else []:
+            if (request.status in ("PENDING", "RUNNING") and set(request.datasets) & set(datasets)
+                    and request.model_name.casefold() == model_name.casefold()):
+                raise SubmissionError(f"request {request.id} for a system named {request.model_name!r} on "
+                                      f"{', '.join(request.datasets)} is {request.status} already; choose another name")
+
+    def submit_model(self, model: str, *, datasets: Sequence[str], model_name: str, family: str,
+                     kind: str = "auto", method: str | None = None, label_map: str | None = None
+                     ) -> EvaluationRequest:
+        """Queue a model on the server's disk (``model``: a path in :attr:`models_dir`, module docstring)
+        for the worker to evaluate on ``datasets``; the PENDING request. ``kind``: ``auto`` (detected
+        now, as the worker will) or one of :data:`~ecr_hf.leaderboard.MODEL_KINDS`; ``label_map``: its
+        JSON text (:meth:`~ecr_hf.spans.LabelMap.from_dict`) or empty. Raises :class:`SubmissionError`,
+        and writes nothing, for what can be told now: a server without a models folder, a bad name or
+        one taken, a path outside the models folder or missing, an undetectable kind, a bad label map."""
+        if self.queue is None or self.models_dir is None:
+            raise SubmissionError("this server does not take model submissions; submit a predictions file instead")
+        if kind not in ("auto", *MODEL_KINDS):
+            raise SubmissionError(f"kind must be auto or one of {list(MODEL_KINDS)}, got {kind!r}")
+        model_name = self._checked_entry(model_name, family, datasets)
+        shown = (model or "").strip()
+        path = self._model_path(shown, datasets)
+        if kind == "auto":
+            try:
+                detect_kind(path)
+            except ValueError as e:  # the user's path, not the server's absolute one
+                raise SubmissionError(str(e).replace(path, shown)) from None
+        request = EvaluationRequest(model=path, model_name=model_name, datasets=list(datasets),
+                                    kind=None if kind == "auto" else kind, family=family,
+                                    method=(method or "").strip() or None, label_map=_label_map(label_map))
+        with self._lock:
+            self._check_name_free(model_name, datasets)
+            return self.queue.submit(request)
+
+    def _model_path(self, model: str, datasets: Sequence[str]) -> str:
+        """The absolute path the worker will read: ``model`` inside :attr:`models_dir` (relative paths
+        are read there), resolved, so that neither ``..`` nor a symlink leads out; with ``{k}``, every
+        fold's path. Messages name ``model`` as given, never the server's folders."""
+        if not model:
+            raise SubmissionError("give the path of a model folder or predictions file in the server's models folder")
+        if re.search(r"[{}]", model.replace("{k}", "")):
+            raise SubmissionError(f"{model}: the only braces a model path may hold are {{k}} (one model per fold)")
+        folds = {dataset: len(self.references[dataset].folds) for dataset in datasets}
+        per_fold = "{k}" in model
+        if per_fold and (single := [dataset for dataset, n in folds.items() if n == 1]):
+            raise SubmissionError(f"{model}: {{k}} names one model per fold, but {', '.join(single)} has one test set")
+        template = str(self.models_dir / model)
+        for k in range(max(folds.values()) if per_fold else 1):
+            try:
+                path = Path(template.replace("{k}", str(k))).resolve()
+            except (OSError, ValueError, RuntimeError):  # a NUL byte, a symlink loop, a name too long
+                raise SubmissionError(f"{model}: not a usable path") from None
+            if path == self.models_dir or not path.is_relative_to(self.models_dir):
+                raise SubmissionError(f"{model}: not inside this server's models folder; only the models placed "
+                                      "there can be submitted (give a path relative to it)")
+            if not path.exists():
+                raise SubmissionError(f"{model}: no such file or folder in the models folder"
+                                      + (f" (fold {k})" if per_fold else ""))
+        return template if per_fold else str(path)
+
+    def requests_table(self) -> dict[str, Any]:
+        """The requests, newest first, as a ``gr.Dataframe`` value: a finished one's F1 on each data set at
+        its main p, a failed one's whole reason (what users most need to see; a path in the models folder
+        as it was given)."""
+        requests = self.queue.list()[::-1] if self.queue is not None else []  # ids are time-ordered
+        rows = {path.name: row for path, row in self.files}
+        data, styling = [], []
+        for request in requests:
+            results = []
+            for name in (Path(p).name for p in request.results):
+                row = rows.get(name)
+                results.append(name if row is None else
+                               f"{row['dataset']}: F1 {row['f1']:.3f} at p={format_p(row['score_p'])}")
+            when = (request.submitted_at or "").replace("T", " ").replace("+00:00", " UTC")
+            reason = request.reason or ""
+            if self.models_dir is not None:  # the worker names the model by its path: the page, as it was given
+                reason = reason.replace(f"{self.models_dir}{os.sep}", "")
+            data.append([when, request.id, request.model_name, ", ".join(request.datasets), request.status,
+                         "; ".join(results), reason])
+            styling.append(["", "", "", "", _STATUS_STYLES[request.status], "", "overflow-wrap: anywhere"])
+        return {"headers": list(_REQUEST_COLUMNS), "data": data, "metadata": {"styling": styling} if data else None}
 
     def ties(self, dataset: str, families: Sequence[str]) -> dict[Path, dict[str, Any]]:
         """:func:`~ecr_hf.scoring.compare_to_best` by F1 of the shown systems of ``dataset``
@@ -595,7 +739,8 @@ p-value of a paired approximate randomisation test against the best F1 (document
 the two systems within each fold, {SIGNIFICANCE_RESAMPLES:,} swaps); `≈`: p ≥ {SIGNIFICANCE_LEVEL:g}, not
 significantly worse than the best (no correction for several comparisons); `-`: no counts for that system.
 Without the column, the page makes no claim about significance."""
-_SUBMIT = """Upload one predictions JSONL for every test document of the chosen data set (all its folds in one
+_SUBMIT = """### Submit a predictions file
+Upload one predictions JSONL for every test document of the chosen data set (all its folds in one
 file): one line per document, `{{"doc_id": ..., "entities": [{{"start", "end", "label"}}]}}` character spans
 or `{{"doc_id": ..., "marked": "@@...## text"}}` generations (decoded onto the reference text); an optional
 `"fold"` must name the fold whose test set holds the document. It is scored with the data set's p values and
@@ -603,13 +748,32 @@ length bins and added as a new system; a name already on that data set is refuse
 The reference files are never shown."""
 
 
+_SUBMIT_MODEL = """### Or submit a model
+A model already on this server, in its models folder: a token-classification model folder (as `ecr-hf train`
+saves it, or a `transformers` checkpoint) or a predictions file (any format ecr-hf reads). Give its path
+relative to the models folder; `{k}` in it names one model per fold (`cv/fold{k}/model`). Nothing outside the
+models folder is taken. The name, path and label map are checked now; a worker then evaluates the model on
+every fold of each chosen data set, with that data set's settings, and adds a row per data set. Follow it in
+the **Requests** tab. The optional label map maps the model's labels onto the data set's:
+`{"map": {"DISEASE": "Disease"}, "drop": ["GENE"], "untyped": false}`; without one, a predicted label that
+the data set does not have fails the request."""
+_NO_MODELS = """### Model submissions
+This server does not take model submissions (it has no models folder): submit a predictions file above."""
+_REQUESTS = """Model submissions, newest first. **PENDING**: waiting for the worker; **RUNNING**: being evaluated;
+**FINISHED**: its rows are on the leaderboard (F1 at the data set's main p); **FAILED**: the reason says why,
+and nothing was added. **Refresh** reads the requests and the results again (so does reloading the page)."""
+_KINDS = [("auto (detected)", "auto"), ("token classifier (model folder)", "token-classifier"),
+          ("predictions file", "predictions")]
+
+
 _ERRORS = """Upload a references file (with the texts) and a predictions file of the same documents to see every
 error: missed, spurious, fragmented, merged, wrong type, boundary, sorted by the characters each costs the weighted
 soft match score at p = 1 (as `ecr-hf errors` writes it), beside the SemEval-2013 counts of the spans as given.
 Each file's format is detected: JSONL (`.jsonl`: `{{"doc_id", "text", "entities"}}` per line; predictions may give
 `{{"doc_id", "marked"}}` generations), PubTator (`.pubtator`, or `.txt` starting `PMID|t|`), BioC XML (`.xml`) or
-JSON (`.json`). BRAT needs a folder of `.txt` and `.ann` files, which one upload cannot give, and spaCy DocBin
-files are not read here: convert them first, or run `ecr-hf errors` locally. Only the files you upload are read;
+JSON (`.json`), BigBIO kb records as JSON or JSON Lines. BRAT needs a folder of `.txt` and `.ann` files, which one
+upload cannot give, and spaCy DocBin and Parquet files are not read here: convert them first, or run `ecr-hf errors`
+locally. Only the files you upload are read;
 the leaderboard's own references are never used here. Limit: {limit} MiB per file; the page stays an hour to
 download."""
 
@@ -617,17 +781,20 @@ _UPLOAD_TYPES = [".jsonl", ".json", ".pubtator", ".txt", ".xml"]
 
 
 def build_app(results_dir: str | Path, references_dir: str | Path | None = None, *,
-              max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> gr.Blocks:
+              max_submission_bytes: int = MAX_SUBMISSION_BYTES, requests_dir: str | Path | None = None,
+              models_dir: str | Path | None = None) -> gr.Blocks:
     """The leaderboard page over ``results_dir``, with a "Submit" tab when ``references_dir`` is
     given (submissions are saved into ``results_dir``) and an "Errors" tab (the error browser of two
-    uploaded files, :func:`error_report_page`). Launch it with
-    ``max_file_size=max_submission_bytes`` so that the server refuses larger uploads too
-    (:func:`serve` does)."""
+    uploaded files, :func:`error_report_page`). With ``requests_dir`` too, the Submit tab also queues
+    models found in ``models_dir`` for the worker, and a "Requests" tab shows the queue (module
+    docstring). Launch it with ``max_file_size=max_submission_bytes`` so that the server refuses
+    larger uploads too (:func:`serve` does)."""
     try:
         import gradio as gr
     except ImportError as e:
         raise ImportError("the leaderboard app needs gradio: pip install 'ecr-hf[leaderboard]'") from e
-    board = Leaderboard(results_dir, references_dir, max_bytes=max_submission_bytes)
+    board = Leaderboard(results_dir, references_dir, max_bytes=max_submission_bytes, requests_dir=requests_dir,
+                        models_dir=models_dir)
     datasets, families = board.datasets(), board.families()
 
     def tables(dataset: str | None, chosen: list[str]) -> list[Any]:
@@ -635,11 +802,19 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
         return [*(board.table(view, dataset or "", chosen or []) for view in _VIEWS),
                 *board.figures(dataset or "", chosen or [])]
 
-    def refresh(dataset: str | None, chosen: list[str]) -> list[Any]:
+    def refresh(dataset: str | None, chosen: list[str], known: list[str]) -> list[Any]:
+        """The page after reading the results folder again; a family that this page has not seen yet
+        (a new file's) is shown, or its rows would stay hidden behind the filter."""
         board.reload()
-        names = board.datasets()
+        names, now = board.datasets(), board.families()
         dataset = dataset if dataset in names else (names[0] if names else None)
-        return [gr.Dropdown(choices=names, value=dataset), *tables(dataset, chosen)]
+        chosen = [f for f in now if f in (chosen or []) or f not in known]
+        return [gr.Dropdown(choices=names, value=dataset), gr.CheckboxGroup(choices=now, value=chosen), now,
+                *tables(dataset, chosen)]
+
+    def refresh_all(dataset: str | None, chosen: list[str], known: list[str]) -> list[Any]:
+        """:func:`refresh`, and the Requests tab's table read again."""
+        return [*refresh(dataset, chosen, known), board.requests_table()]
 
     error_pages = Path(tempfile.mkdtemp(prefix="ecr-hf-errors-"))  # the Errors tab's pages to download
     # Gradio's cache holds every upload and every returned file: clean it hourly of files over an hour old
@@ -649,6 +824,7 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
             dataset = gr.Dropdown(datasets, value=datasets[0] if datasets else None, label="data set",
                                   elem_id="dataset")
             chosen = gr.CheckboxGroup(families, value=families, label="system family", elem_id="families")
+        known = gr.State(families)  # the families this page has offered, to tell a new one
         frames = []
         with gr.Tabs():
             for view, (title, note) in _VIEWS.items():
@@ -657,10 +833,11 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                     frames.append(gr.Dataframe(board.table(view, datasets[0] if datasets else "", families),
                                                interactive=False, elem_id=f"table-{view}", max_height=700))
             with gr.Tab("Plots", id="plots", elem_id="tab-plots"):
-                gr.Markdown("F1 against p (mean over folds, ±1 SD band), F1 by gold span length, and every "
+                gr.Markdown("F1 against p (mean over folds, ±1 SD band), F1 by gold length, and every "
                             "fold's F1 per system (bar: mean, whiskers: ±1 SD).")
                 frames += [gr.Plot(figure, elem_id=f"plot-{name}", show_label=False) for name, figure in
                            zip(("p", "length", "folds"), board.figures(datasets[0] if datasets else "", families))]
+            refreshed = [dataset, chosen, known, *frames]  # what refresh() gives
             if board.references:
                 with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
                     gr.Markdown(_SUBMIT.format(limit=f"{max_submission_bytes / 2**20:g}"))
@@ -677,24 +854,70 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                                      elem_id="submit-file")
                     button = gr.Button("Submit", variant="primary", elem_id="submit-button")
                     status = gr.Textbox(label="result", interactive=False, elem_id="submit-status")
+                    if board.queue is not None and board.models_dir is None:
+                        gr.Markdown(_NO_MODELS)
+                    elif board.queue is not None:
+                        gr.Markdown(_SUBMIT_MODEL)
+                        with gr.Row():
+                            model_path = gr.Textbox(label="model path (in the models folder)",
+                                                    placeholder="my-model  or  cv/fold{k}/model  or  preds.jsonl",
+                                                    elem_id="model-path")
+                            model_kind = gr.Dropdown(_KINDS, value="auto", label="kind", elem_id="model-kind")
+                            model_name = gr.Textbox(label="system name", elem_id="model-name")
+                            model_family = gr.Dropdown([(label, key) for key, label in FAMILIES.items()],
+                                                       value="encoder", label="family", elem_id="model-family")
+                            model_method = gr.Textbox(label="method (optional)", elem_id="model-method")
+                        model_datasets = gr.CheckboxGroup(list(board.references), value=list(board.references),
+                                                          label="data sets to evaluate on", elem_id="model-datasets")
+                        model_labels = gr.Textbox(label="label map (optional JSON)", lines=2,
+                                                  placeholder='{"map": {"DISEASE": "Disease"}, "drop": ["GENE"]}',
+                                                  elem_id="model-label-map")
+                        model_button = gr.Button("Submit model", variant="primary", elem_id="model-button")
+                        model_status = gr.Textbox(label="request", interactive=False, elem_id="model-status")
 
                 def submit(target: str, name: str, family: str, constrained: bool, method: str, upload: str | None,
-                           dataset: str | None, chosen: list[str]) -> list[Any]:
+                           dataset: str | None, chosen: list[str], known: list[str]) -> list[Any]:
                     try:
                         if not upload:
                             raise SubmissionError("choose a predictions file to upload")
                         path = board.submit(upload, dataset=target, model_name=name, family=family,
                                             constrained=constrained, method=method)
                     except SubmissionError as e:  # the upload is cleared either way: a new try is a new file
-                        return [f"not added: {e}", None, *refresh(dataset, chosen)]
+                        return [f"not added: {e}", None, *refresh(dataset, chosen, known)]
                     row = next(r for r in board.rows if r.get("dataset") == target
                                and r.get("model_name") == name.strip())
                     message = (f"added {name.strip()!r} on {target} ({path.name}): "
                                f"F1 {row['f1']:.3f} at p={format_p(row['score_p'])}")
-                    return [message, None, *refresh(target, chosen)]
+                    return [message, None, *refresh(target, chosen, known)]
 
-                button.click(submit, [target, name, family, constrained, method, upload, dataset, chosen],
-                             [status, upload, dataset, *frames])
+                button.click(submit, [target, name, family, constrained, method, upload, *refreshed[:3]],
+                             [status, upload, *refreshed])
+            if board.queue is not None:
+                with gr.Tab("Requests", id="requests", elem_id="tab-requests"):
+                    gr.Markdown(_REQUESTS)
+                    requests_button = gr.Button("Refresh", size="sm", elem_id="requests-refresh")
+                    requests = gr.Dataframe(board.requests_table(), interactive=False, wrap=True, max_height=700,
+                                            column_widths=list(_REQUEST_COLUMNS.values()), elem_id="requests-table")
+                refreshed.append(requests)
+
+                if board.references and board.models_dir is not None:
+                    def submit_model(path: str, kind: str, name: str, family: str, method: str,
+                                     targets: list[str], label_map: str) -> list[Any]:
+                        try:
+                            request = board.submit_model(path, datasets=targets or [], model_name=name,
+                                                         family=family, kind=kind, method=method,
+                                                         label_map=label_map)
+                        except SubmissionError as e:
+                            return [f"not queued: {e}", board.requests_table()]
+                        return [f"queued as request {request.id}: a worker will evaluate {request.model_name!r} on "
+                                f"{', '.join(request.datasets)}; follow it in the Requests tab",
+                                board.requests_table()]
+
+                    model_button.click(submit_model, [model_path, model_kind, model_name, model_family,
+                                                      model_method, model_datasets, model_labels],
+                                       [model_status, requests])
+
+                requests_button.click(refresh_all, refreshed[:3], refreshed)
             with gr.Tab("Errors", id="errors", elem_id="tab-errors"):
                 gr.Markdown(_ERRORS.format(limit=f"{max_submission_bytes / 2**20:g}"))
                 with gr.Row():
@@ -729,12 +952,14 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                                [error_status, error_view, error_file])
         dataset.change(tables, [dataset, chosen], frames)
         chosen.change(tables, [dataset, chosen], frames)
-        demo.load(refresh, [dataset, chosen], [dataset, *frames])
+        demo.load(refresh_all if board.queue is not None else refresh, refreshed[:3], refreshed)
     return demo
 
 
 def serve(results_dir: str | Path, references_dir: str | Path | None = None, *, host: str = "127.0.0.1",
-          port: int | None = None, max_submission_bytes: int = MAX_SUBMISSION_BYTES) -> None:
-    """Run the leaderboard page until interrupted (``ecr-hf leaderboard serve``)."""
-    build_app(results_dir, references_dir, max_submission_bytes=max_submission_bytes).launch(
-        server_name=host, server_port=port, max_file_size=max_submission_bytes)
+          port: int | None = None, max_submission_bytes: int = MAX_SUBMISSION_BYTES,
+          requests_dir: str | Path | None = None, models_dir: str | Path | None = None) -> None:
+    """Run the leaderboard page until interrupted (``ecr-hf leaderboard serve``); ``requests_dir`` and
+    ``models_dir`` as in :func:`build_app`."""
+    build_app(results_dir, references_dir, max_submission_bytes=max_submission_bytes, requests_dir=requests_dir,
+              models_dir=models_dir).launch(server_name=host, server_port=port, max_file_size=max_submission_bytes)
