@@ -74,7 +74,7 @@ from transformers.utils import logging as hf_logging  # noqa: E402
 from ecr_hf.token_classification.extractor import ECRExtractor  # noqa: E402
 from ecr_hf.token_classification import TokenClassifierConfig, build_token_classifier  # noqa: E402
 from ecr_hf.utils.offline_models import offline_model_path  # noqa: E402
-from ecr_hf.token_classification.data import DataCollatorForWindowedTokenClassification, tokenize_and_align  # noqa: E402
+from ecr_hf.token_classification import DataCollatorForWindowedTokenClassification, tokenize_and_align  # noqa: E402
 from ecr_hf.token_classification.trainer import WINDOW_COLUMNS, ECRTrainer, ECRTrainingArguments  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

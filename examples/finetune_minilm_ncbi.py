@@ -68,7 +68,7 @@ def main() -> None:
           f"{args.epochs:g} epochs, train {train_s:.0f} s, eval {eval_s:.1f} s")
     for key in KEYS:
         print(f"  {key:<12} {scores['eval_' + key]:.4f}")
-    print(f"model saved to {args.output_dir} (load with ecr_hf.token_classification.extractor.ECRExtractor.from_pretrained)")
+    print(f"model saved to {args.output_dir} (load with ecr_hf.token_classification.ECRExtractor.from_pretrained)")
 
 
 if __name__ == "__main__":

@@ -50,8 +50,8 @@ def test_evaluate_names_unknown_labels_and_takes_a_label_map(tmp_path, capsys):
         write_jsonl(tmp_path / "preds" / f"fold{k}.jsonl", [
             {"doc_id": d["doc_id"], "entities": [{**s, "label": s["label"].upper()} for s in d["entities"]]}
             for d in docs])
-    argv = ["evaluate", "--model", str(tmp_path / "preds" / "fold{k}.jsonl"), "--data", str(cv / "fold{k}" / "test.jsonl"),
-            "--output", str(tmp_path / "out"), "--typed"]
+    argv = ["evaluate", "--model", str(tmp_path / "preds" / "fold{k}.jsonl"), "--data",
+            str(cv / "fold{k}" / "test.jsonl"), "--output", str(tmp_path / "out"), "--typed"]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "ecr-hf evaluate: error: predicted labels ['DISEASE'" in err and "'SIGN'" in err

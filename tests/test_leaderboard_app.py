@@ -454,7 +454,7 @@ def test_space_folder(space, board):
     assert f"gradio=={gr.__version__}" in requirements
     assert {"datasets", "matplotlib"} <= {r.split(">")[0] for r in requirements}
     assert not any(r.startswith(("ecr-hf", "ecr_hf", "./")) for r in requirements)  # Spaces cannot install those
-    for module in ("leaderboard/app.py", "leaderboard/results.py", "cli/__init__.py", "scoring/flat.py"):  # the package, as built
+    for module in ("leaderboard/app.py", "leaderboard/results.py", "cli/__init__.py", "scoring/flat.py"):  # as built
         assert (space / "ecr_hf" / module).read_text() == (ROOT / "ecr_hf" / module).read_text()
     assert sorted(p.name for p in (space / "results").iterdir()) == sorted(p.name for p in board["results"].iterdir())
     assert not any("references" in str(p) for p in space.rglob("*"))

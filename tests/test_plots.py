@@ -15,7 +15,8 @@ from matplotlib.collections import PathCollection  # noqa: E402
 
 from ecr_hf.leaderboard.results import cross_validate, load_results  # noqa: E402
 from ecr_hf.utils.outputs import OutputExistsError  # noqa: E402
-from ecr_hf.leaderboard.plots import PlotError, plot_f1_by_length, plot_f1_by_p, plot_fold_scatter, save_figure  # noqa: E402
+from ecr_hf.leaderboard.plots import (PlotError, plot_f1_by_length, plot_f1_by_p, plot_fold_scatter,  # noqa: E402
+                                      save_figure)
 
 GOLD = [[[(0, 10, "D"), (20, 22, "D")]], [[(0, 4, "D"), (8, 40, "D")]], [[(0, 8, "D"), (10, 20, "D")]]]
 SYSTEMS = {

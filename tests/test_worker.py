@@ -69,7 +69,8 @@ def test_a_model_folder_is_evaluated(server, model_dir):  # noqa: F811
 
 @pytest.mark.parametrize(("model", "kw", "reason"), [
     ("empty-folder", {}, "a folder without config.json is not a model folder"),
-    ("predictions", {"label_map": {"map": {"Sign": "Symptom"}}}, "the label map maps 'Sign' to 'Symptom', not to labels of the data set (['Disease', 'Sign'])"),
+    ("predictions", {"label_map": {"map": {"Sign": "Symptom"}}},
+     "the label map maps 'Sign' to 'Symptom', not to labels of the data set (['Disease', 'Sign'])"),
     ("predictions", {"datasets": ["nope"]}, "this server holds no references for data set 'nope'"),
 ])
 def test_failures_say_why_and_write_nothing(server, tmp_path, model, kw, reason):

@@ -93,7 +93,8 @@ def add_input_options(parser: argparse.ArgumentParser) -> None:
                         "(BigBIO kb); a file starting 'PMID|t|': PubTator; JSON records with passages and entities "
                         "with offsets: BigBIO kb; else JSONL)")
     parser.add_argument("--discontinuous", choices=DISCONTINUOUS, default="split",
-                        help="BRAT, BioC and BigBIO annotations of several fragments: one span per fragment (split), one "
+                        help="BRAT, BioC and BigBIO annotations of several fragments: one span per fragment (split), "
+                        "one "
                         "span from the first start to the last end (join), or an error")
     parser.add_argument("--label-infon", default="type", help="BioC: the annotation infon that holds the label")
 

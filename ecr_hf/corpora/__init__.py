@@ -42,12 +42,12 @@ from .pairing import DocumentError, locate_error, pair_documents, pair_files
 from .pubtator import format_pubtator, read_pubtator, read_pubtator_located, write_pubtator
 from .spacy_docs import from_spacy, read_docbin, to_spacy, write_docbin
 
-__all__ = ["FORMATS", "DISCONTINUOUS", "CorpusError", "detect_format", "read_corpus", "read_documents", "load_corpus",
-           "save_corpus", "to_dataset", "DocumentFile", "read_jsonl", "json_line", "read_brat", "write_brat", "brat_files",
-           "read_pubtator", "write_pubtator", "format_pubtator",
-           "read_bioc_xml", "read_bioc_json", "write_bioc_xml", "write_bioc_json", "format_bioc_xml",
-           "format_bioc_json", "from_spacy", "to_spacy", "read_docbin", "write_docbin", "read_bigbio",
-           "DocumentError", "pair_documents", "pair_files", "locate_error"]
+__all__ = ["FORMATS", "DISCONTINUOUS", "CorpusError", "detect_format", "read_corpus", "read_documents",
+           "load_corpus", "save_corpus", "to_dataset", "DocumentFile", "read_jsonl", "json_line", "read_brat",
+           "write_brat", "brat_files", "read_pubtator", "write_pubtator", "format_pubtator", "read_bioc_xml",
+           "read_bioc_json", "write_bioc_xml", "write_bioc_json", "format_bioc_xml", "format_bioc_json",
+           "from_spacy", "to_spacy", "read_docbin", "write_docbin", "read_bigbio", "DocumentError", "pair_documents",
+           "pair_files", "locate_error"]
 
 FORMATS = ("jsonl", "brat", "pubtator", "bioc-xml", "bioc-json", "spacy", "bigbio")
 _PUBTATOR_TITLE = re.compile(r"[^|\t\n]+\|t\|")

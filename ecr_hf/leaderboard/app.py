@@ -271,7 +271,8 @@ def error_report_page(references: str | Path, predictions: str | Path, *, typed:
     (:func:`ecr_hf.corpora.detect_format`: JSONL, whose predictions may be ``marked``
     generations, PubTator, BioC XML or JSON). BRAT, a folder of ``.txt`` and ``.ann`` files, is
     refused (one upload is one file), and so are spaCy's DocBin and Parquet (compressed: a small upload
-    could unpack to gigabytes on a public server); BigBIO records as JSON are read. Raises :class:`SubmissionError` naming
+    could unpack to gigabytes on a public server); BigBIO records as JSON are read. Raises
+    :class:`SubmissionError` naming
     the file (``references`` or ``predictions``, never the server's temporary path) and the line
     or annotation: a file over ``max_bytes``, a malformed line, an offset that does not match the
     text, other documents on the two sides, a reference without its text, a bad span."""

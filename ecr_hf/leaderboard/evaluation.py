@@ -84,7 +84,8 @@ def find_test_sets(data: str | Path) -> TestSets:
     folds = sorted(int(m.group(1)) for p in path.iterdir() if (m := _FOLD.fullmatch(p.name)) and p.is_dir())
     if folds:
         if folds != list(range(len(folds))):
-            raise ValueError(f"{path}: fold folders {['fold%d' % k for k in folds]} are not fold0 .. fold{len(folds) - 1}")
+            raise ValueError(f"{path}: fold folders {[f'fold{k}' for k in folds]} are not fold0 .. "
+                             f"fold{len(folds) - 1}")
         files = tuple(path / f"fold{k}" / "test.jsonl" for k in folds)
         if missing := [str(f) for f in files if not f.is_file()]:
             raise ValueError(f"{path}: fold folders without test.jsonl: {missing}")
@@ -211,7 +212,8 @@ def evaluate_model(
                                           method=method, **description),
            "counts.json": json.dumps(counts.to_dict(), allow_nan=False) + "\n"}
     for k, (ids, spans) in enumerate(zip(doc_ids, preds)):
-        out[f"predictions/{tests.name(k)}"] = "".join(json_line({"doc_id": i, "entities": s}) for i, s in zip(ids, spans))
+        out[f"predictions/{tests.name(k)}"] = "".join(json_line({"doc_id": key, "entities": found})
+                                                      for key, found in zip(ids, spans))
     atomic_write_folder(output_dir, out, overwrite=overwrite)
     return result
 

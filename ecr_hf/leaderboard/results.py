@@ -65,7 +65,8 @@ from ..scoring.significance import BootstrapResult, DocumentCounts, bootstrap, d
 from ..scoring.soft_match import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, bin_name, format_p
 
 __all__ = ["cross_validation_indices", "cross_validation_splits", "cross_validate", "cross_validation_counts",
-           "CrossValidationResult", "ResultsFileError", "load_results", "results_file_name", "scoring_settings", "leaderboard_table"]
+           "CrossValidationResult", "ResultsFileError", "load_results", "results_file_name", "scoring_settings",
+           "leaderboard_table"]
 
 
 def cross_validation_indices(n_documents: int, n_folds: int = 5, *, validation: bool = True,

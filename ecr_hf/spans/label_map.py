@@ -45,10 +45,10 @@ class LabelMap:
         >>> preds = [[{"start": 0, "end": 6, "label": "DISEASE"}, {"start": 10, "end": 14, "label": "GENE"}]]
         >>> lm.apply(refs, preds)[1]
         [[{'start': 0, 'end': 6, 'label': 'Disease'}]]
-        >>> LabelMap().apply(refs, preds)
+        >>> LabelMap().apply(refs, preds)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ecr_hf.spans.label_map.LabelMapError: predicted labels ['DISEASE' (1 span), 'GENE' (1 span)] are not labels of the data set (['Disease']) and the label map neither maps nor drops them; add them to its "map" or "drop"
+        ecr_hf.spans.label_map.LabelMapError: predicted labels ['DISEASE' (1 span), 'GENE' (1 span)] are not ...
     """
 
     mapping: Mapping[str, str] = field(default_factory=dict, metadata={"help": "model label -> data-set label"})
@@ -95,7 +95,7 @@ class LabelMap:
         return {"map": dict(sorted(self.mapping.items())), "drop": sorted(self.drop), "untyped": self.untyped}
 
     def apply(self, references: Sequence[Iterable[Any] | None], predictions: Sequence[Iterable[Any] | None], *,
-              labels: Iterable[str | None] | None = None) -> tuple[list[list[dict[str, Any]]], list[list[dict[str, Any]]]]:
+              labels: Iterable[str | None] | None = None) -> tuple[list[list[dict]], list[list[dict]]]:
         """``(references, predictions)`` as span dicts ``{"start", "end", "label"}``, predictions relabelled
         (and both unlabelled when ``untyped``). The inputs are not changed. ``labels``: the data set's
         labels (None: those of ``references``; give them when ``references`` is one fold of several).
