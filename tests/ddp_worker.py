@@ -1,6 +1,6 @@
 """One rank of a 2-process CPU (gloo) evaluation, started by ``torchrun`` from the tests.
 
-Usage: ``torchrun --nproc_per_node 2 ddp_worker.py token-classification|sft MODEL_DIR OUT_DIR``;
+Usage: ``torchrun --nproc_per_node 2 ddp_worker.py token-classification|sft|cli MODEL_DIR OUT_DIR``;
 each rank writes what it measured to ``OUT_DIR/rank{k}.json``.
 """
 
@@ -23,7 +23,8 @@ def token_classification(model_dir: str, out_dir: str) -> dict:
     of its first document alone (fewer windows than processes)."""
     from test_trainer import args_for, toy_documents
 
-    trainer = ECRTrainer(model=ECRTokenClassifier.from_pretrained(model_dir), args=args_for(Path(out_dir), ddp_backend="gloo"),
+    trainer = ECRTrainer(model=ECRTokenClassifier.from_pretrained(model_dir),
+                         args=args_for(Path(out_dir), ddp_backend="gloo"),
                          processing_class=AutoTokenizer.from_pretrained(model_dir))
     metrics = trainer.evaluate(toy_documents(EVAL_DOCS, seed=2))
     spans = [[s._asdict() for s in doc] for doc in trainer.predict(toy_documents(EVAL_DOCS, seed=2)).predictions]
@@ -49,7 +50,27 @@ def sft(model_dir: str, out_dir: str) -> dict:
     return {"metrics": metrics, "one_row": one_row, "rows": rows}
 
 
+def cli(model_dir: str, out_dir: str) -> dict:
+    """``ecr-hf predict`` and ``ecr-hf evaluate`` as a user runs them under torchrun (data: OUT_DIR/data)."""
+    from ecr_hf.cli import main
+    from ecr_hf.token_classification import ECRExtractor
+
+    extracted, call = [], ECRExtractor.__call__
+
+    def counting(self, texts, **kwargs):
+        extracted.append(len(texts))
+        return call(self, texts, **kwargs)
+
+    ECRExtractor.__call__ = counting
+    data = Path(out_dir) / "data"
+    predict = main(["predict", "--model", model_dir, "--data", str(data / "fold0" / "test.jsonl"), "--output",
+                    str(Path(out_dir) / "predicted.jsonl"), "--max-length", "12", "--batch-size", "2"])
+    evaluate = main(["evaluate", "--model", model_dir, "--data", str(data), "--output", str(Path(out_dir) / "evaluated"),
+                     "--max-length", "12", "--batch-size", "2"])
+    return {"predict": predict, "evaluate": evaluate, "extracted": sum(extracted)}
+
+
 if __name__ == "__main__":
     mode, model_dir, out_dir = sys.argv[1:4]
-    result = {"token-classification": token_classification, "sft": sft}[mode](model_dir, out_dir)
+    result = {"token-classification": token_classification, "sft": sft, "cli": cli}[mode](model_dir, out_dir)
     (Path(out_dir) / f"rank{os.environ['RANK']}.json").write_text(json.dumps(result))

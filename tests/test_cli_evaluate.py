@@ -2,6 +2,8 @@
 numbers as predict + cv-score by hand."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from test_evaluation import model_dir, write_jsonl  # noqa: F401  (a fixture)
@@ -78,3 +80,29 @@ def test_the_worker_command_runs_the_queue(tmp_path, capsys):
     assert "processed 2 request(s)" in capsys.readouterr().out
     assert queue.read(ok.id).status == "FINISHED" and load_results(tmp_path / "results")[0]["recall"] == 0.0
     assert queue.read(bad.id).status == "FAILED" and "no such file or folder" in queue.read(bad.id).reason
+
+
+def test_predict_and_evaluate_under_torchrun_equal_one_process(model_dir, tmp_path):  # noqa: F811
+    """Two CPU processes (gloo): each extracts its share of the documents; the first writes the same
+    files, in input order, as one process does."""
+    cv = folds(tmp_path / "one")
+    ranks = tmp_path / "ranks"
+    (ranks / "data").parent.mkdir()
+    folds(tmp_path / "two").rename(ranks / "data")
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          str(Path(__file__).parent / "ddp_worker.py"), "cli", str(model_dir), str(ranks)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    reports = [json.loads((ranks / f"rank{r}.json").read_text()) for r in range(2)]
+    assert [(r["predict"], r["evaluate"]) for r in reports] == [(0, 0), (0, 0)]
+    assert [r["extracted"] for r in reports] == [12, 12]  # 6 test documents for predict, 3 folds of 6: shared out
+    assert main(["predict", "--model", str(model_dir), "--data", str(cv / "fold0" / "test.jsonl"), "--output",
+                 str(tmp_path / "predicted.jsonl"), "--max-length", "12"]) == 0
+    assert (ranks / "predicted.jsonl").read_text() == (tmp_path / "predicted.jsonl").read_text()
+    assert main(["evaluate", "--model", str(model_dir), "--data", str(cv), "--output", str(tmp_path / "evaluated"),
+                 "--max-length", "12"]) == 0
+    two, one = (json.loads((d / "results.json").read_text()) for d in (ranks / "evaluated", tmp_path / "evaluated"))
+    assert two["folds"] == one["folds"]
+    for k in range(3):
+        name = f"predictions/fold{k}.jsonl"
+        assert (ranks / "evaluated" / name).read_text() == (tmp_path / "evaluated" / name).read_text()

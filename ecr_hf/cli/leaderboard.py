@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..corpora import json_line, locate_error, pair_files
 from ..scoring import DEFAULT_P_VALUES
-from ..utils import atomic_write_folder
+from ..utils import atomic_write_folder, is_main_process
 from .common import (LEVEL, POSITIVE, POSITIVE_INT, SEED, CommandFactory, P, add_input_options, check_output, checked,
                      echo, fold_pattern, input_options, read)
 
@@ -87,7 +87,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..spans.label_map import LabelMap
 
     output = Path(args.output)
-    if output.is_dir() and any(output.iterdir()) and not args.overwrite:  # before any model is loaded
+    main = is_main_process()  # under torchrun / accelerate launch only the first process writes and prints
+    if main and output.is_dir() and any(output.iterdir()) and not args.overwrite:  # before any model is loaded
         raise ValueError(f"{output} is not empty; pass --overwrite to replace it whole")
     options = input_options(args)
     result = evaluate_model(
@@ -99,6 +100,8 @@ def _evaluate(args: argparse.Namespace) -> int:
         seed=args.seed, input_format=None if options["input_format"] == "auto" else options["input_format"],
         read_options={"discontinuous": options["discontinuous"], "label_key": options["label_infon"]},
         overwrite=args.overwrite, progress=True)
+    if not main:
+        return 0
     echo(leaderboard_table(load_results(output / "results.json")))
     echo(f"\nscored {len(result.folds)} test set(s); wrote {output}/results.json, counts.json (per-document counts: "
          "keep them with the references) and predictions/")

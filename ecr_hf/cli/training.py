@@ -14,7 +14,7 @@ from typing import Any
 
 from ..corpora import json_line
 from ..spans import to_spans
-from ..utils import atomic_write_text
+from ..utils import atomic_write_text, is_main_process
 from .common import (BIDIRECTIONAL, POSITIVE, POSITIVE_INT, SAMPLE, SEED, WARMUP, CommandFactory, add_input_options,
                      check_output, echo, input_options, read, split_name)
 
@@ -129,13 +129,16 @@ def _train(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from ..token_classification.extractor import ECRExtractor
 
-    check_output(args.output, args.overwrite)
+    main = is_main_process()  # under torchrun / accelerate launch every process predicts, the first one writes
+    if main:
+        check_output(args.output, args.overwrite)
     docs = read(args.data, entities=False, **input_options(args)).docs
     extractor = ECRExtractor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
-    found = extractor([doc["text"] for doc in docs.values()], progress=True)
-    atomic_write_text(args.output, "".join(json_line({"doc_id": key, "entities": spans})
-                                           for key, spans in zip(docs, found)), overwrite=args.overwrite)
-    echo(f"{sum(map(len, found))} spans in {len(found)} documents: {args.output}")
+    found = extractor.extract_sharded([doc["text"] for doc in docs.values()], progress=True)
+    if main:
+        atomic_write_text(args.output, "".join(json_line({"doc_id": key, "entities": spans})
+                                               for key, spans in zip(docs, found)), overwrite=args.overwrite)
+        echo(f"{sum(map(len, found))} spans in {len(found)} documents: {args.output}")
     return 0
 
 

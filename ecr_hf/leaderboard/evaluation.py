@@ -20,6 +20,10 @@ Model kinds (:data:`MODEL_KINDS`, detected by :func:`detect_kind`):
   generations, or any corpus format ecr-hf reads), so that systems run elsewhere (GLiNER, an API)
   get a row by the same command.
 
+Under ``torchrun`` or ``accelerate launch`` a token classifier's documents are shared out over the
+processes (:meth:`~ecr_hf.token_classification.ECRExtractor.extract_sharded`) and only the first
+process writes the folder.
+
 A path with ``{k}`` is one path per fold (a model trained on each fold's training part, or one
 predictions file per fold); without it, one model serves every fold.
 """
@@ -37,7 +41,7 @@ from ..corpora import DocumentFile, json_line, locate_error, pair_files, read_do
 from ..scoring import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES
 from ..spans import LabelMap
 from ..token_classification.config import CONFIG_NAME
-from ..utils import atomic_write_folder
+from ..utils import atomic_write_folder, is_main_process
 from .results import CrossValidationResult, cross_validate, cross_validation_counts
 
 __all__ = ["MODEL_KINDS", "TestSets", "detect_kind", "find_test_sets", "evaluate_model"]
@@ -170,7 +174,8 @@ def evaluate_model(
     if kind not in MODEL_KINDS:
         raise ValueError(f"kind must be one of {list(MODEL_KINDS)}, got {kind!r}")
     output_dir = Path(output_dir)
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:  # before hours of inference
+    main = is_main_process()  # under torchrun / accelerate launch every process predicts, the first one writes
+    if main and output_dir.is_dir() and any(output_dir.iterdir()) and not overwrite:  # before hours of inference
         raise ValueError(f"{output_dir} is not empty; pass overwrite=True (--overwrite) to replace it whole")
     tests = find_test_sets(data)
     per_fold = "{k}" in str(model)
@@ -214,7 +219,8 @@ def evaluate_model(
     for k, (ids, spans) in enumerate(zip(doc_ids, preds)):
         out[f"predictions/{tests.name(k)}"] = "".join(json_line({"doc_id": key, "entities": found})
                                                       for key, found in zip(ids, spans))
-    atomic_write_folder(output_dir, out, overwrite=overwrite)
+    if main:
+        atomic_write_folder(output_dir, out, overwrite=overwrite)
     return result
 
 
@@ -244,7 +250,7 @@ def _predictor(kind: str, *, batch_size: int, max_length: int | None, progress: 
         if missing := [key for key, doc in refs.docs.items() if not isinstance(doc.get("text"), str)]:
             raise ValueError(f"{refs.where(missing[0])}: a model reads the documents' text; {len(missing)} "
                              f"document(s) have none (first: doc_id {missing[0]!r})")
-        spans = loaded[path]([doc["text"] for doc in refs.docs.values()], progress=progress)
+        spans = loaded[path].extract_sharded([doc["text"] for doc in refs.docs.values()], progress=progress)
         docs = {key: {"doc_id": key, "entities": [{k: s[k] for k in ("start", "end", "label")} for s in found]}
                 for key, found in zip(refs.docs, spans)}
         return DocumentFile(f"{path} (predictions)", docs, {}, {key: f"{path}: doc_id {key!r}" for key in docs})

@@ -210,6 +210,24 @@ class ECRExtractor:
             result[nonempty[doc]] = self._spans(clean[doc], windows, batch[nonempty[doc]])
         return result[0] if single else result
 
+    def extract_sharded(self, texts: list[str], *, progress: bool = False) -> list[list[dict[str, Any]]]:
+        """``self(texts)`` shared out over the processes of ``torchrun`` / ``accelerate launch``: each
+        process extracts a contiguous share on its own device, and every process gets all the span
+        lists back, in input order. In one process it is ``self(texts)``."""
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:  # not launched: no process group to set up
+            return self(list(texts), progress=progress)
+        from accelerate import PartialState
+        from accelerate.utils import gather_object
+
+        state = PartialState(cpu=not torch.cuda.is_available())  # without cpu=True, CPU ranks see one process
+        self.model.to(state.device)
+        with state.split_between_processes(list(range(len(texts)))) as mine:
+            found = self([texts[i] for i in mine], progress=progress and state.is_main_process)
+        spans: list[list[dict[str, Any]]] = [[] for _ in texts]
+        for i, doc in gather_object(list(zip(mine, found))):
+            spans[i] = doc
+        return spans
+
     def to_marked(self, texts: list[str], open_marker: str = "@@", close_marker: str = "##") -> list[str]:
         """The texts with each extracted span wrapped in markers (paper 000, Figure 3)."""
         return [spans_to_marked(t, [(s["start"], s["end"]) for s in spans], open_marker, close_marker)
