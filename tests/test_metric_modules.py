@@ -403,13 +403,15 @@ def test_span_metrics_entity_scores_match_seqeval(span_metrics, mode):
     refs, preds = random_tags(np.random.default_rng(1))
     out = span_metrics.compute(predictions=preds, references=refs, mode=mode)
     kwargs = {"mode": "strict", "scheme": IOB2} if mode == "strict" else {}
-    assert out["f1"] == pytest.approx(seqeval_f1(refs, preds, **kwargs))
+    assert out["strict_f1"] == pytest.approx(seqeval_f1(refs, preds, **kwargs))
     report = seqeval_report(refs, preds, output_dict=True, zero_division=0, **kwargs)
     for label in ("A", "B"):
-        assert out[f"label_{label}_f1"] == pytest.approx(report[label]["f1-score"])
-        assert out[f"label_{label}_support"] == report[label]["support"]
-    for average in ("micro", "macro", "weighted"):
-        assert out[f"{average}_recall"] == pytest.approx(report[f"{average} avg"]["recall"])
+        assert out[f"strict_label_{label}_f1"] == pytest.approx(report[label]["f1-score"])
+        assert out[f"strict_label_{label}_support"] == report[label]["support"]
+    for prefix, average in (("strict", "micro"), ("strict_macro", "macro"), ("strict_weighted", "weighted")):
+        assert out[f"{prefix}_recall"] == pytest.approx(report[f"{average} avg"]["recall"])
+    assert not any(key.startswith(("micro_", "macro_", "weighted_", "label_")) for key in out)
+    assert out["f1"] == out["char_f1"]  # the bare keys are the soft match, as in ecr_hf.span_metrics
 
 
 def test_span_metrics_reuses_the_core_on_the_same_spans(span_metrics):
@@ -421,7 +423,7 @@ def test_span_metrics_reuses_the_core_on_the_same_spans(span_metrics):
     tokens = token_scores(refs, preds, texts=texts)
     semeval = semeval_scores(refs, preds)
     for key in ("precision", "recall", "f1"):
-        assert out[f"char_{key}"] == chars[key] and out[f"char_typed_{key}"] == typed_chars[key]
+        assert out[key] == out[f"char_{key}"] == chars[key] and out[f"char_typed_{key}"] == typed_chars[key]
         assert out[f"token_{key}"] == tokens[key]
         for schema in ("strict", "exact", "partial", "ent_type"):
             assert out[f"semeval_{schema}_{key}"] == semeval[schema][key]
@@ -440,8 +442,8 @@ def test_span_metrics_input_forms_agree(span_metrics, form):
     preds, refs = FORMS[form]
     out = span_metrics.compute(predictions=preds, references=refs)
     gold, pred = hand_spans(form)
-    assert out["char_recall"] == pytest.approx(11 / 15)
-    assert out["f1"] == pytest.approx(semeval_scores(gold, pred)["strict"]["f1"])
+    assert out["char_recall"] == out["recall"] == pytest.approx(11 / 15)
+    assert out["strict_f1"] == pytest.approx(semeval_scores(gold, pred)["strict"]["f1"])
 
 
 def test_span_metrics_min_overlap_and_semeval_labels_reach_the_semeval_keys(span_metrics):

@@ -11,7 +11,7 @@ import pytest
 
 from ecr_hf.leaderboard import cross_validate
 from ecr_hf.scoring import span_metrics
-from ecr_hf.scoring import semeval_scores
+from ecr_hf.scoring import classification_report
 from ecr_hf.utils import OutputExistsError
 from ecr_hf.scoring import (BootstrapResult, DocumentCounts, bootstrap, compare_to_best, document_counts,
                                  load_counts, paired_test, save_counts)
@@ -109,14 +109,16 @@ def test_estimates_are_span_metrics(typed, score_p):
         assert value == pytest.approx(expected[key], abs=1e-12), key
 
 
-def test_strict_counts_follow_the_one_to_one_matching():
+def test_strict_counts_are_seqeval_strict_over_span_sets():
     gold = [[(0, 5, "X"), (0, 5, "X"), (7, 9, "Y")], [(1, 4, "X")], []]
     pred = [[(0, 5, "X"), (0, 5, "X"), (0, 5, "X"), (7, 9, "X")], [(1, 4, "X"), (1, 3, "X")], [(0, 1, "Y")]]
     counts = document_counts(gold, pred)
     column = counts.columns.index("strict_correct")
-    assert counts.counts[:, column].tolist() == [2.0, 1.0, 0.0]  # a duplicate prediction matches once
-    strict = semeval_scores(gold, pred)["strict"]
-    assert counts.estimate()["strict_f1"] == pytest.approx(strict["f1"], abs=1e-12)
+    assert counts.counts[:, column].tolist() == [1.0, 1.0, 0.0]  # a span listed twice counts once, as in seqeval
+    micro = classification_report(gold, pred)["micro avg"]
+    estimate = counts.estimate()
+    assert (estimate["strict_precision"], estimate["strict_recall"]) == (micro["precision"], micro["recall"])
+    assert estimate["strict_f1"] == pytest.approx(micro["f1-score"], abs=1e-12) == span_metrics(gold, pred)["strict_f1"]
 
 
 @pytest.mark.parametrize("typed", [False, True])

@@ -1,11 +1,12 @@
 """The flat metric keys that every ecr-hf training and evaluation path logs.
 
-The token-classification trainer, the instruction-tuning evaluation and the CLI all score through
-:func:`span_metrics`, so their numbers and key names are the same: ``precision``/``recall``/``f1``
+The token-classification trainer, the instruction-tuning evaluation and the leaderboard results all
+score through :func:`span_metrics`, so their numbers and key names are the same: ``precision``/``recall``/``f1``
 (weighted soft match at ``score_p``), ``p{p}_*`` for the p sweep, ``marker_*``, ``case_*``,
 ``len_{bin}_*``, ``label_{name}_*``, ``char_*`` (character level, = p 1 untyped) and ``strict_*``
-(exact span and label match, as seqeval's strict mode). With ``empty_spans="drop"`` the counts
-``gold_empty_dropped`` / ``pred_empty_dropped`` are added.
+(exact span and label match, as seqeval's strict mode: a span listed twice counts once). With
+``empty_spans="drop"`` the counts ``gold_empty_dropped`` / ``pred_empty_dropped`` are added. Every
+key means what the README's "Score keys" table says, in every entry point that returns it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .semeval import semeval_arrays
+from .report import strict_counts
+from .semeval import _prf
 from .soft_match import (DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, check_p, check_p_values, flatten_scores,
                          score_arrays)
 from ..spans.span import pair_arrays
@@ -53,7 +55,7 @@ def span_metrics(
         gold, pred, n_docs, p_values=[1.0], length_bins=None, zero_division=zero_division)["p"][1.0]
     for key in ("precision", "recall", "f1"):
         flat[f"char_{key}"] = float(untyped_p1[key])
-    strict = semeval_arrays(gold, pred, zero_division=zero_division)["strict"]
-    for key in ("precision", "recall", "f1"):
-        flat[f"strict_{key}"] = float(strict[key])
+    correct, n_gold, n_pred = (float(c.sum()) for c in strict_counts(gold, pred, n_docs))
+    for key, value in zip(("precision", "recall", "f1"), _prf(correct, n_gold, n_pred, zero_division)):
+        flat[f"strict_{key}"] = value
     return flat

@@ -17,8 +17,10 @@ A call gives ``predictions`` and ``references`` in one of these forms, one item 
 
 The form is detected from the first non-empty document of each side; every document is then
 checked against it, so a batch mixing forms, or predictions in another form than references, is a
-clear ``ValueError``. :class:`SpanMetricMixin` gives the modules the same checks on every path and a
-single-process ``compute`` that skips ``evaluate``'s Arrow round trip.
+clear ``ValueError``. :class:`SpanMetricMixin` gives the modules the same checks on every path, a
+single-process ``compute`` that skips ``evaluate``'s Arrow round trip, and the options every module
+shares (``texts``, ``scheme``/``mode``/``suffix``, ``decode``, ``zero_division``, ``empty_spans``),
+documented once here (:data:`INPUT_ARGS`, :data:`SHARED_ARGS`, :data:`SHARED_RETURNS`).
 
 Lone surrogates (``"\\ud800"``, a valid JSON escape) are fine in ``compute(predictions=...,
 references=...)``: offsets are code points and nothing is encoded. ``add`` and ``add_batch`` store
@@ -30,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain, repeat
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -41,8 +43,51 @@ from ..spans.formats import MarkerError, detect_scheme, parse_marked
 from .report import bio_to_spans
 from ..spans.span import OFFSET_LIMIT, Span, SpanError, check_texts
 
+if TYPE_CHECKING:
+    import evaluate
+
 __all__ = ["FEATURES", "INPUT_FEATURES", "SpanDocuments", "detect_form", "check_inputs", "to_span_documents",
-           "SpanMetricMixin"]
+           "SpanMetricMixin", "CITATION", "INPUT_ARGS", "SHARED_ARGS", "SHARED_RETURNS", "metric_info"]
+
+# What the modules' docstrings share: each module's _KWARGS_DESCRIPTION puts its own options around these.
+CITATION = """\
+@article{tsukiji2026eccr,
+    title = {Evaluating Encoder and Decoder Models for Extended Clinical Concept Recognition in Japanese
+             Clinical Texts: Comparative Study With Weighted Soft Matching},
+    author = {Tsukiji, Yuya and Kataoka, Satoshi and Itokazu, Masafumi and Nagai, Ryozo and Imai, Takeshi},
+    journal = {Journal of Medical Internet Research},
+    volume = {28},
+    pages = {e78681},
+    year = {2026},
+    doi = {10.2196/78681},
+}
+"""
+INPUT_ARGS = """\
+    predictions: one item per document, in one of these input forms (the same for both arguments):
+        span lists `[{"start": int, "end": int, "label": str}, ...]` (half-open character offsets;
+        `label` optional), `@@...##` marked strings, lists of tag strings (`"O"`, `"B-X"`, `"I-X"`, one
+        per character, word or token) or lists of 0/1 character labels.
+    references: the gold standard, same form and number of documents. Marked references carry the
+        source text; a marked prediction that does not reproduce it is decoded onto it.
+"""
+SHARED_ARGS = """\
+    zero_division (float): value of a ratio with a zero denominator, in [0, 1] or nan. Default 0.0.
+    empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
+        out of every score and counted in `gold_empty_dropped` / `pred_empty_dropped`.
+    scheme (str), mode (str), suffix (bool): how tag strings are read (seqeval's names): mode "default"
+        (conlleval rules, the default) or "strict" with scheme "IOB2" (default), "IOB1", "IOE1", "IOE2",
+        "IOBES", "BILOU" or "auto" (detected from the references); suffix=True for "PER-B" tags.
+    decode (bool): marked strings only: None (default) decodes the predictions when one does not
+        reproduce its reference text, True always decodes, False never (a mismatch raises).
+"""
+SHARED_RETURNS = """\
+    n_documents, n_gold, n_pred, gold_chars, pred_chars, gold_merged, pred_merged: counts of the soft
+        match (overlapping spans on one side are merged into their union first, and counted here).
+    gold_empty_dropped, pred_empty_dropped: with empty_spans="drop", the empty spans left out.
+    faithfulness_*: when marked predictions were decoded: exact_match_rate, mean_similarity,
+        mean_edit_distance, mean_length_difference (over mismatches), n_exact, n_documents,
+        n_spans_found, n_spans_dropped, n_spans_adjusted, n_capped.
+"""
 
 _SPAN = {"start": Value("int64"), "end": Value("int64"), "label": Value("string")}
 FEATURES: dict[str, Features] = {
@@ -346,6 +391,16 @@ def _storable(docs: Sequence[Any], form: str, side: str) -> Sequence[Any]:
     return docs
 
 
+def metric_info(description: str, kwargs_description: str, citation: str = CITATION,
+                reference_urls: Sequence[str] = ("https://doi.org/10.2196/78681",)) -> "evaluate.MetricInfo":
+    """The ``MetricInfo`` of an ecr-hf module: every one takes the same input forms."""
+    import evaluate  # here, not at the top: only the module scripts need it, and they have loaded it
+
+    return evaluate.MetricInfo(description=description, citation=citation, inputs_description=kwargs_description,
+                               features=INPUT_FEATURES, homepage="https://doi.org/10.2196/78681",
+                               reference_urls=list(reference_urls))
+
+
 class SpanMetricMixin:
     """Input handling of the ecr-hf ``evaluate`` modules; mix in before ``evaluate.Metric``.
 
@@ -353,7 +408,8 @@ class SpanMetricMixin:
     Arrow features alone would cast ``3.5`` to ``3`` or ``5`` to ``"5"`` silently). A
     single-process ``compute`` given both inputs, with nothing added before, calls ``_compute``
     directly; ``add``, ``add_batch`` and distributed runs keep ``evaluate``'s own storage, and read
-    it back as Arrow.
+    it back as Arrow. ``_compute`` reads the shared options (:data:`SHARED_ARGS`, ``texts``) and hands
+    the span documents to the module's ``_score(docs, zero_division=..., empty_spans=..., **own_options)``.
     """
 
     def __init__(self, *args, **kwargs):
@@ -388,6 +444,13 @@ class SpanMetricMixin:
         [prediction], [reference] = (_storable([doc], form, side) for doc, side in
                                      ((prediction, "prediction"), (reference, "reference")))
         return super().add(prediction=prediction, reference=reference, **kwargs)
+
+    def _compute(self, predictions, references, *, texts=None, scheme="IOB2", mode="default", suffix=False,
+                 decode=None, zero_division=0.0, empty_spans="error", **options):
+        docs = to_span_documents(predictions, references, texts=texts, scheme=scheme, mode=mode, suffix=suffix,
+                                 decode=decode)
+        scores = self._score(docs, zero_division=zero_division, empty_spans=empty_spans, **options)
+        return {**scores, **docs.faithfulness}
 
     def _infer_feature_from_batch(self, batch):
         return FEATURES[detect_form(batch["predictions"], batch["references"])]

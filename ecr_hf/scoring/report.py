@@ -30,7 +30,7 @@ import numpy as np
 
 from ..spans.formats import SCHEMES, bio_to_spans, chunk_arrays, detect_scheme
 from .semeval import UNTYPED, _check_zero_division, _prf
-from ..spans.span import pair_arrays
+from ..spans.span import SpanArrays, pair_arrays
 
 __all__ = ["SCHEMES", "bio_to_spans", "detect_scheme", "classification_report",  # the first three: formats
            "seqeval_scores", "precision_recall_fscore_support", "accuracy_score", "UndefinedMetricWarning"]
@@ -44,6 +44,25 @@ def _format(rows: dict[str, dict[str, Any]], digits: int) -> str:
             for n, r in rows.items()]
     n_labels = len(rows) - 3
     return "\n".join([head, "", *body[:n_labels], "", *body[n_labels:], ""])
+
+
+def _strict_sets(gold: SpanArrays, pred: SpanArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ``(doc, start, end, label)`` rows of each side and the rows on both: spans are sets."""
+    g_keys, p_keys = (np.unique(np.stack([s.doc, s.start, s.end, s.label], axis=1), axis=0) for s in (gold, pred))
+    both, seen = np.unique(np.concatenate([g_keys, p_keys]), axis=0, return_counts=True)
+    return g_keys, p_keys, both[seen == 2]
+
+
+def strict_counts(gold: SpanArrays, pred: SpanArrays, n_documents: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per document: strict matches, distinct gold spans and distinct predicted spans (float arrays).
+
+    Their sums give the ``strict_*`` scores of :func:`ecr_hf.scoring.span_metrics`, equal to the
+    ``micro avg`` of :func:`classification_report` (seqeval's strict ``overall_*``); per document they
+    are what :mod:`ecr_hf.scoring.significance` resamples. ``gold`` and ``pred`` come from
+    :func:`~ecr_hf.spans.pair_arrays` (one label set).
+    """
+    g_keys, p_keys, hits = _strict_sets(gold, pred)
+    return tuple(np.bincount(keys[:, 0], minlength=n_documents).astype(np.float64) for keys in (hits, g_keys, p_keys))
 
 
 def classification_report(
@@ -91,13 +110,11 @@ def classification_report(
     """
     zero_division = _check_zero_division(zero_division)
     gold, pred = pair_arrays(references, predictions, empty_spans=empty_spans)
-    g_keys = np.unique(np.stack([gold.doc, gold.start, gold.end, gold.label], axis=1), axis=0)
-    p_keys = np.unique(np.stack([pred.doc, pred.start, pred.end, pred.label], axis=1), axis=0)
-    both, seen = np.unique(np.concatenate([g_keys, p_keys]), axis=0, return_counts=True)
+    g_keys, p_keys, hits = _strict_sets(gold, pred)
     n = len(gold.labels) + 1  # slot 0 is the unlabelled "_"
     true_sum = np.bincount(g_keys[:, 3] + 1, minlength=n)
     pred_sum = np.bincount(p_keys[:, 3] + 1, minlength=n)
-    tp_sum = np.bincount(both[seen == 2, 3] + 1, minlength=n)
+    tp_sum = np.bincount(hits[:, 3] + 1, minlength=n)
     names = [UNTYPED, *gold.labels]
     present = sorted((names[k], k) for k in range(n) if true_sum[k] or pred_sum[k])
 

@@ -2,7 +2,8 @@
 
 Every score here is a ratio of sums over documents: weighted soft match precision at ``p`` is
 ``Σ_docs precision_tp / Σ_docs pred_chars``, recall ``Σ recall_tp / Σ gold_chars`` (see
-:func:`ecr_hf.scoring.per_document_counts`), strict precision ``Σ correct / Σ n_pred``. So each
+:func:`ecr_hf.scoring.per_document_counts`), strict precision ``Σ correct / Σ n_pred`` (distinct spans,
+:func:`ecr_hf.scoring.report.strict_counts`). So each
 system is scored once, into a ``(n_documents, n_columns)`` table of per-document counts
 (:class:`DocumentCounts`), and a resample of documents is a weight vector over its rows: ``R``
 resamples are one ``(R, n_documents) @ (n_documents, n_columns)`` product, not ``R`` re-scorings.
@@ -43,9 +44,10 @@ from typing import Any
 import numpy as np
 
 from ..utils.outputs import atomic_write_text
+from .report import strict_counts
 from .semeval import _check_zero_division
 from .soft_match import DEFAULT_P_VALUES, check_p, check_p_values, format_p, per_document_counts
-from ..spans.span import SpanArrays, pair_arrays
+from ..spans.span import pair_arrays
 
 __all__ = ["DocumentCounts", "ConfidenceInterval", "BootstrapResult", "PairedTestResult", "document_counts",
            "save_counts", "load_counts", "bootstrap", "paired_test", "compare_to_best"]
@@ -170,24 +172,6 @@ def _check_compatible(a: DocumentCounts, b: DocumentCounts) -> None:
                          "zero_division); compute both with the same ones")
 
 
-def _strict_correct(gold: SpanArrays, pred: SpanArrays, n_documents: int) -> np.ndarray:
-    """Per document, how many gold spans have a predicted span with the same offsets and label:
-    ``Σ min(#gold, #pred)`` over identical spans, the tier-3 pairs of the strict schema's optimal
-    one-to-one matching (:mod:`ecr_hf.scoring.semeval`)."""
-    if not len(gold) or not len(pred):
-        return np.zeros(n_documents)
-    keys = np.stack([np.concatenate([x, y]) for x, y in ((gold.doc, pred.doc), (gold.start, pred.start),
-                                                           (gold.end, pred.end), (gold.label, pred.label))])
-    is_pred = np.r_[np.zeros(len(gold)), np.ones(len(pred))]
-    order = np.lexsort(keys[::-1])
-    keys, is_pred = keys[:, order], is_pred[order]
-    new = np.r_[True, np.any(keys[:, 1:] != keys[:, :-1], axis=0)]
-    group = np.cumsum(new) - 1
-    n_pred = np.bincount(group, weights=is_pred)
-    n_gold = np.bincount(group) - n_pred
-    return np.bincount(keys[0, new], weights=np.minimum(n_gold, n_pred), minlength=n_documents)
-
-
 def document_counts(
     references: Sequence[Iterable[Any] | None],
     predictions: Sequence[Iterable[Any] | None],
@@ -214,13 +198,13 @@ def document_counts(
     soft = per_document_counts(gold, pred, n, p_values=p_values, typed=typed)
     char = soft if not typed else per_document_counts(gold, pred, n, p_values=[1.0])
     at_1 = 0 if typed else p_values.index(1.0)
+    strict = strict_counts(gold, pred, n)
     columns = [*(f"p{format_p(p)}_precision_tp" for p in p_values), *(f"p{format_p(p)}_recall_tp" for p in p_values),
                "pred_chars", "gold_chars", "char_precision_tp", "char_recall_tp", "char_pred_chars",
                "char_gold_chars", "strict_correct", "n_pred", "n_gold"]
     counts = np.column_stack([soft["precision_tp"], soft["recall_tp"], soft["pred_chars"], soft["gold_chars"],
                               char["precision_tp"][:, at_1], char["recall_tp"][:, at_1],
-                              char["pred_chars"], char["gold_chars"], _strict_correct(gold, pred, n),
-                              np.bincount(pred.doc, minlength=n), np.bincount(gold.doc, minlength=n)])
+                              char["pred_chars"], char["gold_chars"], strict[0], strict[2], strict[1]])
     names = {f"p{format_p(p)}_": (f"p{format_p(p)}_precision_tp", "pred_chars", f"p{format_p(p)}_recall_tp",
                                   "gold_chars") for p in p_values}
     names = {"": names[f"p{format_p(p_values[0])}_"], **names,

@@ -4,28 +4,16 @@ import evaluate
 import numpy as np
 import pyarrow as pa
 
-from ecr_hf.scoring import metric_inputs
-from ecr_hf.scoring import classification_report, seqeval_scores
-from ecr_hf.scoring import SCHEMAS, semeval_scores
-from ecr_hf.spans import pair_arrays
-from ecr_hf.scoring import flatten_scores, soft_match_scores
-from ecr_hf.scoring import token_scores
+from ecr_hf.scoring import (SCHEMAS, classification_report, flatten_scores, metric_inputs, seqeval_scores,
+                            semeval_scores, soft_match_scores, token_scores)
 
 _METRICS = ("precision", "recall", "f1")
 _REPORT = ("precision", "recall", "f1-score")  # the same, in classification_report's names
 _CONFIGS = ("default", "seqeval")
+_COUNTS = ("n_documents", "n_gold", "n_pred", "gold_chars", "pred_chars", "gold_merged", "pred_merged",
+           "gold_empty_dropped", "pred_empty_dropped")
 
-_CITATION = """\
-@article{tsukiji2026eccr,
-    title = {Evaluating Encoder and Decoder Models for Extended Clinical Concept Recognition in Japanese
-             Clinical Texts: Comparative Study With Weighted Soft Matching},
-    author = {Tsukiji, Yuya and Kataoka, Satoshi and Itokazu, Masafumi and Nagai, Ryozo and Imai, Takeshi},
-    journal = {Journal of Medical Internet Research},
-    volume = {28},
-    pages = {e78681},
-    year = {2026},
-    doi = {10.2196/78681},
-}
+_CITATION = metric_inputs.CITATION + """\
 @inproceedings{segura-bedmar-etal-2013-semeval,
     title = {{S}em{E}val-2013 Task 9: Extraction of Drug-Drug Interactions from Biomedical Texts},
     author = {Segura-Bedmar, Isabel and Mart{\\'i}nez, Paloma and Herrero-Zazo, Mar{\\'i}a},
@@ -38,29 +26,22 @@ _CITATION = """\
 _DESCRIPTION = """\
 The conventional scores of concept and entity recognition, computed from one set of character spans
 so that they can be read side by side with weighted soft matching (Tsukiji et al., JMIR 2026):
-entity-level strict precision/recall/F1 with a per-label report and micro, macro and weighted
-averages (seqeval's classification_report, mode="strict"); character-level precision/recall/F1
-(weighted soft matching at p = 1), untyped and typed; token-level precision/recall/F1; and the
-SemEval-2013 task 9.1 schemas strict, exact, partial and ent_type with their COR/INC/PAR/MIS/SPU
-counts, from an order-independent one-to-one matching.
+character-level precision/recall/F1 (weighted soft matching at p = 1), untyped and typed;
+token-level precision/recall/F1; entity-level strict precision/recall/F1 with a per-label report and
+macro and weighted averages (seqeval's classification_report, mode="strict"); and the SemEval-2013
+task 9.1 schemas strict, exact, partial and ent_type with their COR/INC/PAR/MIS/SPU counts, from an
+order-independent one-to-one matching. The keys mean what they mean everywhere in ecr-hf: `f1` is
+the weighted soft match (here at p = 1, untyped), `strict_f1` the exact-match entity F1.
 
 The "seqeval" configuration (evaluate.load("span_metrics", "seqeval")) is a drop-in for
 evaluate.load("seqeval"): tag sequences in, the seqeval module's output and numbers out.
 """
 
 _KWARGS_DESCRIPTION = """
-Computes entity-level, character-level, token-level and SemEval span scores.
+Computes character-level, token-level, entity-level strict and SemEval span scores.
 
 Args:
-    predictions: one item per document, in one of these input forms (the same for both arguments):
-        span lists `[{"start": int, "end": int, "label": str}, ...]` (half-open character offsets;
-        `label` optional), `@@...##` marked strings, lists of tag strings (`"O"`, `"B-X"`, `"I-X"`, one
-        per character, word or token) or lists of 0/1 character labels.
-    references: the gold standard, same form and number of documents. Marked references carry the
-        source text; a marked prediction that does not reproduce it is decoded onto it.
-    zero_division (float): value of a ratio with a zero denominator, in [0, 1] or nan. Default 0.0.
-    empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
-        out of every score and counted in `gold_empty_dropped` / `pred_empty_dropped`.
+""" + metric_inputs.INPUT_ARGS + """\
     min_overlap (float): SemEval keys only: a gold and a predicted span can be paired only if the
         prediction covers at least this fraction of the gold span (nervaluate's min_overlap_percentage
         / 100). Default 0.0: any overlap of one character.
@@ -71,31 +52,26 @@ Args:
         split on whitespace they give the tokens of the token_* scores.
     token_offsets (list of list of (start, end)): span lists or marked strings: the character offsets
         of each document's tokens (e.g. a fast tokenizer's offset mapping), for the token_* scores.
-    scheme (str), mode (str), suffix (bool): how tag strings are read (seqeval's names): mode "default"
-        (conlleval rules, the default) or "strict" with scheme "IOB2" (default), "IOB1", "IOE1", "IOE2",
-        "IOBES", "BILOU" or "auto" (detected from the references); suffix=True for "PER-B" tags.
-    decode (bool): marked strings only: None (default) decodes the predictions when one does not
-        reproduce its reference text, True always decodes, False never (a mismatch raises).
-
+""" + metric_inputs.SHARED_ARGS + """
 Returns:
-    A flat dict of floats:
-    precision, recall, f1: entity-level strict scores (same start, end and label), micro-averaged,
-        as seqeval's overall_* with mode="strict".
-    micro_*, macro_*, weighted_* (precision, recall, f1): the averages of the per-label report.
-    label_{label}_precision / _recall / _f1 / _support: per label ("_" for unlabelled spans).
+    A flat dict of floats, named as in ecr-hf's one table of score keys (README, "Score keys"):
+    precision, recall, f1: weighted soft matching at p = 1, labels ignored: the `f1` of
+        ecr_hf.span_metrics and of the weighted_soft_match module (equal to char_*).
     char_precision, char_recall, char_f1: character-level scores (labels ignored);
         char_typed_*: the same where the labels agree.
     token_precision, token_recall, token_f1 and token_typed_*: token-level scores (a token is
         positive when it overlaps a span). Tokens are the units of label sequences, whitespace
         tokens of marked texts or of `texts`, or `token_offsets`; absent for span lists without
         either.
+    strict_precision, strict_recall, strict_f1: entity-level strict scores (same start, end and
+        label), micro-averaged: seqeval's overall_* with mode="strict" (a span listed twice counts once).
+    strict_macro_*, strict_weighted_* (precision, recall, f1): the macro and support-weighted averages
+        of the per-label report.
+    strict_label_{label}_precision / _recall / _f1 / _support: per label ("_" for unlabelled spans).
     semeval_{schema}_precision / _recall / _f1 and the counts semeval_{schema}_correct /
         _incorrect / _partial / _missed / _spurious / _possible / _actual, for the schemas strict,
         exact, partial and ent_type.
-    n_documents, n_gold, n_pred: counts.
-    gold_empty_dropped, pred_empty_dropped: with empty_spans="drop", the empty spans left out.
-    faithfulness_*: when marked predictions were decoded (see weighted_soft_match).
-
+""" + metric_inputs.SHARED_RETURNS + """
 Examples:
 
     >>> import evaluate
@@ -104,17 +80,17 @@ Examples:
     >>> predictions = [[{"start": 0, "end": 5, "label": "PER"}, {"start": 10, "end": 13, "label": "LOC"},
     ...                 {"start": 20, "end": 25, "label": "ORG"}]]
     >>> results = metric.compute(predictions=predictions, references=references)
-    >>> round(results["precision"], 4), results["recall"], results["label_PER_f1"]
+    >>> round(results["strict_precision"], 4), results["strict_recall"], results["strict_label_PER_f1"]
     (0.3333, 0.5, 1.0)
     >>> results["semeval_partial_correct"], results["semeval_partial_partial"], results["semeval_partial_f1"]
     (1.0, 1.0, 0.6)
-    >>> round(results["char_precision"], 4), results["char_recall"]
-    (0.6154, 0.8)
+    >>> round(results["precision"], 4), results["recall"], results["f1"] == results["char_f1"]
+    (0.6154, 0.8, True)
 
     Word tags (the unit is the word, so character and token scores count words):
 
     >>> results = metric.compute(predictions=[["B-D", "I-D", "O", "O"]], references=[["B-D", "I-D", "I-D", "O"]])
-    >>> results["f1"], results["semeval_exact_incorrect"], round(results["token_recall"], 4)
+    >>> results["strict_f1"], results["semeval_exact_incorrect"], round(results["token_recall"], 4)
     (0.0, 1.0, 0.6667)
 
 Configuration "seqeval": a drop-in for evaluate.load("seqeval"), with its arguments and output.
@@ -150,14 +126,8 @@ class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
     def _info(self):
         if self.config_name not in _CONFIGS:
             raise ValueError(f"unknown span_metrics configuration {self.config_name!r}; choose one of {list(_CONFIGS)}")
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=metric_inputs.INPUT_FEATURES,
-            homepage="https://doi.org/10.2196/78681",
-            reference_urls=["https://doi.org/10.2196/78681", "https://aclanthology.org/S13-2056"],
-        )
+        return metric_inputs.metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION, _CITATION,
+                                         ["https://doi.org/10.2196/78681", "https://aclanthology.org/S13-2056"])
 
     def _check_form(self, predictions, references):
         """The seqeval configuration takes tag sequences only (what evaluate's seqeval module takes)."""
@@ -185,59 +155,36 @@ class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
                 predictions, references = predictions.to_pylist(), references.to_pylist()
             self._check_form(predictions, references)
             return seqeval_scores(references, predictions, **kwargs)
-        return _span_metrics(predictions, references, **kwargs)
+        return super()._compute(predictions, references, **kwargs)
 
+    def _score(self, docs, *, zero_division, empty_spans, token_offsets=None, min_overlap=0.0, semeval_labels=None):
+        refs, preds = docs.references, docs.predictions
+        soft = {typed: flatten_scores(soft_match_scores(refs, preds, p_values=[1.0], typed=typed, texts=docs.texts,
+                                                        length_bins=None, zero_division=zero_division,
+                                                        empty_spans=empty_spans)) for typed in (False, True)}
+        out = {key: soft[False][key] for key in _METRICS}  # f1 means here what it means in ecr_hf.span_metrics
+        for prefix, typed in (("char", False), ("char_typed", True)):
+            out.update({f"{prefix}_{key}": soft[typed][key] for key in _METRICS})
 
-def _span_metrics(
-    predictions,
-    references,
-    zero_division=0.0,
-    texts=None,
-    token_offsets=None,
-    scheme="IOB2",
-    mode="default",
-    suffix=False,
-    decode=None,
-    empty_spans="error",
-    min_overlap=0.0,
-    semeval_labels=None,
-):
-    docs = metric_inputs.to_span_documents(
-        predictions, references, texts=texts, scheme=scheme, mode=mode, suffix=suffix, decode=decode
-    )
-    refs, preds = docs.references, docs.predictions
-    report = classification_report(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
-    out = {key: report["micro avg"][name] for key, name in zip(("precision", "recall", "f1"), _REPORT)}
-    for average in ("micro", "macro", "weighted"):
-        out.update({f"{average}_{key}": report[f"{average} avg"][name] for key, name in zip(_METRICS, _REPORT)})
-    for label, row in report.items():
-        if not label.endswith(" avg"):
-            out.update({f"label_{label}_{key}": row[name] for key, name in zip(_METRICS, _REPORT)})
-            out[f"label_{label}_support"] = row["support"]
+        if docs.units is not None:  # label sequences: every unit is a token
+            token_offsets = [np.stack([np.arange(n), np.arange(1, n + 1)], axis=1) for n in docs.units]
+        if token_offsets is not None or docs.texts is not None:
+            for prefix, typed in (("token", False), ("token_typed", True)):
+                tokens = token_scores(refs, preds, token_offsets=token_offsets, texts=docs.texts, typed=typed,
+                                      zero_division=zero_division, empty_spans=empty_spans)
+                out.update({f"{prefix}_{key}": tokens[key] for key in _METRICS})
 
-    for prefix, typed in (("char", False), ("char_typed", True)):
-        chars = flatten_scores(soft_match_scores(refs, preds, p_values=[1.0], typed=typed, texts=docs.texts,
-                                                 length_bins=None, zero_division=zero_division,
-                                                 empty_spans=empty_spans))
-        out.update({f"{prefix}_{key}": chars[key] for key in _METRICS})
-    out.update({key: chars[key] for key in ("gold_empty_dropped", "pred_empty_dropped") if key in chars})
+        report = classification_report(refs, preds, zero_division=zero_division, empty_spans=empty_spans)
+        for prefix, average in (("strict", "micro"), ("strict_macro", "macro"), ("strict_weighted", "weighted")):
+            out.update({f"{prefix}_{key}": report[f"{average} avg"][name] for key, name in zip(_METRICS, _REPORT)})
+        for label, row in report.items():
+            if not label.endswith(" avg"):
+                out.update({f"strict_label_{label}_{key}": row[name] for key, name in zip(_METRICS, _REPORT)})
+                out[f"strict_label_{label}_support"] = row["support"]
 
-    if docs.units is not None:  # label sequences: every unit is a token
-        token_offsets = [np.stack([np.arange(n), np.arange(1, n + 1)], axis=1) for n in docs.units]
-    if token_offsets is not None or docs.texts is not None:
-        for prefix, typed in (("token", False), ("token_typed", True)):
-            tokens = token_scores(refs, preds, token_offsets=token_offsets, texts=docs.texts, typed=typed,
-                                  zero_division=zero_division, empty_spans=empty_spans)
-            out.update({f"{prefix}_{key}": tokens[key] for key in _METRICS})
-
-    semeval = semeval_scores(refs, preds, zero_division=zero_division, empty_spans=empty_spans,
-                             min_overlap=min_overlap, labels=semeval_labels)
-    for schema in SCHEMAS:
-        out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
-    n_gold, n_pred = semeval["strict"]["possible"], semeval["strict"]["actual"]
-    if semeval_labels is not None:  # n_gold / n_pred count every span, as without the filter
-        gold, pred = pair_arrays(refs, preds, empty_spans=empty_spans)
-        n_gold, n_pred = len(gold), len(pred)
-    out.update(n_documents=len(refs), n_gold=n_gold, n_pred=n_pred)
-    return {**{key: float(value) for key, value in out.items()}, **docs.faithfulness}
-
+        semeval = semeval_scores(refs, preds, zero_division=zero_division, empty_spans=empty_spans,
+                                 min_overlap=min_overlap, labels=semeval_labels)
+        for schema in SCHEMAS:
+            out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
+        out.update({key: soft[False][key] for key in _COUNTS if key in soft[False]})
+        return {key: float(value) for key, value in out.items()}

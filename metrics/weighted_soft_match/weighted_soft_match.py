@@ -4,21 +4,7 @@ import evaluate
 
 from ecr_hf.scoring import metric_inputs
 from ecr_hf.scoring import (DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES, check_p, check_p_values, flatten_scores,
-                               soft_match_scores)
-
-
-_CITATION = """\
-@article{tsukiji2026eccr,
-    title = {Evaluating Encoder and Decoder Models for Extended Clinical Concept Recognition in Japanese
-             Clinical Texts: Comparative Study With Weighted Soft Matching},
-    author = {Tsukiji, Yuya and Kataoka, Satoshi and Itokazu, Masafumi and Nagai, Ryozo and Imai, Takeshi},
-    journal = {Journal of Medical Internet Research},
-    volume = {28},
-    pages = {e78681},
-    year = {2026},
-    doi = {10.2196/78681},
-}
-"""
+                            soft_match_scores)
 
 _DESCRIPTION = """\
 Weighted soft matching (Tsukiji et al., JMIR 2026) scores extracted character spans against gold
@@ -35,12 +21,7 @@ _KWARGS_DESCRIPTION = """
 Computes weighted soft matching scores of predicted spans against reference spans.
 
 Args:
-    predictions: one item per document, in one of these input forms (the same for both arguments):
-        span lists `[{"start": int, "end": int, "label": str}, ...]` (half-open character offsets;
-        `label` optional), `@@...##` marked strings, lists of tag strings (`"O"`, `"B-X"`, `"I-X"`, one
-        per character, word or token) or lists of 0/1 character labels.
-    references: the gold standard, same form and number of documents. Marked references carry the
-        source text; a marked prediction that does not reproduce it is decoded onto it.
+""" + metric_inputs.INPUT_ARGS + """\
     p (float): the fragmentation penalty of the main `precision`/`recall`/`f1`: a number >= 1, or
         float("inf") (each span scored by its best fragment). Default 1.0.
     p_values (list of float): penalties reported as `p{p}_*` keys (a list, each as `p`); `p` is
@@ -49,32 +30,19 @@ Args:
     length_bins (list of (lo, hi)): character-length bins for `len_{lo}-{hi}_*` keys: int pairs with
         1 <= lo <= hi, `hi` None for open-ended; any size (binning costs the number of bins).
         Default ((1, 2), (3, 6), (7, 10), (11, 20), (21, None)).
-    zero_division (float): value of a ratio with a zero denominator, in [0, 1] or nan. Default 0.0.
-    empty_spans (str): "error" (default): a span with start == end raises; "drop": such spans are left
-        out and counted in `gold_empty_dropped` / `pred_empty_dropped`.
     texts (list of str): span lists only: the documents' texts, to check that offsets fit them.
-    scheme (str), mode (str), suffix (bool): how tag strings are read (seqeval's names): mode "default"
-        (conlleval rules, the default) or "strict" with scheme "IOB2" (default), "IOB1", "IOE1", "IOE2",
-        "IOBES", "BILOU" or "auto" (detected from the references); suffix=True for "PER-B" tags.
-    decode (bool): marked strings only: None (default) decodes the predictions when one does not
-        reproduce its reference text, True always decodes, False never (a mismatch raises).
-
+""" + metric_inputs.SHARED_ARGS + """
 Returns:
-    A flat dict of floats:
+    A flat dict of floats, named as in ecr-hf's one table of score keys (README, "Score keys"):
     precision, recall, f1: weighted soft matching scores at `p`.
     marker_precision, marker_recall, marker_f1: the same, every span weighing the same.
     case_precision, case_recall, case_f1: per-document scores averaged over documents with spans.
     recall_tp, fn, precision_tp, fp: the soft character counts behind them.
     p{p}_precision, p{p}_recall, p{p}_f1 (and p{p}_marker_*): for every p computed, e.g. p1.5_f1.
     len_{bin}_precision / _recall / _f1 / _marker_* / _n_gold / _n_pred: per length bin, e.g. len_21+_recall.
-    label_{label}_precision / _recall / _f1 / _n_gold / _n_pred: per label.
-    n_documents, n_gold, n_pred, gold_chars, pred_chars, gold_merged, pred_merged: counts
-        (overlapping spans on one side are merged into their union first, and counted here).
-    gold_empty_dropped, pred_empty_dropped: with empty_spans="drop", the empty spans left out.
-    faithfulness_*: when marked predictions were decoded: exact_match_rate, mean_similarity,
-        mean_edit_distance, mean_length_difference (over mismatches), n_exact, n_documents,
-        n_spans_found, n_spans_dropped.
-
+    label_{label}_precision / _recall / _f1 / _n_gold / _n_pred: per label (recall over the label's
+        gold spans, precision over its predicted spans).
+""" + metric_inputs.SHARED_RETURNS + """
 Examples:
 
     A gold concept of 10 characters found in two fragments of 4:
@@ -111,44 +79,12 @@ Examples:
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class WeightedSoftMatch(metric_inputs.SpanMetricMixin, evaluate.Metric):
     def _info(self):
-        return evaluate.MetricInfo(
-            description=_DESCRIPTION,
-            citation=_CITATION,
-            inputs_description=_KWARGS_DESCRIPTION,
-            features=metric_inputs.INPUT_FEATURES,
-            homepage="https://doi.org/10.2196/78681",
-            reference_urls=["https://doi.org/10.2196/78681"],
-        )
+        return metric_inputs.metric_info(_DESCRIPTION, _KWARGS_DESCRIPTION)
 
-    def _compute(
-        self,
-        predictions,
-        references,
-        p=1.0,
-        p_values=DEFAULT_P_VALUES,
-        typed=False,
-        length_bins=DEFAULT_LENGTH_BINS,
-        zero_division=0.0,
-        texts=None,
-        scheme="IOB2",
-        mode="default",
-        suffix=False,
-        decode=None,
-        empty_spans="error",
-    ):
+    def _score(self, docs, *, zero_division, empty_spans, p=1.0, p_values=DEFAULT_P_VALUES, typed=False,
+               length_bins=DEFAULT_LENGTH_BINS):
         p = check_p(p)
-        p_values = [*check_p_values(p_values), p]
-        docs = metric_inputs.to_span_documents(
-            predictions, references, texts=texts, scheme=scheme, mode=mode, suffix=suffix, decode=decode
-        )
-        result = soft_match_scores(
-            docs.references,
-            docs.predictions,
-            p_values=p_values,
-            typed=typed,
-            texts=docs.texts,
-            length_bins=length_bins,
-            zero_division=zero_division,
-            empty_spans=empty_spans,
-        )
-        return {**flatten_scores(result, p), **docs.faithfulness}
+        result = soft_match_scores(docs.references, docs.predictions, p_values=[*check_p_values(p_values), p],
+                                   typed=typed, texts=docs.texts, length_bins=length_bins,
+                                   zero_division=zero_division, empty_spans=empty_spans)
+        return flatten_scores(result, p)
