@@ -24,6 +24,15 @@ Two further guarantees keep generation from painting itself into a corner:
 Ambiguity: a source that itself contains a marker string (or its first byte, e.g. ``"@"``) is
 handled by tracking every reading of the output at once, but the marked text then does not read
 back uniquely; :func:`ecr_hf.spans.spans_to_marked` refuses such sources for training data.
+
+Typed markers (``labels=``): every ``close_marker`` is followed by one label of the set, and nothing
+else (with ``label_required=False``, by a label or by nothing). The labels' bytes form a second trie,
+walked like the source. The output must read back under the decoder's rule (the label is the longest
+label that matches right after the marker): a reading that ends label ``L`` keeps walking the label
+trie on the bytes that follow, and dies if they complete a longer label (``Chem`` then copied
+``"ical"`` where ``Chemical`` is a label; or, with no label, copied text that starts with a label).
+Every label must be spellable with the vocabulary for the model to choose it; the budget counts the
+cheapest label that the source text after the span lets stand.
 """
 
 from __future__ import annotations
@@ -38,11 +47,14 @@ import torch
 from transformers import LogitsProcessor, PreTrainedTokenizerBase
 from transformers.utils import logging
 
+from ..spans.formats import check_labels
+
 logger = logging.get_logger(__name__)
 
 __all__ = ["token_bytes", "ByteVocabulary", "FaithfulMarkerLogitsProcessor"]
 
 _INF = 1 << 40
+_DEAD = 2 * _INF  # the cost of a reading that cannot be finished (above any budget, _INF included)
 _TERM = -1  # trie key holding the ids of the tokens that end at a node
 _BYTE_FALLBACK = re.compile(r"^<0x([0-9A-Fa-f]{2})>$")
 _SUPPORTED_DECODERS = {"ByteLevel", "Replace", "ByteFallback", "Fuse", "Strip", "Metaspace"}
@@ -209,6 +221,8 @@ _State = tuple[int, bool, bool, int, int]
 class _SourceMachine:
     """The faithful-output automaton of one source, over bytes."""
 
+    initial: tuple = (0, False, False, 0, 0)
+
     def __init__(self, source: str, vocab: ByteVocabulary, open_marker: bytes, close_marker: bytes):
         self.vocab = vocab
         self.src = source.encode("utf-8")
@@ -283,6 +297,10 @@ class _SourceMachine:
     def accepting(self, states: Iterable[_State]) -> bool:
         return any(s[0] == self.n and not s[1] and not s[3] for s in states)
 
+    def check_budget(self) -> int:
+        """Tokens needed to write the whole output from the start, EOS included."""
+        return self.cost(self.initial)
+
     def allowed(self, states: Iterable[_State], budget: float) -> np.ndarray:
         """Ids of the tokens that keep some reading faithful and finishable within ``budget`` tokens."""
         found, seen = [], set()
@@ -303,6 +321,194 @@ class _SourceMachine:
         return np.unique(np.concatenate(found)) if len(found) > 1 else found[0]
 
 
+class _LabelTrie:
+    """The labels' bytes as a trie of numbered nodes (0: the root), shared by the sources of a batch.
+
+    ``label_at[node]``: the label that ends there (``-1``: none); ``ends[node]``: a label may end
+    there (the root too when a label is optional); ``below[node]``: the labels through it, with the
+    fewest tokens that spell their rest from it.
+    """
+
+    def __init__(self, labels: Sequence[bytes], vocab: ByteVocabulary, required: bool):
+        self.labels = list(labels)
+        self.children: list[dict[int, int]] = [{}]
+        self.label_at, depth = [-1], [0]
+        paths = []
+        for k, raw in enumerate(self.labels):
+            node, path = 0, [0]
+            for b in raw:
+                child = self.children[node].get(b)
+                if child is None:
+                    child = len(self.children)
+                    self.children[node][b] = child
+                    self.children.append({})
+                    self.label_at.append(-1)
+                    depth.append(depth[node] + 1)
+                node = child
+                path.append(node)
+            self.label_at[node] = k
+            paths.append(path)
+        self.ends = [k >= 0 for k in self.label_at]
+        self.ends[0] = not required
+        self.required = required
+        self.tokens = [vocab.min_tokens(raw).tolist() for raw in self.labels]  # tokens[k][d]: spell raw[d:]
+        self.below: list[list[tuple[int, int]]] = [[] for _ in self.children]
+        for k, path in enumerate(paths):
+            for node in path:
+                self.below[node].append((k, self.tokens[k][depth[node]]))
+        self.node_of = [path[-1] for path in paths]
+
+    def clear(self, node: int, data: bytes, start: int) -> bool:
+        """Whether ``data[start:]`` after a label ending at ``node`` leaves it the longest label there
+        (the bytes complete no longer label)."""
+        children, label_at = self.children, self.label_at
+        for q in range(start, len(data)):  # at most the depth of the trie
+            node = children[node].get(data[q], -1)
+            if node < 0:
+                return True
+            if label_at[node] >= 0:
+                return False
+        return True
+
+
+class _TypedSourceMachine(_SourceMachine):
+    """The faithful typed-output automaton of one source: after ``close_marker``, a label of the trie.
+
+    A reading is ``(p, inside, has_char, mk, mi, shadow)``: as for untyped markers, with ``mk == 3``
+    meaning a label is being written (``mi``: its trie node), and ``shadow`` the label-trie node that
+    the bytes after the last label have walked to (``-1``: off the trie), so that a reading whose
+    following bytes complete a longer label than the one it ended dies.
+    """
+
+    initial = (0, False, False, 0, 0, -1)
+
+    def __init__(self, source: str, vocab: ByteVocabulary, open_marker: bytes, close_marker: bytes,
+                 trie: _LabelTrie):
+        super().__init__(source, vocab, open_marker, close_marker)
+        self.trie = trie
+        self._label_costs: dict[tuple[int, int], int] = {}
+        self._shadow_costs: dict[tuple[int, int], int] = {}
+        self._spell_costs: dict[tuple[int, int], int] = {}
+        self.end_label = self.label_cost(0, self.n)  # the label after a span closed at the end
+
+    def label_cost(self, node: int, p: int) -> int:
+        """Fewest tokens to finish a label from ``node`` with source byte ``p`` next, over the labels the
+        text after it lets stand (``_INF`` if none)."""
+        key = (node, p)
+        cost = self._label_costs.get(key)
+        if cost is None:
+            trie, cost = self.trie, _INF
+            if node == 0 and not trie.required and trie.clear(0, self.src, p):
+                cost = 0
+            for k, tokens in trie.below[node]:
+                if tokens < cost and trie.clear(trie.node_of[k], self.src, p):
+                    cost = tokens
+            self._label_costs[key] = cost
+        return cost
+
+    def _marker_clear(self, node: int, mi: int) -> bool:
+        """Whether writing ``open_marker[mi:]`` after bytes that walked the label trie to ``node`` completes
+        no label (a label never holds a whole marker, so the walk falls off by the marker's end)."""
+        children, label_at = self.trie.children, self.trie.label_at
+        for b in self.markers[1][mi:]:
+            node = children[node].get(b, -1)
+            if node < 0:
+                return True
+            if label_at[node] >= 0:
+                return False
+        return True
+
+    def _spell(self, p: int, q: int) -> int:
+        """Fewest tokens that spell ``src[p:q]`` (a few bytes: at most the depth of the label trie)."""
+        if p == q:
+            return 0
+        key = (p, q)
+        cost = self._spell_costs.get(key)
+        if cost is None:
+            cost = self._spell_costs[key] = int(self.vocab.min_tokens(self.src[p:q])[0])
+        return cost
+
+    def _shadow_cost(self, shadow: int, p: int) -> int:
+        """Tokens to finish from outside a span at ``p`` after bytes that walked the label trie to ``shadow``:
+        copy on while the bytes complete no longer label, then finish copying (once off the trie) or open
+        a span before they would; ``_DEAD`` if neither can be done."""
+        key = (shadow, p)
+        best = self._shadow_costs.get(key)
+        if best is not None:
+            return best
+        trie, n, src = self.trie, self.n, self.src
+        close = self.marker_cost[2][0] + self.end_label
+        best, node, q = _DEAD, shadow, p
+        while True:
+            if q < n and self.boundary[q] and self._marker_clear(node, 0):
+                best = min(best, self._spell(p, q) + self.marker_cost[1][0] + self.copy_cost[q] + close + 1)
+            if q == n:
+                best = min(best, self.copy_cost[p] + 1)
+                break
+            node = trie.children[node].get(src[q], -1)
+            if node < 0:
+                best = min(best, self.copy_cost[p] + 1)
+                break
+            if trie.label_at[node] >= 0:  # copying on would complete a longer label
+                break
+            q += 1
+        self._shadow_costs[key] = best
+        return best
+
+    def cost(self, s) -> int:
+        p, inside, has_char, mk, mi, shadow = s
+        close = self.marker_cost[2][0] + self.end_label
+        if shadow >= 0 and not mk:
+            return self._shadow_cost(shadow, p)
+        if shadow >= 0 and mk == 1 and not self._marker_clear(shadow, mi):
+            return _DEAD
+        if mk == 3:
+            return self.label_cost(mi, p) + self.copy_cost[p] + 1
+        if mk == 1:
+            return self.marker_cost[1][mi] + self.copy_cost[p] + close + 1
+        if mk == 2:
+            return self.marker_cost[2][mi] + self.label_cost(0, p) + self.copy_cost[p] + 1
+        if inside:
+            return _INF if p == self.n and not has_char else self.copy_cost[p] + close + 1
+        return self.copy_cost[p] + 1
+
+    def moves(self, s) -> list:
+        p, inside, has_char, mk, mi, shadow = s
+        if mk == 3:
+            trie = self.trie
+            out = [(b, (p, False, False, 3, child, -1)) for b, child in trie.children[mi].items()]
+            if trie.ends[mi]:
+                out += self._after((p, False, False, 0, 0), mi)
+            return out
+        return self._after((p, inside, has_char, mk, mi), shadow)
+
+    def _after(self, s, shadow: int) -> list:
+        """The moves of an untyped reading ``s``, a closed marker leading to a label, filtered by ``shadow``."""
+        out = []
+        for b, t in super().moves(s):
+            p, inside, has_char, mk, mi = t
+            if not mk and not inside and s[1]:  # a close marker was completed: its label comes next
+                out.append((b, (p, False, False, 3, 0, -1)))
+            else:
+                out.append((b, (*t, -1)))
+        if shadow < 0:
+            return out
+        children, label_at = self.trie.children[shadow], self.trie.label_at
+        kept = []
+        for b, t in out:
+            child = children.get(b, -1)
+            if child < 0:
+                kept.append((b, t))
+            elif label_at[child] < 0:
+                kept.append((b, (*t[:5], child)))
+            # else: these bytes complete a longer label, which the decoder would read instead
+        return kept
+
+    def accepting(self, states) -> bool:
+        ends = self.trie.ends
+        return any(s[0] == self.n and not s[1] and (not s[3] or (s[3] == 3 and ends[s[4]])) for s in states)
+
+
 class FaithfulMarkerLogitsProcessor(LogitsProcessor):
     """Lets a causal LM only copy its source and insert ``open_marker``/``close_marker`` around spans.
 
@@ -316,6 +522,10 @@ class FaithfulMarkerLogitsProcessor(LogitsProcessor):
         sources: the text each row must reproduce.
         tokenizer: the model's tokenizer, or a prebuilt :class:`ByteVocabulary` (faster for many batches).
         open_marker / close_marker: the span markers (paper 000: ``"@@"`` and ``"##"``).
+        labels: typed markers: every ``close_marker`` is followed by one of these labels
+            (``"@@aspirin##Chemical"``), read back by the decoder's longest-label rule; ``None``: untyped.
+        label_required: with ``labels``, whether a label must follow ``close_marker`` (default) or may
+            be left out.
         eos_token_id: the id(s) that end a generation; default: the tokenizer's EOS.
         max_new_tokens: the ``max_new_tokens`` given to ``generate``; when set, generation is steered
             to finish (EOS included) within it. Without it, a too-small budget truncates the output.
@@ -332,6 +542,8 @@ class FaithfulMarkerLogitsProcessor(LogitsProcessor):
         *,
         open_marker: str = "@@",
         close_marker: str = "##",
+        labels: Sequence[str] | None = None,
+        label_required: bool = True,
         eos_token_id: int | Sequence[int] | None = None,
         max_new_tokens: int | None = None,
     ):
@@ -348,7 +560,16 @@ class FaithfulMarkerLogitsProcessor(LogitsProcessor):
             self.vocab = ByteVocabulary.from_tokenizer(tokenizer, eos_token_id)
         self.max_new_tokens = max_new_tokens
         om, cm = open_marker.encode("utf-8"), close_marker.encode("utf-8")
-        self.machines = [_SourceMachine(s, self.vocab, om, cm) for s in sources]
+        if labels is None:
+            self.machines = [_SourceMachine(s, self.vocab, om, cm) for s in sources]
+        else:
+            labels = check_labels(labels, open_marker, close_marker)
+            trie = _LabelTrie([x.encode("utf-8") for x in labels], self.vocab, label_required)
+            for x, tokens in zip(labels, trie.tokens):
+                if tokens[0] >= _INF:
+                    logger.warning(f"label {x!r} cannot be written with this vocabulary; constrained generations "
+                                   "will never give it")
+            self.machines = [_TypedSourceMachine(s, self.vocab, om, cm, trie) for s in sources]
         for k, m in enumerate(self.machines):
             if m.copy_cost[0] >= _INF:
                 bad = m.furthest_spelled()
@@ -371,11 +592,11 @@ class FaithfulMarkerLogitsProcessor(LogitsProcessor):
                              "of the number of sources (one source per prompt, times num_return_sequences)")
         self._per = rows // len(self.machines)
         self._prompt_len = prompt_len
-        self._states = [{(0, False, False, 0, 0)} for _ in range(rows)]
+        self._states = [{self.machines[r // self._per].initial} for r in range(rows)]
         self._done = [False] * rows
         if self.max_new_tokens is not None:
             for k, m in enumerate(self.machines):
-                need = m.cost((0, False, False, 0, 0))
+                need = m.check_budget()
                 if need > self.max_new_tokens:
                     raise ValueError(f"max_new_tokens={self.max_new_tokens} is too small for source {k}: copying "
                                      f"it takes at least {need} tokens (EOS included); raise max_new_tokens")

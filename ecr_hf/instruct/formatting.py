@@ -12,6 +12,15 @@ columns it tokenizes ``prompt`` and ``prompt + completion``, appends EOS to the 
 ``SFTConfig(completion_only_loss=None)`` (the default), computes the loss on the completion tokens
 only; with conversational columns it applies the chat template instead. Extra columns are left in
 the dataset and dropped from the model's batches by the ``Trainer``.
+
+Typed extraction (``typed=``, with the label set ``labels``; see :mod:`ecr_hf.instruct`):
+
+* ``typed="markers"``: one example per unit, its completion with typed markers
+  (``"@@aspirin##Chemical-induced @@asthma##Disease"``, :func:`ecr_hf.spans.spans_to_marked`), the
+  prompt naming the label set; a ``label_set`` column holds the set (for generation and scoring).
+* ``typed="queries"``: one example per unit and label, in label order; the prompt names the label,
+  the completion marks that label's spans with untyped markers, ``entities`` holds that label's gold
+  spans and a ``query_label`` column the label. Spans of different labels may overlap here.
 """
 
 from __future__ import annotations
@@ -23,9 +32,9 @@ from typing import Any, Literal
 import numpy as np
 from datasets import Dataset, Features, List, Value
 
-from ..spans.formats import spans_to_marked
+from ..spans.formats import check_labels, spans_to_marked
 from ..spans.span import SpanError, to_spans
-from .templates import TEMPLATES, render_prompt, resolve_template
+from .templates import TEMPLATES, TYPED_MODES, render_prompt, resolve_template
 
 __all__ = ["sentence_units", "to_instruction_dataset"]
 
@@ -93,6 +102,8 @@ def to_instruction_dataset(
     close_marker: str = "##",
     text_column: str = "text",
     entities_column: str = "entities",
+    typed: Literal["markers", "queries"] | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Dataset:
     """Build a TRL instruction-tuning dataset from span documents.
 
@@ -111,23 +122,42 @@ def to_instruction_dataset(
         open_marker / close_marker: the span markers; the built-in templates name ``@@`` and ``##``,
             so other markers need a template of your own.
         text_column / entities_column: where to read the text and the spans.
+        typed: ``None`` (untyped, the paper's format), ``"markers"`` (a label after each ``##``) or
+            ``"queries"`` (one example per unit and label); the built-in templates are then the
+            typed ones (:data:`~ecr_hf.instruct.TYPED_TEMPLATES`,
+            :data:`~ecr_hf.instruct.QUERY_TEMPLATES`), and a template of your own must hold
+            ``{labels}`` (markers) or ``{label}`` (queries).
+        labels: the label set, in the order the prompt names it (typed only). Default: the gold
+            labels of ``documents``, sorted; pass it when building dev or test sets, which may lack a
+            label. A gold span whose label is not in it (or unlabelled) raises :class:`SpanError`.
 
     Returns:
         A ``Dataset`` with ``prompt``, ``completion``, ``source``, ``entities`` (offsets into
-        ``source``), ``doc_index``, ``offset`` (and ``doc_id``) columns, one row per unit.
+        ``source``), ``doc_index``, ``offset`` (and ``doc_id``) columns, one row per unit (typed:
+        plus ``label_set``; queries: one row per unit and label, plus ``query_label``).
 
     Examples:
         >>> docs = [{"text": "発熱を認めた。咳はない。", "entities": [{"start": 0, "end": 2, "label": "C"}]}]
         >>> ds = to_instruction_dataset(docs, template="Input: {input}\\nOutput:")
         >>> list(ds["completion"]), list(ds["offset"])
         (['@@発熱##を認めた。', '咳はない。'], [0, 7])
+        >>> docs = [{"text": "aspirin-induced asthma", "entities": [{"start": 0, "end": 7, "label": "Chemical"},
+        ...                                                        {"start": 16, "end": 22, "label": "Disease"}]}]
+        >>> to_instruction_dataset(docs, template="{labels}: {input}", typed="markers")[0]["completion"]
+        '@@aspirin##Chemical-induced @@asthma##Disease'
+        >>> list(to_instruction_dataset(docs, template="{label}: {input}", typed="queries")["completion"])
+        ['@@aspirin##-induced asthma', 'aspirin-induced @@asthma##']
     """
     if unit not in ("sentence", "document"):
         raise ValueError(f"unit must be 'sentence' or 'document', got {unit!r}")
     if system_prompt is not None and not conversational:
         raise ValueError("system_prompt applies to conversational datasets; pass conversational=True, or put "
                          "the instruction into the template")
-    resolve_template(template)
+    if typed is not None and typed not in TYPED_MODES:
+        raise ValueError(f"typed must be None, 'markers' or 'queries', got {typed!r}")
+    if typed is None and labels is not None:
+        raise ValueError("labels= names the label set of typed extraction; pass typed='markers' or typed='queries'")
+    resolve_template(template, typed)
     if template in TEMPLATES and (open_marker, close_marker) != ("@@", "##"):
         raise ValueError(f"the built-in template {template!r} tells the model to use @@ and ##, but the markers "
                          f"are {open_marker!r} and {close_marker!r}; pass a template of your own")
@@ -138,39 +168,77 @@ def to_instruction_dataset(
         raise KeyError(f"documents lack column(s) {missing}; found {documents.column_names}. Set "
                        "text_column=/entities_column=")
     keep_id = "doc_id" in documents.column_names
+    label_set: tuple[str, ...] = ()
+    if typed is not None:
+        if labels is None:
+            found = {e.get("label") if isinstance(e, Mapping) else None
+                     for ents in documents[entities_column] for e in (ents or [])}
+            found.discard(None)
+            if not found:
+                raise SpanError("typed extraction needs labelled spans, and the documents have none; pass labels=")
+            labels = sorted(found)
+        label_set = check_labels(labels, open_marker, close_marker)
+    known = set(label_set)
 
     def build(batch: dict[str, list], indices: list[int]) -> dict[str, list]:
         out: dict[str, list] = {k: [] for k in ("prompt", "completion", "source", "entities", "doc_index", "offset")}
         if keep_id:
             out["doc_id"] = []
+        if typed is not None:
+            out["label_set"] = []
+        if typed == "queries":
+            out["query_label"] = []
         for row, k in enumerate(indices):
             text = batch[text_column][row]
             if not isinstance(text, str):
                 raise SpanError(f"document {k}: {text_column!r} must be a str, got {type(text).__name__}")
             spans = to_spans(batch[entities_column][row], doc=k, text=text)
+            if typed is not None:
+                for s in spans:
+                    if s.label not in known:
+                        raise SpanError(f"document {k}: span {tuple(s)} has label {s.label!r}, not one of the labels "
+                                        f"{list(label_set)}; pass labels= with it, or filter the spans")
             ranges = sentence_units(text, spans) if unit == "sentence" else [(0, len(text))]
             for a, b in ranges:
                 local = [s._replace(start=s.start - a, end=s.end - a) for s in spans if a <= s.start and s.end <= b]
                 source = text[a:b]
-                prompt = render_prompt(template, source)
-                marked = spans_to_marked(source, local, open_marker, close_marker, doc=k)
-                if conversational:
-                    system = _messages("system", system_prompt) if system_prompt is not None else []
-                    out["prompt"].append(system + _messages("user", prompt))
+                if typed is None:
+                    examples = [(render_prompt(template, source),
+                                 spans_to_marked(source, local, open_marker, close_marker, doc=k), local, None)]
+                elif typed == "markers":
+                    examples = [(render_prompt(template, source, labels=label_set),
+                                 spans_to_marked(source, local, open_marker, close_marker, doc=k, labels=label_set),
+                                 local, None)]
                 else:
-                    out["prompt"].append(prompt)
-                out["completion"].append(_messages("assistant", marked) if conversational else marked)
-                out["source"].append(source)
-                out["entities"].append([s.to_dict() for s in local])
-                out["doc_index"].append(k)
-                out["offset"].append(a)
-                if keep_id:
-                    out["doc_id"].append(str(batch["doc_id"][row]))
+                    examples = []
+                    for name in label_set:
+                        mine = [s for s in local if s.label == name]
+                        examples.append((render_prompt(template, source, label=name),
+                                         spans_to_marked(source, mine, open_marker, close_marker, doc=k), mine, name))
+                for prompt, marked, gold, name in examples:
+                    if conversational:
+                        system = _messages("system", system_prompt) if system_prompt is not None else []
+                        out["prompt"].append(system + _messages("user", prompt))
+                    else:
+                        out["prompt"].append(prompt)
+                    out["completion"].append(_messages("assistant", marked) if conversational else marked)
+                    out["source"].append(source)
+                    out["entities"].append([s.to_dict() for s in gold])
+                    out["doc_index"].append(k)
+                    out["offset"].append(a)
+                    if keep_id:
+                        out["doc_id"].append(str(batch["doc_id"][row]))
+                    if typed is not None:
+                        out["label_set"].append(list(label_set))
+                    if typed == "queries":
+                        out["query_label"].append(name)
         return out
 
     text_type = _MESSAGES if conversational else Value("string")
     features = Features({"prompt": text_type, "completion": text_type, "source": Value("string"),
                          "entities": List(_SPAN), "doc_index": Value("int64"), "offset": Value("int64"),
-                         **({"doc_id": Value("string")} if keep_id else {})})
+                         **({"doc_id": Value("string")} if keep_id else {}),
+                         **({"label_set": List(Value("string"))} if typed is not None else {}),
+                         **({"query_label": Value("string")} if typed == "queries" else {})})
     return documents.map(build, batched=True, with_indices=True, remove_columns=documents.column_names,
                          features=features, desc=f"Formatting {unit}s as instructions")

@@ -17,6 +17,12 @@ Recipe (LoRA as in paper 000, where the decoders were tuned with low-rank adapte
     trainer = ECRSFTTrainer(model, args=args, train_dataset=train, eval_dataset=dev,
                             processing_class=tokenizer, peft_config=default_lora_config())
     trainer.train()
+
+Typed extraction needs nothing more: a dataset built with ``to_instruction_dataset(...,
+typed="markers")`` carries its ``label_set``, so generation is constrained to known labels after
+``##`` and scoring is typed (``label_{name}_f1`` ...); one built with ``typed="queries"`` carries a
+``query_label`` per row, and the answers of a unit's queries are merged before scoring
+(:func:`decode_generations`).
 """
 
 from __future__ import annotations
@@ -36,16 +42,18 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging
 from trl import SFTConfig, SFTTrainer
 
-from ..spans.decode import decode_corpus
+from ..spans.decode import FaithfulnessReport, decode_corpus
+from ..spans.formats import check_labels
 from ..scoring.flat import span_metrics
 from ..scoring.soft_match import DEFAULT_P_VALUES
-from ..spans.span import to_spans
+from ..spans.span import Span, to_spans
 from .constrained import ByteVocabulary, FaithfulMarkerLogitsProcessor
 from .templates import render_prompt
 
 logger = logging.get_logger(__name__)
 
-__all__ = ["generate_predictions", "evaluate_generations", "ECRSFTConfig", "ECRSFTTrainer", "default_lora_config"]
+__all__ = ["generate_predictions", "decode_generations", "evaluate_generations", "ECRSFTConfig", "ECRSFTTrainer",
+           "default_lora_config"]
 
 
 def _rows(dataset: Dataset | Sequence[Mapping[str, Any]], columns: Sequence[str]) -> dict[str, list]:
@@ -57,6 +65,33 @@ def _rows(dataset: Dataset | Sequence[Mapping[str, Any]], columns: Sequence[str]
     if isinstance(dataset, Dataset):
         return {c: list(dataset[c]) for c in columns}
     return {c: [row[c] for row in dataset] for c in columns}
+
+
+def _column_names(dataset: Dataset | Sequence[Mapping[str, Any]]) -> list[str]:
+    if isinstance(dataset, Dataset):
+        return dataset.column_names
+    return list(dataset[0]) if len(dataset) else []
+
+
+def _typed(dataset: Dataset | Sequence[Mapping[str, Any]], labels: Sequence[str] | None, open_marker: str,
+           close_marker: str) -> tuple[str | None, tuple[str, ...] | None]:
+    """The typed mode of the rows (``None``, ``"markers"`` or ``"queries"``) and the label set: ``labels``
+    if given (typed markers), else the rows' ``query_label`` (queries) or ``label_set`` column (markers)."""
+    names = _column_names(dataset)
+    if "query_label" in names:
+        if labels is not None:
+            raise ValueError("labels= sets the label set of typed markers, but the rows are per-label queries "
+                             "(they have a 'query_label' column); leave labels=None")
+        return "queries", None
+    if labels is not None:
+        return "markers", check_labels(labels, open_marker, close_marker)
+    if "label_set" in names:
+        sets = {tuple(x) for x in _rows(dataset, ["label_set"])["label_set"]}
+        if len(sets) != 1:
+            raise ValueError(f"the rows' 'label_set' differ ({sorted(sets)[:3]}...); typed markers need one label set: "
+                             "pass labels=")
+        return "markers", check_labels(sets.pop(), open_marker, close_marker)
+    return None, None
 
 
 def _eos_ids(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> list[int]:
@@ -103,6 +138,7 @@ def generate_predictions(
     do_sample: bool = False,
     open_marker: str = "@@",
     close_marker: str = "##",
+    labels: Sequence[str] | None = None,
     generation_kwargs: Mapping[str, Any] | None = None,
     show_progress: bool = True,
 ) -> list[str]:
@@ -125,6 +161,11 @@ def generate_predictions(
             source with balanced markers, by construction.
         do_sample: sample instead of greedy decoding (pass temperature etc. in ``generation_kwargs``).
         open_marker / close_marker: the span markers the model was trained with.
+        labels: typed markers: the label set (constrained generation then lets only one of these
+            labels follow ``close_marker``; ``template=`` names them). Default: the dataset's
+            ``label_set`` column when it has one (``to_instruction_dataset(..., typed="markers")``),
+            else untyped. Rows with a ``query_label`` (per-label queries) are generated like
+            untyped ones, ``template=`` naming each row's label: all the queries of a batch at once.
         generation_kwargs: more ``generate`` keyword arguments (``num_beams > 1`` is refused when
             constrained).
         show_progress: show a tqdm bar over batches.
@@ -146,12 +187,19 @@ def generate_predictions(
     if constrained and generation_kwargs.get("num_beams", 1) > 1:
         raise ValueError("constrained generation does not support beam search (num_beams > 1); use greedy "
                          "decoding or sampling")
+    mode, label_set = _typed(dataset, labels, open_marker, close_marker) if len(dataset) else (None, None)
     columns = ["source"] if template is not None else ["source", "prompt"]
+    if template is not None and mode == "queries":
+        columns.append("query_label")
     data = _rows(dataset, columns)
     sources = data["source"]
     if not sources:
         return []
-    if template is not None:
+    if template is not None and mode == "queries":
+        prompts = [render_prompt(template, s, label=q) for s, q in zip(sources, data["query_label"])]
+    elif template is not None and mode == "markers":
+        prompts = [render_prompt(template, s, labels=label_set) for s in sources]
+    elif template is not None:
         prompts = [render_prompt(template, s) for s in sources]
     else:
         prompts = data["prompt"]
@@ -183,7 +231,7 @@ def generate_predictions(
             if constrained:
                 processors.append(FaithfulMarkerLogitsProcessor(
                     [sources[i] for i in batch], vocab, open_marker=open_marker, close_marker=close_marker,
-                    max_new_tokens=budget))
+                    labels=label_set, max_new_tokens=budget))
             with torch.no_grad():
                 generated = model.generate(
                     input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
@@ -196,6 +244,69 @@ def generate_predictions(
     return out
 
 
+def decode_generations(
+    dataset: Dataset | Sequence[Mapping[str, Any]],
+    generations: Sequence[str],
+    *,
+    open_marker: str = "@@",
+    close_marker: str = "##",
+    labels: Sequence[str] | None = None,
+) -> tuple[list[dict[str, Any]], FaithfulnessReport]:
+    """Decode ``generations`` onto the dataset's sources, one entry per unit, typed where the rows are.
+
+    Untyped rows and typed markers (``labels``, or the rows' ``label_set``) give one unit per row;
+    per-label queries (rows with a ``query_label``) give one unit per ``(doc_index, offset)`` (per
+    ``source`` without those columns), in order of first appearance: each query's spans get its
+    label, and the spans of all the unit's queries are merged (they may overlap across labels).
+
+    Returns:
+        The units, each ``{"source", "spans" (predicted Span list), "entities" (gold Span list: the
+        union of the unit's rows), "rows" (their indices)}``, with ``doc_index``/``offset`` when the rows
+        have them; and the :class:`~ecr_hf.spans.FaithfulnessReport` over all generations (one per row,
+        so per query).
+
+    Examples:
+        >>> rows = [{"source": "aspirin-induced asthma", "entities": [], "query_label": label, "doc_index": 0,
+        ...          "offset": 0} for label in ("Chemical", "Disease")]
+        >>> units, report = decode_generations(rows, ["@@aspirin##-induced asthma", "aspirin-induced @@asthma##"])
+        >>> units[0]["spans"], report.n_documents
+        ([Span(start=0, end=7, label='Chemical'), Span(start=16, end=22, label='Disease')], 2)
+    """
+    mode, label_set = _typed(dataset, labels, open_marker, close_marker) if len(dataset) else (None, None)
+    columns = ["source", "entities"] + (["query_label"] if mode == "queries" else [])
+    names = _column_names(dataset)
+    placed = [c for c in ("doc_index", "offset") if c in names]
+    data = _rows(dataset, columns + placed)
+    if len(generations) != len(data["source"]):
+        raise ValueError(f"got {len(generations)} generations for {len(data['source'])} rows; pass one per row")
+    predicted, report = decode_corpus(generations, data["source"], open_marker=open_marker, close_marker=close_marker,
+                                      labels=label_set)
+    gold = [to_spans(e, doc=k) for k, e in enumerate(data["entities"])]
+    if mode == "queries":
+        predicted = [[Span(s.start, s.end, q) for s in doc] for doc, q in zip(predicted, data["query_label"])]
+    units: dict[Any, dict[str, Any]] = {}
+    for k, source in enumerate(data["source"]):
+        if mode != "queries":
+            key = k
+        else:
+            key = tuple(data[c][k] for c in placed) if len(placed) == 2 else source
+        unit = units.get(key)
+        if unit is None:
+            unit = units[key] = {"source": source, "spans": [], "entities": [], "rows": [],
+                                 **{c: data[c][k] for c in placed}}
+        elif unit["source"] != source:
+            raise ValueError(f"rows {unit['rows'][0]} and {k} are queries of one unit {key} but their sources differ")
+        unit["spans"] += predicted[k]
+        unit["entities"] += gold[k]
+        unit["rows"].append(k)
+    out = list(units.values())
+    if mode == "queries":
+        for unit in out:
+            unit["spans"].sort()
+            unit["entities"].sort(key=lambda s: (s.start, s.end, s.label or ""))
+    return out, report
+
+
 def evaluate_generations(
     dataset: Dataset | Sequence[Mapping[str, Any]],
     generations: Sequence[str],
@@ -204,11 +315,19 @@ def evaluate_generations(
     close_marker: str = "##",
     p_values: Sequence[float] = DEFAULT_P_VALUES,
     p: float | None = None,
+    labels: Sequence[str] | None = None,
 ) -> dict[str, float]:
     """Decode marked ``generations`` onto the dataset's sources and score them against its gold spans.
 
-    Gold labels are dropped (the marker format is untyped, as in the paper). For the decoded spans
-    themselves call :func:`ecr_hf.spans.decode_corpus`.
+    Untyped (the paper's format): gold labels are dropped. For the decoded spans themselves call
+    :func:`ecr_hf.spans.decode_corpus` (or :func:`decode_generations`).
+
+    Typed, when the rows are (a ``label_set`` or ``query_label`` column, see
+    :func:`~ecr_hf.instruct.to_instruction_dataset`) or ``labels`` is given: spans are decoded with
+    their labels (:func:`decode_generations`: typed markers, or per-label queries merged per unit) and
+    scored with ``typed=True``, so a span counts only where its label is the gold one, and the
+    ``label_{name}_*`` keys give each label's scores. A span decoded without a label (its ``##`` had
+    none of the set) matches nothing; such spans are counted in ``faithfulness_n_spans_unlabelled``.
 
     Args:
         dataset: rows with ``"source"`` and gold ``"entities"`` (offsets into ``source``).
@@ -216,12 +335,21 @@ def evaluate_generations(
         open_marker / close_marker: the span markers.
         p_values: weighted soft matching penalties to compute; ``p`` picks the headline one (default:
             the first).
+        labels: typed markers: the label set (default: the rows' ``label_set``, if any).
 
     Returns:
         Flat float metrics, the keys of :func:`ecr_hf.scoring.span_metrics` (the same as the
         token-classification trainer logs: ``f1`` at ``p``, ``p{p}_*``, ``char_*``, ``strict_*`` ...), plus ``faithfulness_*`` (exact-copy rate and
         mismatch statistics, see :class:`ecr_hf.spans.FaithfulnessReport`).
     """
+    mode = _typed(dataset, labels, open_marker, close_marker)[0] if len(dataset) else None
+    if mode is not None:
+        units, report = decode_generations(dataset, generations, open_marker=open_marker, close_marker=close_marker,
+                                           labels=labels)
+        main = float(p_values[0] if p is None else p)
+        scores = span_metrics([u["entities"] for u in units], [u["spans"] for u in units],
+                              texts=[u["source"] for u in units], p_values=p_values, score_p=main, typed=True)
+        return {**scores, **report.to_dict(prefix="faithfulness_")}
     data = _rows(dataset, ["source", "entities"])
     if len(generations) != len(data["source"]):
         raise ValueError(f"got {len(generations)} generations for {len(data['source'])} rows; pass one per row")
@@ -289,6 +417,11 @@ class ECRSFTTrainer(SFTTrainer):
     ``eval_p2_f1``, ``eval_faithfulness_exact_match_rate``...), so they can be
     ``metric_for_best_model`` and drive early stopping. Only ``evaluate`` and ``evaluation_loop`` are
     overridden; both delegate to ``super()``.
+
+    Typed eval sets (``to_instruction_dataset(..., typed="markers" | "queries")``) are generated for
+    and scored typed (constrained to their labels; ``eval_label_{name}_f1`` ...), see
+    :func:`evaluate_generations`. With ``generation_max_samples`` and per-label queries, a unit whose
+    queries are cut off is scored on the queries kept.
     """
 
     args: ECRSFTConfig

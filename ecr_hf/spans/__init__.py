@@ -7,8 +7,8 @@ scores: a new span form goes here.
 """
 
 from .decode import MAX_CELLS, DecodeResult, FaithfulnessReport, decode_corpus, decode_marked
-from .formats import (SCHEMES, Chunks, MarkerError, bio_to_spans, chunk_arrays, conll_to_document, detect_scheme,
-                      document_to_conll, parse_marked, spans_to_marked, spans_to_tags, tags_to_spans)
+from .formats import (SCHEMES, Chunks, MarkerError, bio_to_spans, check_labels, chunk_arrays, conll_to_document,
+                      detect_scheme, document_to_conll, parse_marked, spans_to_marked, spans_to_tags, tags_to_spans)
 from .label_map import LabelMap, LabelMapError
 from .span import (EMPTY_SPANS, OFFSET_LIMIT, Span, SpanArrays, SpanError, number_line, pair_arrays, to_corpus, to_span,
                    to_spans)
@@ -24,6 +24,7 @@ __all__ = [
     "spans_to_marked",
     "parse_marked",
     "MarkerError",
+    "check_labels",
     "tags_to_spans",
     "bio_to_spans",
     "chunk_arrays",

@@ -53,6 +53,17 @@ How a generation is read:
   counted in ``capped``. Its ``similarity``/``edit_distance`` are ``nan``/``None`` when the distances
   themselves exceed the cap, and such documents are left out of the report's means.
 * Boundaries are mapped with numpy, all documents of a batch (``_BATCH``) in one pass.
+
+Typed markers (``labels=`` given, e.g. ``"@@aspirin##Chemical"``): a closing marker may be followed,
+with nothing in between, by a label of ``labels``, the longest one that matches there (the grammar of
+:func:`ecr_hf.spans.spans_to_marked`); the label is read as part of the marker, so it is neither
+aligned nor counted as copied text, and the span gets it. A closing marker with no label of the set
+after it (a missing label, or one outside the set: ``"##Drug"`` reads as ``"##"`` followed by the
+inserted text ``"Drug"``, which the alignment treats as any other insertion) still closes its span:
+the span is kept with ``label`` (default ``None``: unlabelled, so it matches no gold span in typed
+scoring) and counted in ``n_spans_unlabelled``, with the offset in ``issues``. A marker and label
+copied exactly from the source (``"##Chemical"`` in the source, aligned onto itself) are source text,
+as untyped markers are.
 """
 
 from __future__ import annotations
@@ -69,6 +80,7 @@ from itertools import accumulate, repeat
 import numpy as np
 from rapidfuzz.distance import Indel, Levenshtein
 
+from .formats import check_labels
 from .span import Span
 
 __all__ = ["MAX_CELLS", "DecodeResult", "FaithfulnessReport", "decode_marked", "decode_corpus"]
@@ -92,6 +104,12 @@ _new_span = partial(tuple.__new__, Span)  # Span from a (start, end, label) tupl
 _LINE_BREAK = re.compile(r"[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # what str.splitlines splits on
 
 
+def _repr(obj) -> str:
+    """The dataclass repr, without ``n_spans_unlabelled`` when it is ``None`` (untyped: as before typing)."""
+    fields = ", ".join(f"{k}={v!r}" for k, v in vars(obj).items() if not (k == "n_spans_unlabelled" and v is None))
+    return f"{type(obj).__name__}({fields})"
+
+
 @dataclass
 class DecodeResult:
     """Spans decoded from one generation, with how faithfully the generation copied the source.
@@ -105,7 +123,9 @@ class DecodeResult:
     ``length_difference`` ``len(answer) - len(source)``. ``capped`` says that ``max_cells`` was reached:
     a stretch was left unaligned (its spans dropped), and ``similarity``/``edit_distance`` are
     ``nan``/``None`` if the distances exceeded it too. ``answer`` is the ``[start, end)`` of the
-    generation that was read (chat cut off).
+    generation that was read (chat cut off). With typed markers (``labels=``),
+    ``n_spans_unlabelled`` counts the returned spans whose closing marker carried no label of the set
+    (``None`` for untyped decoding).
     """
 
     spans: list[Span]
@@ -119,6 +139,9 @@ class DecodeResult:
     capped: bool
     issues: list[str]
     answer: tuple[int, int]
+    n_spans_unlabelled: int | None = None
+
+    __repr__ = _repr
 
 
 @dataclass
@@ -128,7 +151,9 @@ class FaithfulnessReport:
     The three ``mean_*`` fields are ``nan`` when every generation is exact (no mismatch to average);
     ``mean_similarity`` and ``mean_edit_distance`` leave out documents whose distances exceeded
     ``max_cells`` (counted in ``n_capped``, with those whose spans were dropped for the cap). The span
-    counts are sums of the :class:`DecodeResult` fields of the same names.
+    counts are sums of the :class:`DecodeResult` fields of the same names; ``n_spans_unlabelled``
+    is ``None`` (and left out of :meth:`to_dict`) unless the generations were decoded with typed
+    markers (``labels=``).
     """
 
     n_documents: int
@@ -141,6 +166,9 @@ class FaithfulnessReport:
     n_spans_dropped: int
     n_spans_adjusted: int
     n_capped: int
+    n_spans_unlabelled: int | None = None
+
+    __repr__ = _repr
 
     @classmethod
     def from_results(cls, results: Sequence[DecodeResult]) -> "FaithfulnessReport":
@@ -162,11 +190,14 @@ class FaithfulnessReport:
             n_spans_dropped=sum(r.n_spans_dropped for r in results),
             n_spans_adjusted=sum(r.n_spans_adjusted for r in results),
             n_capped=sum(r.capped for r in results),
+            n_spans_unlabelled=None if all(r.n_spans_unlabelled is None for r in results) else
+            sum(r.n_spans_unlabelled or 0 for r in results),
         )
 
     def to_dict(self, prefix: str = "faithfulness_") -> dict[str, float]:
-        """Flat ``{prefix + name: float}``, ready for ``Trainer.log`` or ``evaluate`` results."""
-        return {prefix + k: float(v) for k, v in vars(self).items()}
+        """Flat ``{prefix + name: float}``, ready for ``Trainer.log`` or ``evaluate`` results (fields that
+        are ``None`` are left out)."""
+        return {prefix + k: float(v) for k, v in vars(self).items() if v is not None}
 
 
 @lru_cache(maxsize=16)
@@ -178,6 +209,15 @@ def _marker_pattern(open_marker: str, close_marker: str) -> re.Pattern:
         raise ValueError(f"open_marker {open_marker!r} and close_marker {close_marker!r} must differ and "
                          "neither may contain the other, or markers cannot be told apart; use e.g. '@@' and '##'")
     return re.compile(f"({re.escape(open_marker)}|{re.escape(close_marker)})")
+
+
+@lru_cache(maxsize=16)
+def _typed_marker_pattern(open_marker: str, close_marker: str, labels: tuple[str, ...]) -> re.Pattern:
+    """Like :func:`_marker_pattern`, with a closing marker taking the longest label of ``labels`` right after
+    it into its match (one group, so ``split`` gives ``"##Chemical"`` as one marker)."""
+    _marker_pattern(open_marker, close_marker)
+    alternatives = "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+    return re.compile(f"({re.escape(open_marker)}|{re.escape(close_marker)}(?:{alternatives})?)")
 
 
 @lru_cache(maxsize=65536)
@@ -492,19 +532,20 @@ def _raw_offset(a0: int, positions: list[int], markers: list[str], k: int) -> in
 
 
 def _pair_markers(markers: list[str], positions: list[int], a0: int, open_marker: str, close_marker: str,
-                  issues: list[str]) -> tuple[list[int], list[int], list[int], int]:
-    """Pair markers with a stack; keep outermost non-empty pairs.
+                  issues: list[str]) -> tuple[list[int], list[int], list[int], list[int], int]:
+    """Pair markers with a stack; keep outermost non-empty pairs. A marker other than ``open_marker``
+    closes (``close_marker``, followed by a label with typed markers).
 
-    Returns starts, ends and open-marker indices of the kept pairs (sorted), and the number dropped.
+    Returns starts, ends, open- and close-marker indices of the kept pairs (sorted), and the number dropped.
     """
     def at(k: int) -> int:
         return _raw_offset(a0, positions, markers, k)
 
-    if not len(markers) % 2 and {open_marker} >= set(markers[0::2]) and {close_marker} >= set(markers[1::2]):
+    if not len(markers) % 2 and {open_marker} >= set(markers[0::2]) and open_marker not in markers[1::2]:
         starts, ends = positions[0::2], positions[1::2]  # well formed: open, close, open, close...
         if all(map(int.__lt__, starts, ends)):
-            return starts, ends, list(range(0, len(markers), 2)), 0
-        pairs, dropped = list(zip(starts, ends, range(0, len(markers), 2))), 0
+            return starts, ends, list(range(0, len(markers), 2)), list(range(1, len(markers), 2)), 0
+        pairs, dropped = list(zip(starts, ends, range(0, len(markers), 2), range(1, len(markers), 2))), 0
     else:
         stack: list[int] = []  # indices of open markers
         pairs, dropped = [], 0
@@ -513,7 +554,7 @@ def _pair_markers(markers: list[str], positions: list[int], a0: int, open_marker
                 stack.append(k)
             elif stack:
                 o = stack.pop()
-                pairs.append((positions[o], positions[k], o))
+                pairs.append((positions[o], positions[k], o, k))
             else:
                 dropped += 1
                 if len(issues) < _MAX_ISSUES:  # keep a few: messages cost time
@@ -523,9 +564,9 @@ def _pair_markers(markers: list[str], positions: list[int], a0: int, open_marker
             if len(issues) < _MAX_ISSUES:  # keep a few: messages cost time
                 issues.append(f"{open_marker!r} at generation offset {at(o)} is never closed")
         pairs.sort(key=lambda p: (p[0], -p[1], p[2]))  # an outer pair sorts before the pairs inside it
-    starts, ends, opens = [], [], []
+    starts, ends, opens, closes = [], [], [], []
     outer_end = -1
-    for start, end, o in pairs:
+    for start, end, o, c in pairs:
         if start == end:
             dropped += 1
             if len(issues) < _MAX_ISSUES:  # keep a few: messages cost time
@@ -535,9 +576,9 @@ def _pair_markers(markers: list[str], positions: list[int], a0: int, open_marker
             if len(issues) < _MAX_ISSUES:  # keep a few: messages cost time
                 issues.append(f"span at generation offset {at(o)} is nested inside another span")
         else:
-            starts.append(start), ends.append(end), opens.append(o)
+            starts.append(start), ends.append(end), opens.append(o), closes.append(c)
             outer_end = end
-    return starts, ends, opens, dropped
+    return starts, ends, opens, closes, dropped
 
 
 class _Parsed:
@@ -545,12 +586,24 @@ class _Parsed:
 
     __slots__ = ("stripped", "source", "answer", "markers", "positions", "starts", "ends", "opens", "dropped",
                  "issues", "norm_answer", "norm_source", "cum_answer", "cum_source", "changed", "matches",
-                 "optimal", "capped")
+                 "optimal", "capped", "labels")
+
+
+def _span_labels(markers: list[str], closes: list[int], close_marker: str, a0: int, positions: list[int],
+                 issues: list[str]) -> list[str | None]:
+    """The label each closing marker carries (``None``: none of the set), noting those without one."""
+    cut = len(close_marker)
+    labels = [markers[c][cut:] or None for c in closes]
+    for c, found in zip(closes, labels):
+        if found is None and len(issues) < _MAX_ISSUES:
+            issues.append(f"{close_marker!r} at generation offset {_raw_offset(a0, positions, markers, c)} is not "
+                          "followed by a known label: the span is kept unlabelled")
+    return labels
 
 
 def _parse(generation: str, source: str, doc: int | None, pattern: re.Pattern, open_marker: str,
            close_marker: str, label: str | None, normalization: str | None, strip_chat: bool,
-           max_cells: int) -> DecodeResult | _Parsed:
+           max_cells: int, typed: bool = False) -> DecodeResult | _Parsed:
     """Read markers, cut chat, align; an exact copy is finished here (offsets carry over)."""
     if not isinstance(generation, str) or not isinstance(source, str):
         where = "" if doc is None else f"document {doc}: "
@@ -569,15 +622,20 @@ def _parse(generation: str, source: str, doc: int | None, pattern: re.Pattern, o
     markers = parts[1::2]
     positions = list(accumulate(map(len, parts[0:-1:2])))  # offset of each marker in ``stripped``
     issues: list[str] = []
-    starts, ends, opens, dropped = _pair_markers(markers, positions, a0, open_marker, close_marker, issues)
+    starts, ends, opens, closes, dropped = _pair_markers(markers, positions, a0, open_marker, close_marker, issues)
+    labels = _span_labels(markers, closes, close_marker, a0, positions, issues) if typed else None
     if stripped == source:
-        spans = list(map(_new_span, zip(starts, ends, repeat(label))))
-        return DecodeResult(spans, True, 1.0, 0, 0, len(spans), dropped, 0, False, issues, (a0, a1))
+        if labels is None:
+            spans = list(map(_new_span, zip(starts, ends, repeat(label))))
+            return DecodeResult(spans, True, 1.0, 0, 0, len(spans), dropped, 0, False, issues, (a0, a1))
+        spans = [_new_span((s, e, label if x is None else x)) for s, e, x in zip(starts, ends, labels)]
+        return DecodeResult(spans, True, 1.0, 0, 0, len(spans), dropped, 0, False, issues, (a0, a1),
+                            labels.count(None))
 
     p = _Parsed()
     p.stripped, p.source, p.answer, p.markers, p.positions = stripped, source, (a0, a1), markers, positions
     p.issues = issues
-    p.starts, p.ends, p.opens, p.dropped = starts, ends, opens, dropped
+    p.starts, p.ends, p.opens, p.dropped, p.labels = starts, ends, opens, dropped, labels
     p.norm_answer, p.cum_answer, changed_answer = _normalize(stripped, normalization)
     p.norm_source, p.cum_source, changed_source = _normalize(source, normalization)
     p.changed = changed_answer + changed_source
@@ -735,7 +793,15 @@ def _finish(parsed: list[_Parsed], label: str | None, max_cells: int) -> list[De
             b = slice(bounds[d], bounds[d + 1])
             start[b] = np.searchsorted(p.cum_source, start[b], side="right") - 1
             end[b] = np.searchsorted(p.cum_source, end[b], side="left")
-    spans = list(map(_new_span, zip(start[keep].tolist(), end[keep].tolist(), repeat(label))))
+    typed = bool(parsed) and parsed[0].labels is not None
+    if typed:
+        found = [x for p in parsed for x in p.labels]
+        kept = np.flatnonzero(keep).tolist()
+        span_labels = [label if found[t] is None else found[t] for t in kept]
+        unlabelled = np.bincount(span_doc[[t for t in kept if found[t] is None]], minlength=len(parsed)).tolist()
+        spans = list(map(_new_span, zip(start[keep].tolist(), end[keep].tolist(), span_labels)))
+    else:
+        spans = list(map(_new_span, zip(start[keep].tolist(), end[keep].tolist(), repeat(label))))
     kept_bounds = np.concatenate((_ZERO, np.cumsum(keep))).take(bounds).tolist()
     n_adjusted = np.bincount(span_doc[adjusted], minlength=len(parsed)).tolist()
     for t in sorted([*why, *np.flatnonzero(adjusted).tolist()]):
@@ -781,22 +847,28 @@ def _finish(parsed: list[_Parsed], label: str | None, max_cells: int) -> list[De
             capped=bool(p.capped) or distance is None,
             issues=p.issues,
             answer=p.answer,
+            n_spans_unlabelled=unlabelled[d] if typed else None,
         ))
     return results
 
 
 def _decode(generations: Sequence[str], sources: Sequence[str], single: bool, open_marker: str,
             close_marker: str, label: str | None, normalization: str | None, strip_chat: bool,
-            max_cells: int) -> list[DecodeResult]:
+            max_cells: int, labels: Sequence[str] | None = None) -> list[DecodeResult]:
     if normalization is not None and normalization not in _NORMALIZATION_FORMS:
         raise ValueError(f"normalization must be one of {_NORMALIZATION_FORMS} or None, got {normalization!r}")
     if isinstance(max_cells, bool) or not isinstance(max_cells, int) or max_cells < 1:
         raise ValueError(f"max_cells must be a positive int (default MAX_CELLS = 2**28), got {max_cells!r}")
-    pattern = _marker_pattern(open_marker, close_marker)
+    if labels is None:
+        pattern = _marker_pattern(open_marker, close_marker)
+    else:
+        _marker_pattern(open_marker, close_marker)  # the markers' own errors first
+        pattern = _typed_marker_pattern(open_marker, close_marker, check_labels(labels, open_marker, close_marker))
+    typed = labels is not None
     results: list[DecodeResult | _Parsed] = []
     for lo in range(0, len(generations), _BATCH):  # batches bound the memory held by parsed documents
         batch = [_parse(g, s, None if single else lo + d, pattern, open_marker, close_marker, label,
-                        normalization, strip_chat, max_cells)
+                        normalization, strip_chat, max_cells, typed)
                  for d, (g, s) in enumerate(zip(generations[lo:lo + _BATCH], sources[lo:lo + _BATCH]))]
         pending = [d for d, r in enumerate(batch) if isinstance(r, _Parsed)]
         if pending:
@@ -816,6 +888,7 @@ def decode_marked(
     normalization: str | None = "NFKC",
     strip_chat: bool = True,
     max_cells: int = MAX_CELLS,
+    labels: Sequence[str] | None = None,
 ) -> DecodeResult:
     """Decode the marked spans of ``generation`` onto character offsets of ``source``.
 
@@ -824,13 +897,16 @@ def decode_marked(
             ``source`` (see the module docstring for how deviations are handled).
         source: the input text the spans refer to.
         open_marker, close_marker: the span markers (distinct, neither containing the other).
-        label: label given to every span (the marker format is untyped).
+        label: label given to every span (the marker format is untyped); with ``labels``, to the spans
+            whose closing marker carries no label of the set.
         normalization: Unicode form both texts are compared under (``"NFKC"``, ``"NFC"``, ``"NFKD"``,
             ``"NFD"``) or ``None`` for raw comparison; offsets are always those of the raw ``source``.
         strip_chat: cut leading/trailing lines of chat text around the answer.
         max_cells: the most cells of one alignment or distance matrix to evaluate (see the module
             docstring): bounds time and memory; a stretch too long and too different to align within
             it has its spans dropped (``capped``, reasons in ``issues``).
+        labels: typed markers: the labels a closing marker may carry (``"@@aspirin##Chemical"``; see
+            the module docstring); ``None``: untyped.
 
     Returns:
         A :class:`DecodeResult`; ``spans`` are sorted, non-overlapping, inside ``source``.
@@ -842,9 +918,13 @@ def decode_marked(
         ([Span(start=0, end=3, label=None), Span(start=8, end=10, label=None)], ['CRP', '発熱'])
         >>> r.exact, r.edit_distance, r.n_spans_dropped
         (False, 4, 0)
+        >>> r = decode_marked("@@aspirin##Chemical-induced @@asthma##", "aspirin-induced asthma",
+        ...                   labels=["Chemical", "Disease"])
+        >>> r.spans, r.n_spans_unlabelled
+        ([Span(start=0, end=7, label='Chemical'), Span(start=16, end=22, label=None)], 1)
     """
     return _decode([generation], [source], True, open_marker, close_marker, label, normalization, strip_chat,
-                   max_cells)[0]
+                   max_cells, labels)[0]
 
 
 def decode_corpus(
@@ -857,6 +937,7 @@ def decode_corpus(
     normalization: str | None = "NFKC",
     strip_chat: bool = True,
     max_cells: int = MAX_CELLS,
+    labels: Sequence[str] | None = None,
 ) -> tuple[list[list[Span]], FaithfulnessReport]:
     """Decode one generation per source, as :func:`decode_marked` does (same options), in one batch.
 
@@ -875,5 +956,5 @@ def decode_corpus(
         raise ValueError(f"got {len(generations)} generations but {len(sources)} sources; pass one "
                          "generation per source text, in the same order")
     results = _decode(generations, sources, False, open_marker, close_marker, label, normalization, strip_chat,
-                      max_cells)
+                      max_cells, labels)
     return [r.spans for r in results], FaithfulnessReport.from_results(results)

@@ -1,7 +1,8 @@
 """Lossless conversions between the span model and the forms E-CCR data come in.
 
 * ``@@...##`` marked text (paper 000, Figure 3; strict here, see :mod:`ecr_hf.spans.decode` for
-  generations that do not copy the source faithfully);
+  generations that do not copy the source faithfully), untyped or typed (``@@aspirin##Chemical``, see
+  :func:`spans_to_marked`);
 * label sequences, one label per unit: character-level IO (the paper's 0/1) or BIO labels, and
   word- or token-level tags (unit = one position);
 * word-level CoNLL (``tokens`` + ``tags``), as in BC5CDR and NCBI-disease.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from itertools import chain
 from typing import Any, Literal, NamedTuple
 
@@ -24,6 +26,7 @@ __all__ = [
     "spans_to_marked",
     "parse_marked",
     "MarkerError",
+    "check_labels",
     "tags_to_spans",
     "bio_to_spans",
     "chunk_arrays",
@@ -50,6 +53,47 @@ def _check_no_overlap(spans: list[Span], what: str, doc: int | None) -> None:
                             "overlapping or nested spans (score them as span lists instead)")
 
 
+def check_labels(labels: Any, open_marker: str = "@@", close_marker: str = "##") -> tuple[str, ...]:
+    """The label set of typed markers, validated: non-empty strings, none holding a marker; in the
+    given order, duplicates dropped.
+
+    Raises ``TypeError`` for a single string (``labels="Chemical"``: wrap it in a list) and
+    ``ValueError`` for an empty set, an empty or non-string label, or a label that contains
+    ``open_marker`` or ``close_marker`` (it could not be told from a marker).
+
+    Examples:
+        >>> check_labels(["Disease", "Chemical", "Disease"])
+        ('Disease', 'Chemical')
+    """
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be a list of label strings, got the string {labels!r}; wrap it in a list")
+    try:
+        labels = tuple(dict.fromkeys(labels))
+    except TypeError:
+        raise TypeError(f"labels must be a list of label strings, got {type(labels).__name__}") from None
+    if not labels:
+        raise ValueError("labels is empty: typed markers need the set of labels a span may carry (e.g. "
+                         "labels=['Chemical', 'Disease']); pass labels=None for untyped markers")
+    for label in labels:
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"every label must be a non-empty string, got {label!r}")
+        for name, marker in (("open_marker", open_marker), ("close_marker", close_marker)):
+            if marker and marker in label:
+                raise ValueError(f"label {label!r} contains the {name} {marker!r}; it could not be told from a "
+                                 "marker: rename the label or pick other markers")
+    return labels
+
+
+@lru_cache(maxsize=64)
+def _typed_pattern(open_marker: str, close_marker: str, labels: tuple[str, ...]) -> re.Pattern:
+    """``open_marker``, or ``close_marker`` followed by the longest label of ``labels`` there (if any):
+    group ``close`` is set for a closing marker, group ``label`` to its label."""
+    alternatives = "|".join(map(re.escape, sorted(labels, key=len, reverse=True)))
+    close = f"(?P<close>{re.escape(close_marker)})(?P<label>{alternatives})?"
+    opening = f"(?P<open>{re.escape(open_marker)})"
+    return re.compile(f"{opening}|{close}" if len(open_marker) >= len(close_marker) else f"{close}|{opening}")
+
+
 def spans_to_marked(
     text: str,
     spans: Iterable[Any],
@@ -57,28 +101,76 @@ def spans_to_marked(
     close_marker: str = "##",
     *,
     doc: int | None = None,
+    labels: Iterable[str] | None = None,
 ) -> str:
     """Render ``text`` with each span wrapped in markers, e.g. ``"@@感染性心内膜炎##（IE）"``.
 
     Raises :class:`SpanError` for overlapping spans and for a text that already contains a marker
     (the marked form would not read back to the same spans).
 
+    Typed markers (``labels`` given, the set of labels a span may carry): each closing marker is
+    followed, with nothing in between, by its span's label, e.g. ``"@@aspirin##Chemical caused"``.
+    The label ends where the longest label of ``labels`` that matches there ends
+    (:func:`parse_marked`), so no separator is needed and the text after it is left intact. Every
+    span must carry a label of ``labels``. A label that is a prefix of another (``Chem`` and
+    ``Chemical``) followed by text that completes the longer one (``"...##Chem" + "ical..."``) would
+    read back as the longer label: such a text raises :class:`MarkerError`, as does any other marked
+    text that would not read back to ``(text, spans)``.
+
     Examples:
         >>> spans_to_marked("lung cancer was found", [(0, 11)])
         '@@lung cancer## was found'
+        >>> spans_to_marked("aspirin-induced asthma", [(0, 7, "Chemical"), (16, 22, "Disease")],
+        ...                 labels=["Chemical", "Disease"])
+        '@@aspirin##Chemical-induced @@asthma##Disease'
     """
+    if labels is not None:
+        labels = check_labels(labels, open_marker, close_marker)
     for m in (open_marker, close_marker):
         if m in text:
             raise MarkerError(f"{'document %d: ' % doc if doc is not None else ''}the text already contains "
                               f"the marker {m!r}; choose other markers (open_marker=/close_marker=)")
     spans = to_spans(spans, doc=doc, text=text)
     _check_no_overlap(spans, "marked text", doc)
+    if labels is not None:
+        return _typed_marked(text, spans, open_marker, close_marker, labels, doc)
     parts, pos = [], 0
     for s in spans:
         parts += [text[pos:s.start], open_marker, text[s.start:s.end], close_marker]
         pos = s.end
     parts.append(text[pos:])
     return "".join(parts)
+
+
+def _typed_marked(text: str, spans: list[Span], open_marker: str, close_marker: str, labels: tuple[str, ...],
+                  doc: int | None) -> str:
+    where = f"document {doc}: " if doc is not None else ""
+    known = set(labels)
+    parts, pos = [], 0
+    for s in spans:
+        if s.label not in known:
+            raise SpanError(f"{where}span {tuple(s)} has label {s.label!r}, not one of the labels {list(labels)}; "
+                            "typed markers need every span labelled with a known label")
+        parts += [text[pos:s.start], open_marker, text[s.start:s.end], close_marker, s.label]
+        pos = s.end
+    parts.append(text[pos:])
+    marked = "".join(parts)
+    try:  # read it back: the label rule, or marker characters next to a marker, may read otherwise
+        back = parse_marked(marked, open_marker, close_marker, labels=labels)
+    except MarkerError as e:
+        back = (None, str(e))
+    if back == (text, spans):
+        return marked
+    for s in spans:
+        after = text[s.end:]
+        longer = [x for x in labels if len(x) > len(s.label) and x.startswith(s.label)
+                  and after.startswith(x[len(s.label):])]
+        if longer:
+            raise MarkerError(f"{where}span {tuple(s)} labelled {s.label!r} is followed by {after[:20]!r}, so "
+                              f"{close_marker}{s.label}{after[:20]} would read back as the label {longer[0]!r} "
+                              "(labels are matched longest first): rename one of the labels")
+    raise MarkerError(f"{where}the marked text {marked[:80]!r} does not read back to its spans (marker characters "
+                      "next to a marker?); choose other markers (open_marker=/close_marker=)")
 
 
 def parse_marked(
@@ -89,6 +181,7 @@ def parse_marked(
     text: str | None = None,
     label: str | None = None,
     doc: int | None = None,
+    labels: Iterable[str] | None = None,
 ) -> tuple[str, list[Span]]:
     """Read strictly marked text back into ``(text, spans)``.
 
@@ -96,19 +189,34 @@ def parse_marked(
     when the source ``text`` is given, if the unmarked text differs from it: a generation that did
     not copy its source faithfully must go through :func:`ecr_hf.spans.decode_marked`.
 
+    Typed markers (``labels`` given): every closing marker must be followed by a label of
+    ``labels``, the longest one that matches there (``"##Chemical"`` with labels ``Chem`` and
+    ``Chemical`` is ``Chemical``); the label is taken out of the text and given to the span. A
+    closing marker with no label of the set after it raises :class:`MarkerError` (``label`` does not
+    apply).
+
     Examples:
         >>> parse_marked("@@感染性心内膜炎##（IE）はその経過")
         ('感染性心内膜炎（IE）はその経過', [Span(start=0, end=7, label=None)])
+        >>> parse_marked("@@aspirin##Chemical-induced", labels=["Chem", "Chemical"])
+        ('aspirin-induced', [Span(start=0, end=7, label='Chemical')])
     """
     where = f"document {doc}: " if doc is not None else ""
-    pattern = re.compile("|".join(re.escape(m) for m in sorted({open_marker, close_marker}, key=len, reverse=True)))
     if open_marker == close_marker:
         raise ValueError("open_marker and close_marker must differ")
-    pieces, spans, pos, opened = [], [], 0, None
+    if labels is None:
+        pattern = re.compile("|".join(re.escape(m) for m in sorted({open_marker, close_marker}, key=len,
+                                                                      reverse=True)))
+    else:
+        if label is not None:
+            raise ValueError("label= labels untyped spans; with labels= every span carries its own label")
+        labels = check_labels(labels, open_marker, close_marker)
+        pattern = _typed_pattern(open_marker, close_marker, labels)
+    pieces, spans, pos, here, opened = [], [], 0, 0, None
     for m in pattern.finditer(marked):
         pieces.append(marked[pos:m.start()])
-        here = sum(map(len, pieces))
-        if m.group() == open_marker:
+        here += m.start() - pos
+        if m.group() == open_marker if labels is None else m.group("open") is not None:
             if opened is not None:
                 raise MarkerError(f"{where}nested {open_marker!r} at character {m.start()} of the marked text "
                                   f"(a span opened at {opened[1]} is still open)")
@@ -118,7 +226,10 @@ def parse_marked(
                 raise MarkerError(f"{where}{close_marker!r} at character {m.start()} closes no open span")
             if here == opened[0]:
                 raise MarkerError(f"{where}empty span {open_marker}{close_marker} at character {opened[1]}")
-            spans.append(Span(opened[0], here, label))
+            if labels is not None and m.group("label") is None:
+                raise MarkerError(f"{where}{close_marker!r} at character {m.start()} is not followed by a label "
+                                  f"of {list(labels)} ({marked[m.end():m.end() + 20]!r} follows)")
+            spans.append(Span(opened[0], here, label if labels is None else m.group("label")))
             opened = None
         pos = m.end()
     if opened is not None:
