@@ -227,7 +227,8 @@ def test_predict_max_length_too_short_for_the_special_tokens(tiny, tmp_path, cap
     assert "max_length must be an integer > 2" in capsys.readouterr().err
 
 
-def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, capsys, monkeypatch):
+def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, capsys, monkeypatch,
+                                                                transformers_log):
     from test_trainer import toy_documents
 
     from ecr_hf.token_classification import ECRExtractor
@@ -246,17 +247,9 @@ def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, 
     train = write_jsonl(tmp_path / "my.jsonl", docs[:24])
     dev = write_jsonl(tmp_path / "dev.jsonl", docs[24:30])
     test = write_jsonl(tmp_path / "test.jsonl", docs[30:])
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    hf_logger = logging.getLogger("transformers.modeling_utils")
-    hf_logger.addHandler(handler)
-    try:
-        assert main(["train", "--train", train, "--validation", dev, "--eval", test, "--model", tiny["base"],
-                     "--epochs", "3", "--crf", "--learning-rate", "5e-3", "--warmup", "0.1", "--max-length", "12",
-                     "--output-dir", str(tmp_path / "models" / "m")]) == 0
-    finally:
-        hf_logger.removeHandler(handler)
+    assert main(["train", "--train", train, "--validation", dev, "--eval", test, "--model", tiny["base"],
+                 "--epochs", "3", "--crf", "--learning-rate", "5e-3", "--warmup", "0.1", "--max-length", "12",
+                 "--output-dir", str(tmp_path / "models" / "m")]) == 0
     out = capsys.readouterr().out
     best = max(f1[:3])
     assert f"kept epoch {f1.index(best) + 1}, the best of 6 validation documents (f1)" in out
@@ -268,7 +261,7 @@ def test_train_on_files_without_split_keys_keeps_the_best_epoch(tiny, tmp_path, 
     dev_docs = docs[24:30]  # the saved model is the best epoch's: it scores the validation set as that epoch did
     assert span_metrics([d["entities"] for d in dev_docs], saved([d["text"] for d in dev_docs]),
                         texts=[d["text"] for d in dev_docs])["f1"] == pytest.approx(best, abs=1e-6)
-    assert not [r for r in records if "LOAD REPORT" in r.getMessage()]  # the new head is no news
+    assert not [r for r in transformers_log if "LOAD REPORT" in r.getMessage()]  # the new head is no news
     assert os.listdir(tmp_path / "models") == ["m"]  # the epoch checkpoints were temporary
     assert main(["train", "--train", train, "--model", tiny["base"], "--output-dir", str(tmp_path / "x")]) == 2
     assert "has no 'split' keys, so it holds no held-out documents: give --eval" in capsys.readouterr().err
@@ -471,9 +464,9 @@ def test_help_shows_every_option_with_its_default_and_the_version(capsys):
     finally:
         argparse.ArgumentParser.parse_args = real
     commands = next(a for a in parser_actions[0]._actions if isinstance(a, argparse._SubParsersAction)).choices
-    assert set(commands) == {"register-metrics", "score", "train", "cv-split", "cv-score", "predict", "leaderboard",
-                             "leaderboard-serve", "leaderboard-space", "model-card", "plot", "significance", "errors",
-                             "semeval"}
+    assert set(commands) == {"register-metrics", "score", "train", "cv-split", "cv-score", "evaluate", "predict",
+                             "leaderboard", "leaderboard-serve", "leaderboard-space", "leaderboard-worker",
+                             "model-card", "plot", "significance", "errors", "semeval"}
     for name, sub in commands.items():
         for action in sub._actions:
             assert action.help, f"ecr-hf {name} {action.option_strings or action.dest} has no help"
@@ -674,12 +667,18 @@ def test_leaderboard_serve_without_results_serves_a_copy_of_the_demo(tmp_path, c
     assert main(["leaderboard", "serve", "--port", "7999"]) == 0
     (results, references, kw, rows), = served
     assert kw == {"host": "127.0.0.1", "port": 7999}
+    monkeypatch.setattr(ecr_hf.leaderboard.app, "serve", lambda *args, **kw: served.append((args, kw)))
+    assert main(["leaderboard", "serve", "--results", "r", "--references", "f", "--requests", "q", "--models-dir",
+                 "m"]) == 0
+    assert served[-1] == (("r", "f"), {"host": "127.0.0.1", "port": 7860, "requests_dir": "q", "models_dir": "m"})
     assert ecr_hf.leaderboard.app.DEMO_DIR not in results.parents  # never the package's own folder
     assert not results.exists()  # the temporary copy is gone after serving
     assert {(r["dataset"], r["model_name"]) for r in rows} >= {("ncbi_disease_sample", "minilm"),
                                                                ("ebm_nlp_pico", "dictionary")}
     assert main(["leaderboard", "serve", "--references", str(tmp_path)]) == 2
     assert "--references needs --results" in capsys.readouterr().err
+    assert main(["leaderboard", "serve", "--requests", str(tmp_path)]) == 2
+    assert "--requests needs --results" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- corpus formats (ecr_hf.corpora)

@@ -3,7 +3,6 @@ the tests write, real NCBI-disease PubTator and Ada BioC JSON against the shared
 errors that name the file and the annotation."""
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -12,10 +11,12 @@ from ecr_hf.corpora import (CorpusError, detect_format, format_bioc_xml, format_
 from ecr_hf.utils import OutputExistsError
 from ecr_hf.spans import SpanError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-NCBI = DATA / "ncbi_disease"
-ADA = DATA / "ada_case_reports"
-needs_data = pytest.mark.skipif(not NCBI.exists(), reason="../shared/data is not beside the repository")
+from conftest import SHARED_DATA, needs_shared_data
+
+NCBI = SHARED_DATA / "ncbi_disease"
+ADA = SHARED_DATA / "ada_case_reports"
+needs_data = needs_shared_data("ncbi_disease")
+needs_ada = needs_shared_data("ada_case_reports")
 
 # A text with a non-BMP character (one code point, two UTF-16 units, four UTF-8 bytes) and a CRLF.
 TEXT = "Chest 😀 pain and fever.\r\nNo cough, mild headache."
@@ -313,7 +314,7 @@ def test_bioc_xml_refuses_characters_xml_cannot_hold():
         format_bioc_xml([{"doc_id": "a", "text": "bell \x07", "entities": []}])
 
 
-@needs_data
+@needs_ada
 def test_bioc_json_reads_the_ada_case_reports_as_the_shared_jsonl(tmp_path):
     path = ADA / "CaseReportCorpus.bioc.json"
     assert detect_format(path) == "bioc-json"
@@ -332,7 +333,7 @@ def test_bioc_json_reads_the_ada_case_reports_as_the_shared_jsonl(tmp_path):
     assert read_corpus(tmp_path / "ada.xml", label_key="entityType") == docs[:3]
 
 
-@needs_data
+@needs_ada
 def test_bioc_names_the_infon_that_tells_annotations_apart(caplog):
     path = ADA / "CaseReportCorpus.bioc.json"
     with caplog.at_level("WARNING", logger="ecr_hf.corpora.bioc"):
@@ -346,7 +347,7 @@ def test_bioc_names_the_infon_that_tells_annotations_apart(caplog):
     assert caplog.text == ""
 
 
-@needs_data
+@needs_ada
 def test_brat_round_trips_real_case_reports(tmp_path):
     """No BRAT corpus is in ../shared/data: eight Ada case reports (long scraped pages, overlapping
     spans) are written as BRAT (doc_ids renamed: their URLs are no file names) and read back."""

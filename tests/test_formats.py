@@ -1,7 +1,6 @@
 """Conversions between spans, marked text, label sequences and CoNLL: exact cases and round trips."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +19,8 @@ from ecr_hf.spans import (
 )
 from ecr_hf.spans import Span, SpanError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from conftest import shared_data
+
 FIG3 = "感染性心内膜炎（IE）はその経過"
 
 
@@ -111,9 +111,7 @@ def test_round_trips(case):
 
 
 def test_conll_round_trip_on_bc5cdr():
-    path = DATA / "bc5cdr" / "bc5cdr.conll.jsonl"
-    if not path.exists():
-        pytest.skip("BC5CDR not present")
+    path = shared_data("bc5cdr", "bc5cdr.conll.jsonl")
     with open(path, encoding="utf-8") as f:
         rows = [json.loads(line) for _, line in zip(range(2000), f)]
     for row in rows:

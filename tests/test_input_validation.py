@@ -6,7 +6,6 @@ import json
 import math
 import threading
 import tracemalloc
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -20,7 +19,9 @@ from ecr_hf.scoring import flatten_scores, soft_match_scores
 from ecr_hf.spans import OFFSET_LIMIT, SpanArrays, SpanError, number_line, pair_arrays
 from ecr_hf.scoring import token_scores, whitespace_offsets
 
-EBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "ebm_nlp_pico" / "ebm_nlp.io.jsonl"
+from conftest import SHARED_DATA, needs_shared_data
+
+EBM = SHARED_DATA / "ebm_nlp_pico" / "ebm_nlp.io.jsonl"
 BIG = OFFSET_LIMIT - 1
 
 
@@ -446,7 +447,7 @@ def test_one_shot_iterables_are_read_not_lost():
     assert soft_match_scores(gold, [[(0, 3), (4, 6)]])["p"][1.0]["f1"] == 1.0
 
 
-@pytest.mark.skipif(not EBM.exists(), reason="../shared/data is not beside the repository")
+@needs_shared_data("ebm_nlp_pico", "ebm_nlp.io.jsonl")
 def test_real_corpus_with_empty_annotations_scores_with_drop():
     """EBM-NLP (PICO) has zero-width gold annotations, as MedTxt-RR-EN has one <f></f>."""
     docs = [json.loads(line) for line in EBM.read_text(encoding="utf-8").splitlines()]

@@ -42,7 +42,8 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 FAST_STEPS = 3
 SETUP = (  # the first line of each block that is not run, and why
-    "python3 -m venv .venv &&",  # installs packages
+    "bash .ci/setup --run",  # installs packages, then trains (tests/test_setup_script.py runs the script)
+    "python3 -m venv .venv &&",  # installs packages (the same steps by hand)
     "python3 -m venv .venv-floor",  # installs packages
     "bash .ci/run",  # the whole test suite in fresh environments
     "ecr-hf leaderboard-serve ",  # a web server: runs until stopped
@@ -108,7 +109,7 @@ def test_every_block_is_run_or_a_listed_setup_block():
         assert language in ("python", "bash", "", "yaml"), f"README.md:{line}: unknown block language {language!r}"
         if language == "python" and ">>>" in code:
             assert code.lstrip().startswith(">>>"), f"README.md:{line}: a block is either a doctest or a script"
-    # the blocks that issue 8 found broken are among those run
+    # the blocks a new user runs first are among those run
     assert {"Quick start", "Token classification", "Instruction tuning", "Command line", "Troubleshooting",
             "Leaderboards: cross-validated, p-swept, length-stratified"} <= set(SECTIONS)
 

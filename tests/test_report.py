@@ -4,7 +4,6 @@ import doctest
 import json
 import random
 import warnings
-from pathlib import Path
 
 import pytest
 
@@ -16,7 +15,7 @@ seqeval_metrics = pytest.importorskip("seqeval.metrics")
 from seqeval.metrics.sequence_labeling import get_entities  # noqa: E402
 from seqeval.scheme import BILOU, IOB1, IOB2, IOBES, IOE1, IOE2, Tokens  # noqa: E402
 
-BC5CDR = Path(__file__).resolve().parents[2] / "shared" / "data" / "bc5cdr" / "bc5cdr.conll.jsonl"
+from conftest import shared_data  # noqa: E402
 
 
 def seqeval_report(y_true, y_pred, **kwargs):
@@ -169,9 +168,7 @@ def perturb(rng, tags):
 
 @pytest.fixture(scope="module")
 def bc5cdr():
-    if not BC5CDR.exists():
-        pytest.skip(f"{BC5CDR} not found")
-    with open(BC5CDR, encoding="utf-8") as f:
+    with open(shared_data("bc5cdr", "bc5cdr.conll.jsonl"), encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 

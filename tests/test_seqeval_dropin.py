@@ -6,7 +6,6 @@ import itertools
 import json
 import random
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,9 +21,9 @@ seqeval_metrics = pytest.importorskip("seqeval.metrics")
 import seqeval.scheme as seqeval_scheme  # noqa: E402
 from seqeval.metrics import sequence_labeling, v1  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CORPORA = {"bc5cdr": DATA / "bc5cdr" / "bc5cdr.conll.jsonl",
-           "ncbi_disease": DATA / "ncbi_disease" / "ncbi_disease.conll.jsonl"}
+from conftest import shared_data  # noqa: E402
+
+CORPORA = {"bc5cdr": "bc5cdr.conll.jsonl", "ncbi_disease": "ncbi_disease.conll.jsonl"}  # ../shared/data/<name>/<file>
 PREFIXES = {"IOB1": "IB", "IOE1": "IE", "IOB2": "BI", "IOE2": "IE", "IOBES": "BIES", "BILOU": "BILU"}
 
 
@@ -134,9 +133,7 @@ def perturb_tags(rng, tags, scheme, labels, suffix=False):
 
 
 def corpus_case(name, scheme, suffix=False, n_sentences=250, seed=0):
-    path = CORPORA[name]
-    if not path.exists():
-        pytest.skip(f"{path} not found")
+    path = shared_data(name, CORPORA[name])
     with open(path, encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     rng = random.Random(f"{name}-{scheme}-{suffix}-{seed}")
@@ -399,7 +396,7 @@ def test_default_configuration_keeps_flat_output_and_reads_new_tag_options():
     refs, preds = [["PER-B", "PER-E", "O", "LOC-S"]], [["PER-B", "PER-E", "O", "LOC-B"]]
     out = metric.compute(predictions=preds, references=refs, mode="strict", scheme="auto", suffix=True)
     assert all(isinstance(v, float) for v in out.values()) and "overall_f1" not in out
-    assert out["label_PER_f1"] == 1.0 and out["label_LOC_recall"] == 0.0  # LOC-B without an end is no chunk
+    assert out["strict_label_PER_f1"] == 1.0 and out["strict_label_LOC_recall"] == 0.0  # LOC-B without an end: no chunk
     with pytest.raises(ValueError, match="suffix= applies to tag strings"):
         metric.compute(predictions=["@@a## b"], references=["@@a## b"], suffix=True)
 

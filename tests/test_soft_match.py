@@ -3,7 +3,6 @@
 import json
 import math
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,8 @@ from hypothesis import strategies as st
 from ecr_hf.scoring import flatten_scores, soft_match_scores
 from ecr_hf.spans import SpanError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from conftest import shared_data
+
 INF = float("inf")
 
 
@@ -252,9 +252,7 @@ def load(path, limit):
     ],
 )
 def test_real_corpora_against_slow_implementation(path, limit):
-    if not (DATA / path).exists():
-        pytest.skip(f"{DATA / path} not present")
-    gold, texts = load(DATA / path, limit)
+    gold, texts = load(shared_data(*path.split("/")), limit)
     pred = perturb(gold, [len(t) for t in texts], seed=len(path))
     p_values = [1.0, 1.5, 2.0, 100.0, INF]
     for typed in (False, True):
