@@ -84,6 +84,20 @@ def package_modules():
         yield path, ".".join(parts[:-1] if is_package else parts), is_package
 
 
+def documented_modules() -> dict[str, set[str]]:
+    """wing -> the modules its row of the README's table lists."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| \d+ \| `(\w+)` \|[^|]*\| (.*) \|$", text, re.MULTILINE)
+    return {wing: set(re.findall(r"`(\w+)`", modules)) for wing, modules in rows}
+
+
+def test_the_table_lists_every_module_of_every_wing():
+    for wing, listed in documented_modules().items():
+        found = {p.stem for p in (PACKAGE / wing).glob("*.py") if p.stem not in ("__init__", "__main__")}
+        assert listed == found, (f"README's row of {wing!r}: missing {sorted(found - listed)}, "
+                                 f"gone {sorted(listed - found)}")
+
+
 def test_every_wing_is_documented_and_every_documented_wing_exists():
     layers = documented_layers()
     wings = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
