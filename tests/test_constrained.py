@@ -85,12 +85,26 @@ def tiny_llama(vocab_size: int, seed: int = 0) -> LlamaForCausalLM:
 # --- independent reference -------------------------------------------------------------------------
 
 def faithful(marked: str, source: str, om: str = "@@", cm: str = "##", *, prefix: bool = False,
-             data: bytes | None = None) -> bool:
+             data: bytes | None = None, labels: list[str] | None = None, required: bool = True) -> bool:
     """Whether ``marked`` (or, with ``prefix``, some continuation of it) is ``source`` with balanced
-    non-nested non-empty spans. Works over bytes so a prefix may end inside a character."""
+    non-nested non-empty spans. Works over bytes so a prefix may end inside a character. With
+    ``labels`` (typed markers), each closing marker is followed by the label the longest-label rule
+    reads there (or, if not ``required``, by no label when none matches)."""
     out = marked.encode() if data is None else data
     src, o, c = source.encode(), om.encode(), cm.encode()
+    raw = [x.encode() for x in labels or ()]
     starts = {len(source[:k].encode()) for k in range(len(source) + 1)}
+
+    def after_close(i: int, j: int) -> bool:
+        if labels is None:
+            return ok(i, j, False, False)
+        rest = out[i:]
+        if prefix and any(x.startswith(rest) for x in raw):  # a label can still be completed here
+            return True
+        read = max((x for x in raw if rest.startswith(x)), key=len, default=None)
+        if read is None:
+            return not required and ok(i, j, False, False)
+        return ok(i + len(read), j, False, False)
 
     @lru_cache(maxsize=None)
     def ok(i: int, j: int, inside: bool, has_char: bool) -> bool:
@@ -104,7 +118,7 @@ def faithful(marked: str, source: str, om: str = "@@", cm: str = "##", *, prefix
             if prefix and o.startswith(out[i:]):
                 return True
         if j in starts and inside and has_char:
-            if out.startswith(c, i) and ok(i + len(c), j, False, False):
+            if out.startswith(c, i) and after_close(i + len(c), j):
                 return True
             if prefix and c.startswith(out[i:]):
                 return True

@@ -20,6 +20,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from test_constrained import faithful
 from transformers import LlamaConfig, LlamaForCausalLM, LogitsProcessor, PreTrainedTokenizerFast
 
 from ecr_hf.instruct import (
@@ -168,47 +169,8 @@ def test_typed_markers_in_the_source():
 # --- constrained decoding ---------------------------------------------------------------------------
 
 def typed_faithful(out: bytes, source: str, labels: list[str], required: bool = True, prefix: bool = False) -> bool:
-    """Independent reference: whether ``out`` (or, with ``prefix``, some continuation of it) is ``source``
-    with balanced, non-nested, non-empty ``@@...##`` spans, each ``##`` followed by the label that the
-    longest-label rule reads there (or, if not ``required``, by no label when none matches)."""
-    src, o, c = source.encode(), b"@@", b"##"
-    raw = [x.encode() for x in labels]
-    starts = {len(source[:k].encode()) for k in range(len(source) + 1)}
-    memo: dict = {}
-
-    def ok(i: int, j: int, inside: bool, has_char: bool) -> bool:
-        key = (i, j, inside, has_char)
-        if key not in memo:
-            memo[key] = go(i, j, inside, has_char)
-        return memo[key]
-
-    def after_close(i: int, j: int) -> bool:
-        rest = out[i:]
-        if prefix and any(x.startswith(rest) for x in raw):  # a label can still be completed here
-            return True
-        read = max((x for x in raw if rest.startswith(x)), key=len, default=None)
-        if read is None:
-            return not required and ok(i, j, False, False)
-        return ok(i + len(read), j, False, False)
-
-    def go(i: int, j: int, inside: bool, has_char: bool) -> bool:
-        if i == len(out):
-            return prefix or (j == len(src) and not inside)
-        if j < len(src) and out[i] == src[j] and ok(i + 1, j + 1, inside, inside):
-            return True
-        if j in starts and not inside and j < len(src):
-            if out.startswith(o, i) and ok(i + len(o), j, True, False):
-                return True
-            if prefix and o.startswith(out[i:]):
-                return True
-        if j in starts and inside and has_char:
-            if out.startswith(c, i) and after_close(i + len(c), j):
-                return True
-            if prefix and c.startswith(out[i:]):
-                return True
-        return False
-
-    return ok(0, 0, False, False)
+    """The independent reference of tests/test_constrained.py with typed markers."""
+    return faithful("", source, prefix=prefix, data=out, labels=labels, required=required)
 
 
 def _hf(tok: Tokenizer) -> PreTrainedTokenizerFast:
