@@ -13,6 +13,11 @@ soft match is character level: recall 16/20 = 0.8, precision 1, F1 8/9. At p the
 span scores (2 * 0.4**p)**(1/p) = 0.4 * 2**(1/p) of its 10 characters; the others do not change:
 recall (4 * 2**(1/p) + 5 + 3) / 20, precision 1. Strict (same start, end and label): 1 of 4
 predicted and 1 of 3 gold spans: P 1/4, R 1/3, F1 2/7.
+
+Lenient (one-to-one): doc 0 pairs the gold span with one piece, J = 4/10; doc 1 [0, 5) exactly
+(J = 1) and [10, 15) S with [10, 13) D (J = 3/5, labels differ). Jaccard: ΣJ = 2 untyped (P 2/4,
+R 2/3), 1.4 typed (P 1.4/4, R 1.4/3). IoU >= 0.5: the pairs with J 1 and 3/5 count, 2 untyped (P 2/4,
+R 2/3) and 1 typed (P 1/4, R 1/3).
 """
 
 from __future__ import annotations
@@ -82,6 +87,8 @@ HAND = {
     "semeval_strict_f1": 2 / 7,
     **prf("semeval_partial_", (1 + 0.5 * 2) / 4, (1 + 0.5 * 2) / 3), "semeval_partial_partial": 2.0,
     **prf("semeval_ent_type_", 2 / 4, 2 / 3),
+    **prf("jaccard_", 2 / 4, 2 / 3), **prf("jaccard_typed_", 1.4 / 4, 1.4 / 3),
+    **prf("iou50_", 2 / 4, 2 / 3), **prf("iou50_typed_", 1 / 4, 1 / 3),
     "n_documents": 2.0, "n_gold": 3.0, "n_pred": 4.0, "gold_chars": 20.0, "pred_chars": 16.0,
     "gold_merged": 0.0, "pred_merged": 0.0,
 }
@@ -98,6 +105,7 @@ PLACEHOLDERS = {
     "stat": "|".join(f.name for f in dataclasses.fields(FaithfulnessReport)),
     "type": ".+",
     "key": ".+",
+    "t": r"\d+(?:\.\d+)?",
 }
 
 
@@ -137,7 +145,7 @@ def score_keys_table() -> list[Row]:
 
 
 TABLE = score_keys_table()
-CODES = {"fn", "gen", "wsm", "sm", "seqeval", "sig", "results", "card"}
+CODES = {"fn", "gen", "wsm", "sm", "score", "seqeval", "sig", "results", "card"}
 
 
 def rows_of(key: str, code: str, value=None) -> list[Row]:
@@ -223,7 +231,14 @@ def test_every_key_is_in_the_table_for_its_entry_point(outputs, results_file, ca
         check_keys(scores, code)
     capsys.readouterr()
     assert main(["score", "--references", ref_file, "--predictions", pred_file, "--format", "json"]) == 0
-    check_keys(json.loads(capsys.readouterr().out), "wsm")
+    plain = json.loads(capsys.readouterr().out)
+    check_keys(plain, "wsm")
+    assert main(["score", "--references", ref_file, "--predictions", pred_file, "--format", "json", "--lenient",
+                 "--iou-threshold", "0.75"]) == 0
+    lenient = json.loads(capsys.readouterr().out)
+    assert {k: v for k, v in lenient.items() if k in plain} == plain  # --lenient only adds keys
+    check_keys({k: v for k, v in lenient.items() if k not in plain}, "score")
+    assert "iou75_typed_f1" in lenient and "jaccard_f1" in lenient
     config = json.loads(results_file.read_text())["config"]
     (row,) = load_results(results_file).to_list()
     check_keys({k: v for k, v in row.items() if k not in config}, "results")
@@ -241,6 +256,8 @@ def test_shared_keys_have_the_same_hand_worked_value_everywhere(outputs, results
     capsys.readouterr()
     assert main(["score", "--references", ref_file, "--predictions", pred_file, "--format", "json"]) == 0
     everywhere["ecr-hf score"] = json.loads(capsys.readouterr().out)
+    assert main(["score", "--references", ref_file, "--predictions", pred_file, "--format", "json", "--lenient"]) == 0
+    everywhere["ecr-hf score --lenient"] = json.loads(capsys.readouterr().out)
     (row,) = load_results(results_file).to_list()
     everywhere["cv-score results"] = row
     assert main(["significance", "--references", ref_file, "--predictions", pred_file, "--metrics", "f1",

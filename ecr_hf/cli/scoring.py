@@ -1,8 +1,9 @@
 """The scoring commands of ``ecr-hf``: ``register-metrics`` makes ``evaluate.load("weighted_soft_match")`` /
 ``("span_metrics")`` work by bare name, offline (:mod:`ecr_hf.scoring.evaluate_modules`); ``score`` scores a
 file of predicted spans against a file of gold spans, one document per line (``{"doc_id", "text", "entities":
-[{"start", "end", "label"}]}``, as in ``shared/data/*/*.jsonl``, or a corpus format); ``semeval`` gives the
-SemEval-2013 schemas of the same pair of files.
+[{"start", "end", "label"}]}``, as in ``shared/data/*/*.jsonl``, or a corpus format), and with ``--lenient`` adds
+the Jaccard-lenient and IoU-threshold scores (:mod:`ecr_hf.scoring.lenient`); ``semeval`` gives the SemEval-2013
+schemas of the same pair of files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..corpora import locate_error, pair_files
-from ..scoring import DEFAULT_P_VALUES, flatten_scores, format_p, soft_match_scores
+from ..scoring import (DEFAULT_P_VALUES, check_iou_threshold, flatten_scores, format_p, lenient_metrics,
+                       soft_match_scores)
 from .common import P, CommandFactory, add_input_options, check_output, echo, input_options, read
 
 __all__ = ["add_register_metrics", "add_score", "add_semeval"]
@@ -48,6 +50,18 @@ def _table(result: dict[str, Any], main_p: float) -> str:
     return "\n".join(lines)
 
 
+def _lenient_table(lenient: dict[str, float], threshold: float) -> str:
+    """Both lenient families, untyped and typed, one row each."""
+    iou = next(k for k in lenient if k.startswith("iou")).split("_")[0]
+    rows = [("jaccard", "jaccard"), ("jaccard typed", "jaccard_typed"), (f"IoU >= {threshold:g}", iou),
+            (f"IoU >= {threshold:g} typed", f"{iou}_typed")]
+    lines = ["lenient, one-to-one matching (Jaccard-lenient; IoU threshold)",
+             "  ".join(f"{c:>18}" if k == 0 else f"{c:>10}" for k, c in enumerate(("", "precision", "recall", "f1")))]
+    lines += ["  ".join([f"{name:>18}", *(f"{lenient[f'{prefix}_{m}']:>10.4f}" for m in ("precision", "recall", "f1"))])
+              for name, prefix in rows]
+    return "\n".join(lines)
+
+
 def _score(args: argparse.Namespace) -> int:
     inputs = input_options(args)
     references, predictions = read(args.references, **inputs), read(args.predictions, marked=True, **inputs)
@@ -55,14 +69,18 @@ def _score(args: argparse.Namespace) -> int:
     try:
         result = soft_match_scores(refs, preds, p_values=args.p, typed=args.typed, texts=texts,
                                    empty_spans=args.empty_spans)
+        lenient = lenient_metrics(refs, preds, iou_threshold=args.iou_threshold, texts=texts,
+                                  empty_spans=args.empty_spans) if args.lenient else {}
     except ValueError as e:
         raise locate_error(e, references, predictions) from e
     main_p = float(args.p[0])
     if args.format == "json":  # ASCII escapes: lone surrogates in labels stay valid JSON
-        flat = {**flatten_scores(result, main_p), **faithfulness}
+        flat = {**flatten_scores(result, main_p), **lenient, **faithfulness}
         echo(json.dumps({k: (None if math.isnan(v) else v) for k, v in flat.items()}, indent=2))
     else:
         echo(_table(result, main_p))
+        if lenient:
+            echo("\n" + _lenient_table(lenient, args.iou_threshold))
         if args.empty_spans == "drop":
             echo(f"\nempty spans dropped: {result['gold_empty_dropped']} gold, "
                  f"{result['pred_empty_dropped']} predicted")
@@ -97,6 +115,13 @@ def _semeval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _threshold(text: str) -> float:
+    try:
+        return check_iou_threshold(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_register_metrics(command: CommandFactory) -> None:
     reg = command("register-metrics", "make evaluate.load('weighted_soft_match') work by bare name, offline")
     reg.add_argument("--modules-cache", default=None,
@@ -117,6 +142,11 @@ def add_score(command: CommandFactory) -> None:
                        help="a table, or flat JSON keys as the evaluate module returns them")
     score.add_argument("--empty-spans", choices=("error", "drop"), default="error",
                        help="a span with start == end: an error naming it, or drop it and count it in the scores")
+    score.add_argument("--lenient", action="store_true",
+                       help="also the Jaccard-lenient and IoU-threshold P/R/F1, untyped and typed (keys jaccard_*, "
+                       "iou{t}_*)")
+    score.add_argument("--iou-threshold", type=_threshold, default=0.5,
+                       help="with --lenient: the IoU in (0, 1] a matched pair needs to count (0.5: keys iou50_*)")
     add_input_options(score)
     score.set_defaults(func=_score)
 

@@ -2,6 +2,7 @@
 
 * :mod:`.soft_match`: the weighted soft matching score (any p, marker, per label, length bins);
 * :mod:`.semeval`: SemEval-2013 strict/exact/partial/type with an order-independent matching;
+* :mod:`.lenient`: Jaccard-lenient and IoU-threshold P/R/F1 from optimal one-to-one matchings;
 * :mod:`.report`: seqeval's strict report and its ``evaluate`` drop-in;
 * :mod:`.token_level`: token-level scores over any tokenization;
 * :mod:`.flat`: :func:`span_metrics`, the flat keys every training and evaluation path logs;
@@ -22,6 +23,14 @@ _EXPORTS = {
     "register_metrics": "evaluate_modules",
     # flat
     "span_metrics": "flat",
+    # lenient
+    "lenient_scores": "lenient",
+    "lenient_arrays": "lenient",
+    "lenient_metrics": "lenient",
+    "lenient_flat": "lenient",
+    "lenient_matching": "lenient",
+    "format_threshold": "lenient",
+    "check_iou_threshold": "lenient",
     # metric_app
     "build_metric_app": "metric_app",
     # metric_inputs

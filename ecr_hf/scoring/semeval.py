@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,8 +142,16 @@ def candidate_pairs(gold: SpanArrays, pred: SpanArrays, *, min_overlap: float = 
     return gi[order], pj[order]
 
 
-def _assign(gi: np.ndarray, pj: np.ndarray, tier: np.ndarray, n_gold: int, n_pred: int) -> np.ndarray:
-    """Indices of the candidate pairs kept by the lexicographic optimal one-to-one matching."""
+def _optimal_pairs(gi: np.ndarray, pj: np.ndarray, n_gold: int, n_pred: int,
+                   weigh: Callable[[np.ndarray, int, int], np.ndarray]) -> np.ndarray:
+    """Indices of the candidate pairs kept by a maximum-weight one-to-one matching.
+
+    Solved exactly (``linear_sum_assignment``) per connected component of the candidate graph, so
+    the dense matrices stay as small as the chains of overlapping spans; shared by every matching
+    scorer (SemEval tiers here, Jaccard and IoU in :mod:`.lenient`). ``weigh(idx, n_rows, n_cols)``
+    gives the positive weights of the pairs ``idx`` of one component with that many gold and
+    predicted spans (so a lexicographic weight can size its digits).
+    """
     if len(gi) == 0:
         return np.zeros(0, dtype=np.int64)
     graph = coo_matrix((np.ones(len(gi)), (gi, n_gold + pj)), shape=(n_gold + n_pred,) * 2)
@@ -157,18 +165,27 @@ def _assign(gi: np.ndarray, pj: np.ndarray, tier: np.ndarray, n_gold: int, n_pre
     for idx in (np.split(crowded, bounds) if len(crowded) else []):
         rows, r = np.unique(gi[idx], return_inverse=True)
         cols, c = np.unique(pj[idx], return_inverse=True)
-        base = min(len(rows), len(cols)) + 1  # every count below is < base: weights encode digits
-        if base**4 >= 2**53:
-            raise ValueError(f"{len(rows)} gold and {len(cols)} predicted spans overlap in one chain; "
-                             "exact matching is limited to chains of fewer than 9,700 spans a side")
-        t = tier[idx]
         weight = np.zeros((len(rows), len(cols)))
-        weight[r, c] = base**3 * (t == 3) + base**2 * (t >= 2) + base * (t >= 1) + 1
+        weight[r, c] = weigh(idx, len(rows), len(cols))
         rr, cc = linear_sum_assignment(weight, maximize=True)
         chosen = np.zeros((len(rows), len(cols)), dtype=bool)
         chosen[rr, cc] = True
-        keep.append(idx[chosen[r, c]])
+        keep.append(idx[chosen[r, c]])  # only candidates: a zero-weight filler pair is no pair
     return np.sort(np.concatenate(keep))
+
+
+def _assign(gi: np.ndarray, pj: np.ndarray, tier: np.ndarray, n_gold: int, n_pred: int) -> np.ndarray:
+    """Indices of the candidate pairs kept by the lexicographic optimal one-to-one matching."""
+
+    def weigh(idx: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+        base = min(n_rows, n_cols) + 1  # every count below is < base: weights encode digits
+        if base**4 >= 2**53:
+            raise ValueError(f"{n_rows} gold and {n_cols} predicted spans overlap in one chain; "
+                             "exact matching is limited to chains of fewer than 9,700 spans a side")
+        t = tier[idx]
+        return base**3 * (t == 3) + base**2 * (t >= 2) + base * (t >= 1) + 1
+
+    return _optimal_pairs(gi, pj, n_gold, n_pred, weigh)
 
 
 def _match(gold: SpanArrays, pred: SpanArrays, min_overlap: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

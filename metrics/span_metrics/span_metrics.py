@@ -4,8 +4,8 @@ import evaluate
 import numpy as np
 import pyarrow as pa
 
-from ecr_hf.scoring import (SCHEMAS, classification_report, flatten_scores, metric_inputs, seqeval_scores,
-                            semeval_scores, soft_match_scores, token_scores)
+from ecr_hf.scoring import (SCHEMAS, classification_report, flatten_scores, lenient_metrics, metric_inputs,
+                            seqeval_scores, semeval_scores, soft_match_scores, token_scores)
 
 _METRICS = ("precision", "recall", "f1")
 _REPORT = ("precision", "recall", "f1-score")  # the same, in classification_report's names
@@ -30,7 +30,9 @@ character-level precision/recall/F1 (weighted soft matching at p = 1), untyped a
 token-level precision/recall/F1; entity-level strict precision/recall/F1 with a per-label report and
 macro and weighted averages (seqeval's classification_report, mode="strict"); and the SemEval-2013
 task 9.1 schemas strict, exact, partial and ent_type with their COR/INC/PAR/MIS/SPU counts, from an
-order-independent one-to-one matching. The keys mean what they mean everywhere in ecr-hf: `f1` is
+order-independent one-to-one matching; and the lenient scores of shared tasks, Jaccard-lenient
+(BioNLP-ST 2013) and IoU-threshold P/R/F1 (presidio-research, i2b2 inexact), each from an optimal
+one-to-one matching. The keys mean what they mean everywhere in ecr-hf: `f1` is
 the weighted soft match (here at p = 1, untyped), `strict_f1` the exact-match entity F1.
 
 The "seqeval" configuration (evaluate.load("span_metrics", "seqeval")) is a drop-in for
@@ -48,6 +50,8 @@ Args:
     semeval_labels (list of str): SemEval keys only: score only the spans with these labels, on both
         sides (nervaluate's tags; None in the list keeps unlabelled spans); a label found on neither
         side is an error.
+    iou_threshold (float): iou{t}_* keys only: the IoU (Jaccard index of the character sets) in (0, 1]
+        a matched gold and predicted pair needs to count as a true positive. Default 0.5 (keys iou50_*).
     texts (list of str): span lists only: the documents' texts; offsets are checked against them and
         split on whitespace they give the tokens of the token_* scores.
     token_offsets (list of list of (start, end)): span lists or marked strings: the character offsets
@@ -71,6 +75,11 @@ Returns:
     semeval_{schema}_precision / _recall / _f1 and the counts semeval_{schema}_correct /
         _incorrect / _partial / _missed / _spurious / _possible / _actual, for the schemas strict,
         exact, partial and ent_type.
+    jaccard_precision / _recall / _f1 and jaccard_typed_*: Jaccard-lenient: the one-to-one matching
+        with the largest total overlap J = |g & p| / |g | p|; precision sum(J) / predicted spans,
+        recall sum(J) / gold spans (typed: only same-label pairs).
+    iou{t}_precision / _recall / _f1 and iou{t}_typed_*: the one-to-one matching with the most pairs
+        at IoU >= iou_threshold ({t} in percent: iou50_f1); precision TP / predicted, recall TP / gold.
 """ + metric_inputs.SHARED_RETURNS + """
 Examples:
 
@@ -86,6 +95,8 @@ Examples:
     (1.0, 1.0, 0.6)
     >>> round(results["precision"], 4), results["recall"], results["f1"] == results["char_f1"]
     (0.6154, 0.8, True)
+    >>> results["jaccard_precision"], results["jaccard_recall"], results["iou50_recall"]
+    (0.5333..., 0.8, 1.0)
 
     Word tags (the unit is the word, so character and token scores count words):
 
@@ -157,7 +168,8 @@ class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
             return seqeval_scores(references, predictions, **kwargs)
         return super()._compute(predictions, references, **kwargs)
 
-    def _score(self, docs, *, zero_division, empty_spans, token_offsets=None, min_overlap=0.0, semeval_labels=None):
+    def _score(self, docs, *, zero_division, empty_spans, token_offsets=None, min_overlap=0.0, semeval_labels=None,
+               iou_threshold=0.5):
         refs, preds = docs.references, docs.predictions
         soft = {typed: flatten_scores(soft_match_scores(refs, preds, p_values=[1.0], typed=typed, texts=docs.texts,
                                                         length_bins=None, zero_division=zero_division,
@@ -186,5 +198,7 @@ class SpanMetrics(metric_inputs.SpanMetricMixin, evaluate.Metric):
                                  min_overlap=min_overlap, labels=semeval_labels)
         for schema in SCHEMAS:
             out.update({f"semeval_{schema}_{key}": value for key, value in semeval[schema].items()})
+        out.update(lenient_metrics(refs, preds, iou_threshold=iou_threshold, zero_division=zero_division,
+                                   empty_spans=empty_spans, texts=docs.texts))
         out.update({key: soft[False][key] for key in _COUNTS if key in soft[False]})
         return {key: float(value) for key, value in out.items()}
