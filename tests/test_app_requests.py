@@ -79,13 +79,16 @@ def test_a_model_submission_is_queued_and_the_worker_runs_it(server):
     assert table["headers"] == ["submitted", "request", "system", "data sets", "status", "results", "reason"]
     assert table["data"] == [[saved.submitted_at.replace("T", " ").replace("+00:00", " UTC"), request.id, "queued",
                               "toy", "FINISHED", f"toy: F1 {row['f1']:.3f} at p=1", ""]]
-    with pytest.raises(SubmissionError, match="'Queued' already has results on toy"):  # finished: a row now
+    # finished: a row now
+    with pytest.raises(SubmissionError, match="'queued' already has results on toy, and 'Queued' looks like it"):
         board.submit_model("submitted/fold{k}.jsonl", datasets=["toy"], model_name="Queued", family="encoder")
 
 
 @pytest.mark.parametrize(("model", "kw", "message"), [
-    ("submitted/fold{k}.jsonl", {"model_name": "a\nb"}, "give a system name of 1-100 letters"),
-    ("submitted/fold{k}.jsonl", {"model_name": "Baseline"}, "a system named 'Baseline' already has results on toy"),
+    ("submitted/fold{k}.jsonl", {"model_name": "a;b"}, "give a system name of 1-100 letters"),
+    ("submitted/fold{k}.jsonl", {"model_name": "a\nb"}, "system name: control or invisible character U+000A"),
+    ("submitted/fold{k}.jsonl", {"model_name": "Baseline"},
+     "a system named 'baseline' already has results on toy, and 'Baseline' looks like it"),
     ("submitted/fold{k}.jsonl", {"family": "transformer"}, "family must be one of"),
     ("submitted/fold{k}.jsonl", {"datasets": []}, "choose at least one data set"),
     ("submitted/fold{k}.jsonl", {"datasets": ["nope"]}, "this server holds no references for data set 'nope'"),

@@ -27,6 +27,10 @@ _EXPORTS = {
     "score_submission": "app",
     "error_report_page": "app",
     "Leaderboard": "app",
+    "MAX_NAME_CHARS": "app",
+    "MAX_METHOD_CHARS": "app",
+    "MAX_SPANS_PER_DOCUMENT": "app",
+    "name_keys": "app",
     "build_app": "app",
     "serve": "app",
     # model_card

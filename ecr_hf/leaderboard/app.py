@@ -43,6 +43,18 @@ is taken only from inside ``models_dir`` (relative paths are read in it; the pat
 ``..`` or a symlink that leads out is refused, and so is every fold's path of a ``{k}`` path).
 Without ``models_dir`` the server takes no model submissions, whatever ``requests_dir`` says.
 
+Bounds (a public form must not let one stranger's text slow every page or tell anything about the hidden
+references): text fields are counted in characters after Unicode NFKC normalisation, stripped, and refuse
+control, format and unassigned characters: a system name is 1-:data:`MAX_NAME_CHARS` letters, digits, spaces
+or ``. - / ( ) + = , :``, a method at most :data:`MAX_METHOD_CHARS`. A predictions file has at most as many
+lines as the data set has test documents, at most :data:`MAX_SPANS_PER_DOCUMENT` spans (or ``@@`` marks) a
+line, and only labels that the references have (a model's labels pass its request's label map first, in the
+worker). Messages never tell a fact of the hidden references beyond what the rules above name: an offset past
+a hidden text is "out of range of the document" (no length), and a prediction line's ``text`` is ignored, so
+it cannot be tested against the reference text. Names are compared by :func:`name_keys` (NFKC, case fold and
+the UTS #39 confusables skeleton, ICU's, from PyICU): ``bаse`` with a Cyrillic ``а`` or a fullwidth ``ｂａｓｅ``
+is taken when ``base`` is.
+
 Errors: the "Errors" tab shows the error browser (:mod:`ecr_hf.error_analysis.browser`) of a references
 file and a predictions file that the user uploads (:func:`error_report_page`: JSONL, PubTator, BioC
 XML/JSON, detected per file; not BRAT, a folder, nor compressed spaCy DocBin); it never reads the server's
@@ -57,6 +69,7 @@ copies it to a writable folder, so that submissions to the demo never write into
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import json
 import logging
@@ -67,6 +80,7 @@ import shutil
 import tempfile
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -78,7 +92,7 @@ import numpy as np
 from ..corpora.pairing import locate_error, pair_documents, pair_files
 from ..corpora import detect_format, read_documents, read_jsonl
 from ..error_analysis.browser import error_report_html
-from ..spans import LabelMap, LabelMapError
+from ..spans import LabelMap, LabelMapError, SpanError, to_span
 from .evaluation import MODEL_KINDS, detect_kind
 from .requests import EvaluationRequest, RequestQueue
 from .results import (CrossValidationResult, cross_validate, cross_validation_counts, load_results,
@@ -92,7 +106,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEMO_DIR", "copy_demo", "FAMILIES", "MAX_SUBMISSION_BYTES", "ERROR_PAGE_MAX_AGE", "SIGNIFICANCE_RESAMPLES",
            "SIGNIFICANCE_LEVEL", "SubmissionError", "ReferenceSet", "load_references", "score_submission",
-           "error_report_page", "Leaderboard", "build_app", "serve"]
+           "error_report_page", "Leaderboard", "build_app", "serve", "MAX_NAME_CHARS", "MAX_METHOD_CHARS",
+           "MAX_SPANS_PER_DOCUMENT", "name_keys"]
 
 MAX_SUBMISSION_BYTES = 16 * 2**20
 """Largest predictions file a submission may upload (16 MiB; also the server's upload limit)."""
@@ -107,6 +122,15 @@ SIGNIFICANCE_RESAMPLES = 10_000
 SIGNIFICANCE_LEVEL = 0.05
 """A system whose p-value against the best is at least this is marked ``≈`` (not significantly worse)."""
 
+MAX_NAME_CHARS = 100
+"""Longest system name, in characters after NFKC (it is drawn in every table and plot legend)."""
+
+MAX_METHOD_CHARS = 200
+"""Longest method text, in characters after NFKC (a 20,000-character one made every page load take 33 s)."""
+
+MAX_SPANS_PER_DOCUMENT = 1_000
+"""Most spans (or ``@@`` marks of a generation) one prediction line may hold."""
+
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "leaderboard_demo"
 """The shipped demo leaderboard: ``results/`` and ``references/`` (module docstring)."""
 
@@ -114,7 +138,9 @@ _LOG = logging.getLogger(__name__)
 _METRICS = (("F1", "f1"), ("R", "recall"), ("P", "precision"))
 _FAITHFULNESS = (("exact copies", "faithfulness_exact_match_rate"), ("similarity", "faithfulness_mean_similarity"),
                  ("spans found", "faithfulness_n_spans_found"), ("spans dropped", "faithfulness_n_spans_dropped"))
-_NAME = re.compile(r"[\w.\-/ ()+=,:]{1,100}")
+_NAME = re.compile(rf"[\w.\-/ ()+=,:]{{1,{MAX_NAME_CHARS}}}")
+_SHOWN_UNKNOWN = 5
+"""Unknown labels a message quotes (with their count)."""
 
 
 def copy_demo(target: str | Path) -> tuple[Path, Path]:
@@ -141,6 +167,51 @@ class ReferenceSet:
 
     def fold_of(self) -> dict[str, int]:
         return {key: k for k, fold in enumerate(self.folds) for key in fold}
+
+    @functools.cached_property
+    def labels(self) -> frozenset[str | None]:
+        """The labels of the gold spans: the only ones a submission may predict (untyped spans always pass)."""
+        return frozenset({None} | {to_span(e).label for fold in self.folds for doc in fold.values()
+                                   for e in doc.get("entities") or ()})
+
+
+def name_keys(name: str) -> frozenset[str]:
+    """Two system names are the same when these keys meet: NFKC, then the UTS #39 confusables skeleton,
+    case folded, then the skeleton again, of the name as given, case folded and upper-cased, so that
+    ``bаse`` (Cyrillic ``а``), ``ｂａｓｅ``, ``BASE`` and ``ВАЅЕ`` all meet ``base``. One key is not enough:
+    the skeleton tells some capitals from their small letters (``I`` is ``l``, ``i`` stays), and case
+    folding loses capital homoglyphs (Cyrillic ``В`` looks like ``B``, its ``в`` not like ``b``)."""
+    skeleton = _spoof_checker().getSkeleton
+    name = unicodedata.normalize("NFKC", name)
+    return frozenset(skeleton(0, skeleton(0, form).casefold()) for form in (name, name.casefold(), name.upper()))
+
+
+@functools.cache
+def _spoof_checker() -> Any:
+    """ICU's UTS #39 checker (PyICU, the ``leaderboard`` extra), made once: its skeleton uses Unicode's
+    confusables data of the ICU it ships."""
+    try:
+        import icu
+    except ImportError as e:
+        raise ImportError("comparing system names needs PyICU: pip install 'ecr-hf[leaderboard]'") from e
+    return icu.SpoofChecker()
+
+
+def _free_text(value: str | None, field: str, limit: int) -> str:
+    """``value`` NFKC-normalised and stripped, at most ``limit`` characters and without control, format
+    or unassigned characters. A raw text over four times the limit is refused before normalising: NFKC
+    can expand one character into 18, and composes at most a few into one."""
+    raw = (value or "").strip()
+    if len(raw) > 4 * limit:
+        raise SubmissionError(f"{field}: {len(raw):,} characters; the limit is {limit:,}")
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if len(text) > limit:
+        raise SubmissionError(f"{field}: {len(text):,} characters (after Unicode NFKC normalisation); "
+                              f"the limit is {limit:,}")
+    if bad := next((c for c in text if unicodedata.category(c).startswith("C")), None):
+        raise SubmissionError(f"{field}: control or invisible character U+{ord(bad):04X} at position "
+                              f"{text.index(bad) + 1}; use plain text on one line")
+    return text
 
 
 def load_references(references_dir: str | Path) -> dict[str, ReferenceSet]:
@@ -190,13 +261,22 @@ def score_submission(
     The file holds one line per test document of every fold, ``{"doc_id", "entities"}`` spans or
     ``{"doc_id", "marked"}`` ``@@...##`` generations (decoded onto the reference text, with
     ``faithfulness_*`` keys), in any order: each line goes to the fold whose test set holds its
-    doc_id, and an optional ``"fold"`` key must name that fold. Raises :class:`SubmissionError`
-    naming the line (or the fold and doc_ids) for a file over ``max_bytes``, a malformed line, an
-    unknown, repeated or missing doc_id, a wrong fold, or a span that does not fit its text.
+    doc_id, and an optional ``"fold"`` key must name that fold; a line's ``text`` is ignored (the
+    references are hidden: comparing it would tell whether a guess of their text is right). Raises
+    :class:`SubmissionError` naming the line (or the fold and doc_ids) for a file over ``max_bytes``
+    or with more lines than test documents, a malformed line, an unknown, repeated or missing doc_id,
+    a wrong fold, more than :data:`MAX_SPANS_PER_DOCUMENT` spans, a label the references do not have,
+    or a span out of range of its document; all before any scoring, and never telling a text's length.
     """
     size = Path(path).stat().st_size
     if size > max_bytes:
         raise SubmissionError(f"the file has {size:,} bytes; the limit is {max_bytes:,}")
+    n_docs = sum(len(fold) for fold in references.folds)
+    with open(path, "rb") as file:  # before parsing: a file cannot make the server read more than it scores
+        n_lines = sum(1 for line in file if line.strip())
+    if n_lines > n_docs:
+        raise SubmissionError(f"the file has {n_lines:,} lines but {references.dataset} has {n_docs:,} test "
+                              "documents; give one line per test document")
     try:  # the checked JSONL reader: it keeps the line each doc_id came from
         submitted = read_jsonl(path, marked=True)
     except ValueError as e:
@@ -211,6 +291,8 @@ def score_submission(
         if "fold" in doc and doc["fold"] != fold_of[key]:
             raise SubmissionError(f"line {line_of[key]}: doc_id {key!r} is a test document of fold {fold_of[key]}, "
                                   f"not of fold {doc['fold']!r}")
+    _check_spans(predictions, line_of, references)
+    predictions = {key: {k: v for k, v in doc.items() if k != "text"} for key, doc in predictions.items()}
     refs, preds, texts, faithfulness = [], [], [], []
     for k, fold in enumerate(references.folds):
         missing = [key for key in fold if key not in predictions]
@@ -239,6 +321,38 @@ def score_submission(
     for scores, report in zip(result.folds, faithfulness):
         scores.update(report)
     return result
+
+
+def _check_spans(predictions: Mapping[str, Mapping[str, Any]], line_of: Mapping[str, int],
+                 references: ReferenceSet) -> None:
+    """Refuse, before scoring, a line with too many spans, a malformed span or one out of range of its
+    reference text (without telling the text's length), and labels the references lack (all of
+    them counted, a few quoted: thousands of made-up labels would make thousands of table columns)."""
+    fold_of = references.fold_of()
+    unknown: dict[str, int] = {}
+    for key, doc in predictions.items():
+        where = f"line {line_of[key]} (doc_id {key!r})"
+        spans = doc.get("entities")
+        n_spans = doc["marked"].count("@@") if spans is None else len(spans)
+        if n_spans > MAX_SPANS_PER_DOCUMENT:
+            raise SubmissionError(f"{where}: {n_spans:,} spans; the limit is {MAX_SPANS_PER_DOCUMENT:,} a document")
+        text = references.folds[fold_of[key]][key].get("text")
+        for i, obj in enumerate(spans or ()):
+            try:
+                span = to_span(obj)
+            except SpanError as e:
+                raise SubmissionError(f"{where}, span {i}: {e}") from None
+            if isinstance(text, str) and span.end > len(text):
+                raise SubmissionError(f"{where}, span {i}: offset {span.end} is out of range of the document "
+                                      "(offsets are Python code-point indices into the reference text)")
+            if span.label not in references.labels:
+                unknown.setdefault(span.label, line_of[key])
+    if unknown:
+        shown = ", ".join(f"{label!r} (line {line})" for label, line in list(unknown.items())[:_SHOWN_UNKNOWN])
+        more = ", ..." if len(unknown) > _SHOWN_UNKNOWN else ""
+        raise SubmissionError(f"{len(unknown):,} predicted label{'s' if len(unknown) > 1 else ''} that "
+                              f"{references.dataset} does not have: {shown}{more}; predict the data set's labels "
+                              "(its By label table lists them)")
 
 
 def _uploaded(text: str, path: str, name: str) -> str:
@@ -418,8 +532,9 @@ class Leaderboard:
         """Score ``path`` against ``dataset``'s references with the settings of its results (p
         values, score_p, typed, length bins, bootstrap) and save a new leaderboard file, and its
         per-document counts beside the references (:meth:`counts_path`). A name that a system on that
-        data set already has (ignoring case) is refused; nothing is written on any error."""
+        data set already has (by :func:`name_keys`) is refused; nothing is written on any error."""
         model_name = self._checked_entry(model_name, family, [dataset])
+        method = _free_text(method, "method", MAX_METHOD_CHARS)
         with self._lock:
             self._check_name_free(model_name, [dataset])
             rows = [row for row in self.rows if row.get("dataset") == dataset]
@@ -446,30 +561,35 @@ class Leaderboard:
             return saved
 
     def _checked_entry(self, model_name: str | None, family: str, datasets: Sequence[str]) -> str:
-        """``model_name`` stripped, once the rules of every submission pass: data sets this server holds
-        references of, a name of allowed characters, a known family."""
-        model_name = (model_name or "").strip()
+        """``model_name`` NFKC-normalised and stripped, once the rules of every submission pass: data sets
+        this server holds references of, a name of allowed characters, a known family."""
+        model_name = _free_text(model_name, "system name", MAX_NAME_CHARS)
         if not datasets:
             raise SubmissionError("choose at least one data set")
         for dataset in datasets:
             if dataset not in self.references:
                 raise SubmissionError(f"this server holds no references for data set {dataset!r}")
         if not _NAME.fullmatch(model_name):
-            raise SubmissionError("give a system name of 1-100 letters, digits, spaces or . - / ( ) + = , :")
+            raise SubmissionError(f"give a system name of 1-{MAX_NAME_CHARS} letters, digits, spaces or "
+                                  ". - / ( ) + = , :")
         if family not in FAMILIES:
             raise SubmissionError(f"family must be one of {list(FAMILIES)}, got {family!r}")
         return model_name
 
     def _check_name_free(self, model_name: str, datasets: Sequence[str]) -> None:
-        """Refuse a name that a system on one of ``datasets`` has (ignoring case), in the results folder
-        read again or in a request still waiting or running. Call it holding the lock."""
+        """Refuse a name that a system on one of ``datasets`` has, or one that only looks like it
+        (:func:`name_keys`), in the results folder read again or in a request still waiting or running.
+        Call it holding the lock."""
+        keys = name_keys(model_name)
         for row in self.reload():
-            if row.get("dataset") in datasets and str(row.get("model_name")).casefold() == model_name.casefold():
-                raise SubmissionError(f"a system named {model_name!r} already has results on {row['dataset']}; "
-                                      "choose another name")
+            if row.get("dataset") in datasets and name_keys(str(row.get("model_name"))) & keys:
+                taken = row.get("model_name")
+                raise SubmissionError(f"a system named {taken!r} already has results on {row['dataset']}"
+                                      + ("" if taken == model_name else f", and {model_name!r} looks like it")
+                                      + "; choose another name")
         for request in self.queue.list() if self.queue is not None else []:
             if (request.status in ("PENDING", "RUNNING") and set(request.datasets) & set(datasets)
-                    and request.model_name.casefold() == model_name.casefold()):
+                    and name_keys(request.model_name) & keys):
                 raise SubmissionError(f"request {request.id} for a system named {request.model_name!r} on "
                                       f"{', '.join(request.datasets)} is {request.status} already; choose another name")
 
@@ -481,12 +601,14 @@ class Leaderboard:
         now, as the worker will) or one of :data:`~ecr_hf.leaderboard.MODEL_KINDS`; ``label_map``: its
         JSON text (:meth:`~ecr_hf.spans.LabelMap.from_dict`) or empty. Raises :class:`SubmissionError`,
         and writes nothing, for what can be told now: a server without a models folder, a bad name or
-        one taken, a path outside the models folder or missing, an undetectable kind, a bad label map."""
+        one taken, a method too long, a path outside the models folder or missing, an undetectable kind, a
+        bad label map."""
         if self.queue is None or self.models_dir is None:
             raise SubmissionError("this server does not take model submissions; submit a predictions file instead")
         if kind not in ("auto", *MODEL_KINDS):
             raise SubmissionError(f"kind must be auto or one of {list(MODEL_KINDS)}, got {kind!r}")
         model_name = self._checked_entry(model_name, family, datasets)
+        method = _free_text(method, "method", MAX_METHOD_CHARS)
         shown = (model or "").strip()
         path = self._model_path(shown, datasets)
         if kind == "auto":
@@ -496,7 +618,7 @@ class Leaderboard:
                 raise SubmissionError(str(e).replace(path, shown)) from None
         request = EvaluationRequest(model=path, model_name=model_name, datasets=list(datasets),
                                     kind=None if kind == "auto" else kind, family=family,
-                                    method=(method or "").strip() or None, label_map=_label_map(label_map))
+                                    method=method or None, label_map=_label_map(label_map))
         with self._lock:
             self._check_name_free(model_name, datasets)
             return self.queue.submit(request)
@@ -745,8 +867,9 @@ Upload one predictions JSONL for every test document of the chosen data set (all
 file): one line per document, `{{"doc_id": ..., "entities": [{{"start", "end", "label"}}]}}` character spans
 or `{{"doc_id": ..., "marked": "@@...## text"}}` generations (decoded onto the reference text); an optional
 `"fold"` must name the fold whose test set holds the document. It is scored with the data set's p values and
-length bins and added as a new system; a name already on that data set is refused. Limit: {limit} MiB.
-The reference files are never shown."""
+length bins and added as a new system; a name already on that data set, or one that only looks like it, is
+refused. Limits: {limit} MiB, one line per test document, {spans:,} spans a line, the data set's labels only;
+a name of at most {name} characters, a method of at most {method}. The reference files are never shown."""
 
 
 _SUBMIT_MODEL = """### Or submit a model
@@ -841,16 +964,18 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
             refreshed = [dataset, chosen, known, *frames]  # what refresh() gives
             if board.references:
                 with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
-                    gr.Markdown(_SUBMIT.format(limit=f"{max_submission_bytes / 2**20:g}"))
+                    gr.Markdown(_SUBMIT.format(limit=f"{max_submission_bytes / 2**20:g}", spans=MAX_SPANS_PER_DOCUMENT,
+                                                name=MAX_NAME_CHARS, method=MAX_METHOD_CHARS))
                     with gr.Row():
                         target = gr.Dropdown(list(board.references), value=next(iter(board.references)),
                                              label="data set", elem_id="submit-dataset")
-                        name = gr.Textbox(label="system name", elem_id="submit-name")
+                        name = gr.Textbox(label="system name", max_length=MAX_NAME_CHARS, elem_id="submit-name")
                         family = gr.Dropdown([(label, key) for key, label in FAMILIES.items()], value="encoder",
                                              label="family", elem_id="submit-family")
                         constrained = gr.Checkbox(label="constrained decoding (instruction-tuned)",
                                                   elem_id="submit-constrained")
-                        method = gr.Textbox(label="method (optional, e.g. LoRA r=8)", elem_id="submit-method")
+                        method = gr.Textbox(label="method (optional, e.g. LoRA r=8)", max_length=MAX_METHOD_CHARS,
+                                            elem_id="submit-method")
                     upload = gr.File(label="predictions JSONL", file_types=[".jsonl"], type="filepath",
                                      elem_id="submit-file")
                     button = gr.Button("Submit", variant="primary", elem_id="submit-button")
@@ -864,10 +989,12 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                                                     placeholder="my-model  or  cv/fold{k}/model  or  preds.jsonl",
                                                     elem_id="model-path")
                             model_kind = gr.Dropdown(_KINDS, value="auto", label="kind", elem_id="model-kind")
-                            model_name = gr.Textbox(label="system name", elem_id="model-name")
+                            model_name = gr.Textbox(label="system name", max_length=MAX_NAME_CHARS,
+                                                    elem_id="model-name")
                             model_family = gr.Dropdown([(label, key) for key, label in FAMILIES.items()],
                                                        value="encoder", label="family", elem_id="model-family")
-                            model_method = gr.Textbox(label="method (optional)", elem_id="model-method")
+                            model_method = gr.Textbox(label="method (optional)", max_length=MAX_METHOD_CHARS,
+                                                      elem_id="model-method")
                         model_datasets = gr.CheckboxGroup(list(board.references), value=list(board.references),
                                                           label="data sets to evaluate on", elem_id="model-datasets")
                         model_labels = gr.Textbox(label="label map (optional JSON)", lines=2,
@@ -885,9 +1012,8 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
                                             constrained=constrained, method=method)
                     except SubmissionError as e:  # the upload is cleared either way: a new try is a new file
                         return [f"not added: {e}", None, *refresh(dataset, chosen, known)]
-                    row = next(r for r in board.rows if r.get("dataset") == target
-                               and r.get("model_name") == name.strip())
-                    message = (f"added {name.strip()!r} on {target} ({path.name}): "
+                    row = next(r for file, r in board.files if file.name == path.name)
+                    message = (f"added {row['model_name']!r} on {target} ({path.name}): "
                                f"F1 {row['f1']:.3f} at p={format_p(row['score_p'])}")
                     return [message, None, *refresh(target, chosen, known)]
 
