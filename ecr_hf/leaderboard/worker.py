@@ -25,6 +25,7 @@ from typing import Any
 from ..scoring import DEFAULT_P_VALUES
 from ..spans import LabelMap
 from ..utils import atomic_write_text
+from .app import name_keys
 from .requests import EvaluationRequest, RequestQueue
 from .results import load_results, results_file_name, scoring_settings
 
@@ -69,9 +70,8 @@ def _plan(request: EvaluationRequest, config: WorkerConfig) -> list[dict[str, An
     for dataset in request.datasets:
         if not (config.references_dir / dataset).is_dir():
             raise RequestError(f"this server holds no references for data set {dataset!r}")
-        taken = [row for row in rows if row.get("dataset") == dataset
-                 and str(row.get("model_name")).casefold() == request.model_name.casefold()
-                 and row.get("request_id") != request.id]
+        taken = [row for row in rows if row.get("dataset") == dataset and row.get("request_id") != request.id
+                 and name_keys(str(row.get("model_name"))) & name_keys(request.model_name)]
         if taken:
             raise RequestError(f"a system named {request.model_name!r} already has results on {dataset}")
         target = results_file_name(dataset, request.model_name)
