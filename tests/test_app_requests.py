@@ -92,7 +92,7 @@ def test_a_model_submission_is_queued_and_the_worker_runs_it(server):
     ("submitted/fold{k}.jsonl", {"family": "transformer"}, "family must be one of"),
     ("submitted/fold{k}.jsonl", {"datasets": []}, "choose at least one data set"),
     ("submitted/fold{k}.jsonl", {"datasets": ["nope"]}, "this server holds no references for data set 'nope'"),
-    ("submitted/fold{k}.jsonl", {"kind": "gliner"}, "kind must be auto or one of ['token-classifier', 'predictions']"),
+    ("submitted/fold{k}.jsonl", {"kind": "gliner"}, "kind must be auto or one of ['token-classifier', 'causal-lm', 'predictions']"),
     ("submitted/fold{k}.jsonl", {"label_map": '{"map": '}, "label map: not valid JSON: "),
     ("submitted/fold{k}.jsonl", {"label_map": '{"maps": {"A": "B"}}'}, "label map: unknown label map keys ['maps']"),
     ("submitted/fold{k}.jsonl", {"label_map": '["A"]'}, "label map: a label map is a JSON object"),

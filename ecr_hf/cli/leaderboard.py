@@ -11,6 +11,7 @@ import argparse
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from ..corpora import json_line, locate_error, pair_files
 from ..scoring import DEFAULT_P_VALUES
@@ -19,7 +20,7 @@ from .common import (LEVEL, POSITIVE, POSITIVE_INT, SEED, CommandFactory, P, add
                      echo, fold_pattern, input_options, read)
 
 __all__ = ["add_cv_split", "add_cv_score", "add_evaluate", "add_leaderboard", "add_leaderboard_serve",
-           "add_leaderboard_space", "add_leaderboard_worker"]
+           "add_leaderboard_space", "add_leaderboard_worker", "add_generation_options", "generation_options"]
 
 
 def _cv_split(args: argparse.Namespace) -> int:
@@ -99,13 +100,22 @@ def _evaluate(args: argparse.Namespace) -> int:
         max_length=args.max_length, n_resamples=args.intervals or None, confidence_level=args.confidence_level,
         seed=args.seed, input_format=None if options["input_format"] == "auto" else options["input_format"],
         read_options={"discontinuous": options["discontinuous"], "label_key": options["label_infon"]},
-        overwrite=args.overwrite, progress=True)
+        generation=generation_options(args), overwrite=args.overwrite, progress=True)
     if not main:
         return 0
     echo(leaderboard_table(load_results(output / "results.json")))
     echo(f"\nscored {len(result.folds)} test set(s); wrote {output}/results.json, counts.json (per-document counts: "
          "keep them with the references) and predictions/")
     return 0
+
+
+def generation_options(args: argparse.Namespace) -> Any:
+    """The :class:`ecr_hf.leaderboard.evaluation.GenerationOptions` of :func:`add_generation_options`' options."""
+    from ..leaderboard.evaluation import GenerationOptions
+
+    return GenerationOptions(template=args.template, shots=args.shots, typed=args.typed_generation,
+                             constrained=args.constrained, max_new_tokens=args.max_new_tokens,
+                             chat={"auto": None, "chat": True, "plain": False}[args.prompt_format])
 
 
 def _leaderboard_worker(args: argparse.Namespace) -> int:
@@ -240,13 +250,14 @@ def add_evaluate(command: CommandFactory) -> None:
     ev = command("evaluate", "run a model (or read a predictions file) on a test set or every cross-validation fold, "
                  "score it, and write predictions, per-document counts and a leaderboard file into one folder")
     ev.add_argument("--model", required=True, help="a token classifier folder (ecr-hf train, or any transformers "
-                    "*ForTokenClassification checkpoint) or a predictions file; {k} in the path: one per fold")
+                    "*ForTokenClassification checkpoint), a causal LM folder (*ForCausalLM, or a LoRA adapter on a "
+                    "local base model) or a predictions file; {k} in the path: one per fold")
     ev.add_argument("--data", required=True, help="a test file, a cv-split folder (fold{k}/test.jsonl), a folder "
                     "with test.jsonl, or a path pattern with {k}")
     ev.add_argument("--output", required=True, help="the folder to write (results.json, counts.json, predictions/); "
                     "a non-empty folder is refused without --overwrite")
     ev.add_argument("--overwrite", action="store_true", help="replace a non-empty --output whole")
-    ev.add_argument("--kind", choices=("auto", "token-classifier", "predictions"), default="auto",
+    ev.add_argument("--kind", choices=("auto", "token-classifier", "causal-lm", "predictions"), default="auto",
                     help="what --model is (auto: detected from the folder or file)")
     ev.add_argument("--label-map", default=None, help="JSON file mapping the model's labels to the data set's "
                     '({"map": {...}, "drop": [...], "untyped": false}); None: every predicted label must be one of '
@@ -262,15 +273,36 @@ def add_evaluate(command: CommandFactory) -> None:
     ev.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
     ev.add_argument("--empty-spans", choices=("error", "drop"), default="error",
                     help="a span with start == end: an error naming it, or drop it and count it in the scores")
-    ev.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="token classifiers: windows per forward pass")
+    ev.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="causal LMs: prompts per generate call; "
+                    "token classifiers: windows per forward pass")
     ev.add_argument("--max-length", type=POSITIVE_INT, default=None,
                     help="token classifiers: window length in tokens (None: the tokenizer's)")
     ev.add_argument("--intervals", type=SEED, default=0, help="bootstrap resamples of the documents for "
                     "{key}_ci_low/_ci_high of the main scores; 0: no intervals")
     ev.add_argument("--confidence-level", type=LEVEL, default=0.95, help="level of the --intervals")
-    ev.add_argument("--seed", type=SEED, default=0, help="seed of the --intervals resampling")
+    ev.add_argument("--seed", type=SEED, default=0, help="seed of the --intervals resampling and of the --shots draw")
+    add_generation_options(ev, shots="drawn from each fold's training part (fold{k}/train.jsonl beside its test file)")
     add_input_options(ev)
     ev.set_defaults(func=_evaluate)
+
+
+def add_generation_options(parser: argparse.ArgumentParser, *, shots: str) -> None:
+    """The causal-LM options of ``evaluate`` and ``predict`` (:class:`ecr_hf.leaderboard.evaluation.GenerationOptions`);
+    ``shots`` says where the examples come from."""
+    parser.add_argument("--template", default="en", help="causal LMs: the prompt, 'en', 'ja' or a template holding "
+                        "{input} (typed: {labels} for markers, {label} for queries)")
+    parser.add_argument("--prompt-format", choices=("auto", "chat", "plain"), default="auto",
+                        help="causal LMs: the prompt through the tokenizer's chat template, or as plain text (auto: "
+                        "the chat template when the tokenizer has one)")
+    parser.add_argument("--shots", type=SEED, default=0, help=f"causal LMs: examples before each prompt, {shots}, as "
+                        "earlier user/assistant turns (chat) or prefixed prompt + answer (plain); 0: zero-shot")
+    parser.add_argument("--typed-generation", choices=("markers", "queries"), default=None,
+                        help="causal LMs: typed extraction, a label after each ## (markers) or one query per label "
+                        "(queries); None: untyped spans, scored untyped")
+    parser.add_argument("--constrained", action="store_true",
+                        help="causal LMs: faithful constrained decoding (every answer an exact copy of its text)")
+    parser.add_argument("--max-new-tokens", type=POSITIVE_INT, default=None,
+                        help="causal LMs: generation budget (None: per batch, 1.5x the longest text in tokens + 16)")
 
 
 def add_leaderboard_worker(command: CommandFactory) -> None:

@@ -1,7 +1,8 @@
 """The token-classifier commands of ``ecr-hf``: ``train`` fine-tunes a token classifier on span documents (by
 default the NCBI-disease sample shipped in ``ecr_hf/data`` and the offline MiniLM encoder), scores it on
-character spans, prints the scores and saves the model; ``predict`` writes a trained classifier's spans for a
-file of texts. torch and transformers are imported inside the commands, so ``ecr-hf --help`` loads neither.
+character spans, prints the scores and saves the model; ``predict`` writes a trained classifier's spans (or a
+causal LM's, by generation) for a file of texts. torch and transformers are imported inside the commands, so
+``ecr-hf --help`` loads neither.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..spans import to_spans
 from ..utils import atomic_write_text, is_main_process
 from .common import (BIDIRECTIONAL, POSITIVE, POSITIVE_INT, SAMPLE, SEED, WARMUP, CommandFactory, add_input_options,
                      check_output, echo, input_options, read, split_name)
+from .leaderboard import add_generation_options, generation_options
 
 __all__ = ["add_train", "add_predict"]
 
@@ -127,14 +129,29 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from ..token_classification.extractor import ECRExtractor
+    from ..leaderboard.evaluation import CausalLMExtractor, detect_kind, draw_shots
+    from ..token_classification.extractor import ECRExtractor  # before the model: a core install is told the extras
 
     main = is_main_process()  # under torchrun / accelerate launch every process predicts, the first one writes
     if main:
         check_output(args.output, args.overwrite)
-    docs = read(args.data, entities=False, **input_options(args)).docs
-    extractor = ECRExtractor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
-    found = extractor.extract_sharded([doc["text"] for doc in docs.values()], progress=True)
+    inputs = input_options(args)
+    docs = read(args.data, entities=False, **inputs).docs
+    texts = [doc["text"] for doc in docs.values()]
+    if Path(args.model).is_dir() and detect_kind(args.model) == "causal-lm":
+        if args.shots and args.examples is None:
+            raise ValueError(f"--shots {args.shots} draws its examples from --examples (a file of documents with "
+                             "entities, e.g. the training data); give it, or --shots 0")
+        options = generation_options(args)
+        examples = [] if args.examples is None else draw_shots(
+            args.examples, args.shots, args.seed, None if inputs["input_format"] == "auto" else inputs["input_format"],
+            discontinuous=inputs["discontinuous"], label_key=inputs["label_infon"])
+        extractor = CausalLMExtractor.from_pretrained(args.model, options, labels=args.labels,
+                                                      batch_size=args.batch_size)
+        found = extractor.extract(texts, examples, progress=True)[0]
+    else:
+        extractor = ECRExtractor.from_pretrained(args.model, batch_size=args.batch_size, max_length=args.max_length)
+        found = extractor.extract_sharded(texts, progress=True)
     if main:
         atomic_write_text(args.output, "".join(json_line({"doc_id": key, "entities": spans})
                                                for key, spans in zip(docs, found)), overwrite=args.overwrite)
@@ -178,14 +195,22 @@ def add_train(command: CommandFactory) -> None:
 
 
 def add_predict(command: CommandFactory) -> None:
-    predict = command("predict", "spans of a trained token classifier for a JSONL of texts")
-    predict.add_argument("--model", required=True, help="a folder saved by ecr-hf train / ECRTrainer.save_model")
+    predict = command("predict", "spans of a trained token classifier or a causal LM for a JSONL of texts")
+    predict.add_argument("--model", required=True, help="a folder saved by ecr-hf train / ECRTrainer.save_model, or a "
+                         "causal LM folder (*ForCausalLM, or a LoRA adapter on a local base model)")
     predict.add_argument("--data", required=True, help="JSONL of documents {doc_id, text} (entities are ignored)")
     predict.add_argument("--output", required=True, help="JSONL to write, {doc_id, entities} per document; an "
                          "existing file is refused without --overwrite")
     predict.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    predict.add_argument("--batch-size", type=POSITIVE_INT, default=32, help="windows per forward pass")
+    predict.add_argument("--batch-size", type=POSITIVE_INT, default=32,
+                         help="causal LMs: prompts per generate call; token classifiers: windows per forward pass")
     predict.add_argument("--max-length", type=POSITIVE_INT, default=None,
-                         help="window length in tokens (None: the tokenizer's)")
+                         help="token classifiers: window length in tokens (None: the tokenizer's)")
+    predict.add_argument("--labels", nargs="+", default=None,
+                         help="causal LMs with --typed-generation: the label set, in the order the prompt names it")
+    predict.add_argument("--examples", default=None, help="causal LMs with --shots: the documents (with entities) the "
+                         "examples are drawn from")
+    predict.add_argument("--seed", type=SEED, default=0, help="seed of the --shots draw")
+    add_generation_options(predict, shots="drawn from --examples")
     add_input_options(predict)
     predict.set_defaults(func=_predict)

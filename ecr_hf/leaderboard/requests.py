@@ -33,7 +33,7 @@ from ..utils import atomic_write_text
 __all__ = ["STATUSES", "EvaluationRequest", "RequestQueue"]
 
 STATUSES = ("PENDING", "RUNNING", "FINISHED", "FAILED")
-_KINDS = (None, "token-classifier", "predictions")
+_KINDS = (None, "token-classifier", "causal-lm", "predictions")
 
 
 def _now() -> str:
