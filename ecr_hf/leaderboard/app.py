@@ -38,6 +38,12 @@ writes its results files. The "Requests" tab lists the requests, newest first, w
 reason of a failed one; it and the tables read their folders again on each page load and on its
 Refresh, so the worker's results show without a restart.
 
+Precomputed views: the tables, "vs best F1" marks and figures of a (data set, families) choice are built
+once and served from a cache (:meth:`Leaderboard.view`; a figure as its image, drawn once). Each request
+compares the (name, mtime_ns, size) of the results and counts files with those of the last read, and reads
+the folder again and empties the cache only when they differ, so a page load that changes nothing computes
+nothing, and a file that a worker, a submission or a hand writes shows on the next one.
+
 Allow-list: a public page must not make the worker read any path of the server's disk, so a model
 is taken only from inside ``models_dir`` (relative paths are read in it; the path is resolved, so
 ``..`` or a symlink that leads out is refused, and so is every fold's path of a ``{k}`` path).
@@ -82,7 +88,7 @@ import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -476,16 +482,28 @@ def _number(value: Any) -> float:
     return math.nan if value is None else float(value)
 
 
+@dataclass(frozen=True)
+class View:
+    """The page of one data set and family filter, as :meth:`Leaderboard.view` built it."""
+
+    tables: list[dict[str, Any]]
+    figures: list[Any]
+
+
 class Leaderboard:
     """The rows of a results folder, the reference sets submissions are scored against and, with
     ``requests_dir``, the queue of model submissions (``models_dir``: the allow-list, module docstring).
 
     :meth:`submit` and :meth:`submit_model` check names and write under one lock, so two submissions
-    cannot take the same name."""
+    cannot take the same name. :meth:`view` serves the tables and figures from a cache that a change of
+    the results or counts files empties; ``figure_image`` turns a figure into what the page shows
+    (the app: its PNG, drawn once); ``warm`` builds every data set's view in the background after each
+    (re)load (the app sets it)."""
 
     def __init__(self, results_dir: str | Path, references_dir: str | Path | None = None, *,
                  max_bytes: int = MAX_SUBMISSION_BYTES, requests_dir: str | Path | None = None,
-                 models_dir: str | Path | None = None):
+                 models_dir: str | Path | None = None, figure_image: Callable[[Any], Any] | None = None,
+                 warm: bool = False):
         self.results_dir = Path(results_dir)
         self.references_dir = None if references_dir is None else Path(references_dir)
         self.references = load_references(references_dir) if references_dir is not None else {}
@@ -496,6 +514,11 @@ class Leaderboard:
         self._ties: dict[tuple, dict[Path, dict[str, Any]]] = {}
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._views_lock = threading.RLock()  # the rows, their snapshot and the views built from them change together
+        self._views: dict[tuple[str, tuple[str, ...]], View] = {}
+        self._seen: tuple = ()
+        self.figure_image: Callable[[Any], Any] = figure_image or (lambda figure: figure)
+        self.warm = warm
         self.rows: list[dict[str, Any]] = []
         self.files: list[tuple[Path, dict[str, Any]]] = []
         self.reload()
@@ -506,11 +529,74 @@ class Leaderboard:
                                  f"have {sorted(folds)}: they are not the same split")
 
     def reload(self) -> list[dict[str, Any]]:
-        """Read the results folder again (it is the truth; other processes may add files)."""
-        paths = sorted(self.results_dir.glob("*.json")) if self.results_dir.is_dir() else []
-        rows = load_results(paths).to_list() if paths else []  # one row per file, in order
-        self.rows, self.files = rows, list(zip(paths, rows))  # replaced together: pages read them meanwhile
-        return rows
+        """Read the results folder again (it is the truth; other processes may add files) and drop the
+        views built from the old rows."""
+        with self._views_lock:
+            seen = self._snapshot()  # before reading: a file changed meanwhile shows as a change next time
+            paths = sorted(self.results_dir.glob("*.json")) if self.results_dir.is_dir() else []
+            rows = load_results(paths).to_list() if paths else []  # one row per file, in order
+            self.rows, self.files = rows, list(zip(paths, rows))  # replaced together: pages read them meanwhile
+            self._seen = seen
+            self._views = {}
+            if self.warm:
+                self._warm(rows)
+            return rows
+
+    def _warm(self, rows: list[dict[str, Any]]) -> None:
+        """Build every data set's view with all families in the background, so that after a start or a
+        change the first visitor of each data set is not the one who waits for its tables and figures."""
+        def build() -> None:
+            for dataset in self.datasets():
+                if self.rows is not rows:  # reloaded meanwhile: that reload warms its own rows
+                    return
+                self.view(dataset, self.families())
+
+        threading.Thread(target=build, daemon=True, name="leaderboard-warm").start()
+
+    def _snapshot(self) -> tuple:
+        """(name, mtime_ns, size) of every results file and counts file: a few stat calls, so each request
+        can tell whether a worker, a submission or a hand has changed the leaderboard."""
+        folders = [self.results_dir]
+        if self.references_dir is not None:
+            folders += [self.references_dir / name / "counts" for name in self.references]
+        entries = []
+        for folder in folders:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError), os.scandir(folder) as found:
+                for entry in found:
+                    if entry.name.endswith(".json"):
+                        with contextlib.suppress(FileNotFoundError):  # removed meanwhile
+                            stat = entry.stat()
+                            entries.append((entry.path, stat.st_mtime_ns, stat.st_size))
+        return tuple(sorted(entries))
+
+    def sync(self) -> bool:
+        """Reload when a results or counts file was added, changed or removed since the last read
+        (:meth:`_snapshot`); whether it did."""
+        if self._snapshot() == self._seen:
+            return False
+        with self._views_lock:
+            if self._snapshot() == self._seen:  # another request reloaded meanwhile
+                return False
+            self.reload()
+            return True
+
+    def view(self, dataset: str, families: Sequence[str]) -> View:
+        """Every table (:data:`_VIEWS`, in order) and figure (:attr:`figure_image` of :meth:`figures`) of
+        ``dataset`` and ``families``, built once per (data set, families) until a results or counts file
+        changes (:meth:`sync`): a page load that changes nothing computes nothing."""
+        self.sync()
+        known = self.datasets()
+        key = (dataset if dataset in known else "", tuple(f for f in self.families() if f in families))
+        if (found := self._views.get(key)) is not None:
+            return found
+        with self._views_lock:  # one build per key; a reload waits for it, so no view outlives its rows
+            if (found := self._views.get(key)) is None:
+                if len(self._views) >= 64:  # family filters seldom chosen: rebuilt on demand
+                    self._views = {}
+                found = View([self.table(view, *key) for view in _VIEWS],
+                             [self.figure_image(figure) for figure in self.figures(*key)])
+                self._views[key] = found
+            return found
 
     def datasets(self) -> list[str]:
         return list(dict.fromkeys([*(str(row.get("dataset")) for row in self.rows), *self.references]))
@@ -917,19 +1003,21 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
         import gradio as gr
     except ImportError as e:
         raise ImportError("the leaderboard app needs gradio: pip install 'ecr-hf[leaderboard]'") from e
+    # a figure becomes its image once, when its view is built, not on every answer that shows it
     board = Leaderboard(results_dir, references_dir, max_bytes=max_submission_bytes, requests_dir=requests_dir,
-                        models_dir=models_dir)
+                        models_dir=models_dir, figure_image=gr.Plot(render=False).postprocess, warm=True)
     datasets, families = board.datasets(), board.families()
+    first = board.view(datasets[0] if datasets else "", families)
 
     def tables(dataset: str | None, chosen: list[str]) -> list[Any]:
-        """Every table and figure of the page, for one data set and the chosen families."""
-        return [*(board.table(view, dataset or "", chosen or []) for view in _VIEWS),
-                *board.figures(dataset or "", chosen or [])]
+        """Every table and figure of the page, for one data set and the chosen families (cached)."""
+        view = board.view(dataset or "", chosen or [])
+        return [*view.tables, *view.figures]
 
     def refresh(dataset: str | None, chosen: list[str], known: list[str]) -> list[Any]:
-        """The page after reading the results folder again; a family that this page has not seen yet
-        (a new file's) is shown, or its rows would stay hidden behind the filter."""
-        board.reload()
+        """The page, with the results folder read again if it changed; a family that this page has not
+        seen yet (a new file's) is shown, or its rows would stay hidden behind the filter."""
+        board.sync()
         names, now = board.datasets(), board.families()
         dataset = dataset if dataset in names else (names[0] if names else None)
         chosen = [f for f in now if f in (chosen or []) or f not in known]
@@ -954,13 +1042,13 @@ def build_app(results_dir: str | Path, references_dir: str | Path | None = None,
             for view, (title, note) in _VIEWS.items():
                 with gr.Tab(title, id=view, elem_id=f"tab-{view}"):
                     gr.Markdown(note)
-                    frames.append(gr.Dataframe(board.table(view, datasets[0] if datasets else "", families),
-                                               interactive=False, elem_id=f"table-{view}", max_height=700))
+                    frames.append(gr.Dataframe(first.tables[len(frames)], interactive=False,
+                                               elem_id=f"table-{view}", max_height=700))
             with gr.Tab("Plots", id="plots", elem_id="tab-plots"):
                 gr.Markdown("F1 against p (mean over folds, ±1 SD band), F1 by gold length, and every "
                             "fold's F1 per system (bar: mean, whiskers: ±1 SD).")
                 frames += [gr.Plot(figure, elem_id=f"plot-{name}", show_label=False) for name, figure in
-                           zip(("p", "length", "folds"), board.figures(datasets[0] if datasets else "", families))]
+                           zip(("p", "length", "folds"), first.figures)]
             refreshed = [dataset, chosen, known, *frames]  # what refresh() gives
             if board.references:
                 with gr.Tab("Submit", id="submit", elem_id="tab-submit"):
