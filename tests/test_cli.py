@@ -466,7 +466,7 @@ def test_help_shows_every_option_with_its_default_and_the_version(capsys):
     commands = next(a for a in parser_actions[0]._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert set(commands) == {"register-metrics", "score", "train", "cv-split", "cv-score", "evaluate", "predict",
                              "leaderboard", "leaderboard-serve", "leaderboard-space", "leaderboard-worker",
-                             "model-card", "plot", "significance", "errors", "semeval"}
+                             "model-card", "plot", "significance", "errors", "buckets", "semeval"}
     for name, sub in commands.items():
         for action in sub._actions:
             assert action.help, f"ecr-hf {name} {action.option_strings or action.dest} has no help"

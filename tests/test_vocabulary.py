@@ -35,7 +35,7 @@ import yaml
 import ecr_hf
 from ecr_hf.cli import main
 from ecr_hf.leaderboard import card_metrics, leaderboard_table, load_results, read_scores, write_model_card
-from ecr_hf.scoring import document_counts
+from ecr_hf.scoring import bucket_flat, bucket_scores, document_counts
 from ecr_hf.spans import FaithfulnessReport, spans_to_tags
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -106,6 +106,8 @@ PLACEHOLDERS = {
     "type": ".+",
     "key": ".+",
     "t": r"\d+(?:\.\d+)?",
+    "attribute": "elen_chars|elen_words|econ|efre|slen|eden|oden|label",
+    "bucket": ".+",
 }
 
 
@@ -145,7 +147,7 @@ def score_keys_table() -> list[Row]:
 
 
 TABLE = score_keys_table()
-CODES = {"fn", "gen", "wsm", "sm", "score", "seqeval", "sig", "results", "card"}
+CODES = {"fn", "gen", "wsm", "sm", "score", "seqeval", "sig", "results", "card", "bkt"}
 
 
 def rows_of(key: str, code: str, value=None) -> list[Row]:
@@ -203,6 +205,7 @@ def outputs(tmp_path_factory):
     }
     counts = document_counts(GOLD, PRED)
     out["document_counts"] = ("sig", counts.estimate())
+    out["bucket_scores"] = ("bkt", bucket_flat(bucket_scores(GOLD, PRED, texts=TEXTS, train=(TEXTS, GOLD))))
     assert set(counts.keys) == set(out["document_counts"][1])
 
     ref_file = jsonl(tmp / "refs.jsonl", [{"doc_id": f"d{k}", "text": t, "entities": d}

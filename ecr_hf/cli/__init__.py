@@ -4,7 +4,7 @@ chosen command.
 One module per group: :mod:`.scoring` (register-metrics, score, semeval), :mod:`.training` (train,
 predict), :mod:`.leaderboard` (cv-split, cv-score, evaluate, leaderboard, leaderboard-serve,
 leaderboard-space, leaderboard-worker)
-and :mod:`.reports` (errors, significance, plot, model-card); :mod:`.common` holds what they share.
+and :mod:`.reports` (errors, buckets, significance, plot, model-card); :mod:`.common` holds what they share.
 Wherever a command reads documents it reads JSONL (``{"doc_id", "text", "entities": [{"start", "end",
 "label"}]}`` per line) and also BRAT, PubTator, BioC XML/JSON and spaCy DocBin corpora
 (:mod:`ecr_hf.corpora`; ``--input-format``, detected per file by default).
@@ -28,8 +28,9 @@ __all__ = ["SAMPLE", "main", "read_span_documents"]
 
 # Each adds one command; their order is that of ``ecr-hf --help``.
 _COMMANDS = (
-    scoring.add_register_metrics, scoring.add_score, reports.add_errors, scoring.add_semeval, training.add_train,
-    leaderboard.add_cv_split, leaderboard.add_cv_score, leaderboard.add_evaluate, training.add_predict,
+    scoring.add_register_metrics, scoring.add_score, reports.add_errors, reports.add_buckets, scoring.add_semeval,
+    training.add_train, leaderboard.add_cv_split, leaderboard.add_cv_score, leaderboard.add_evaluate,
+    training.add_predict,
     leaderboard.add_leaderboard, leaderboard.add_leaderboard_serve, leaderboard.add_leaderboard_space,
     leaderboard.add_leaderboard_worker, reports.add_model_card, reports.add_plot, reports.add_significance,
 )

@@ -1,4 +1,5 @@
-"""The report commands of ``ecr-hf``: ``errors`` writes the error browser of a predictions file, ``significance``
+"""The report commands of ``ecr-hf``: ``errors`` writes the error browser of a predictions file, ``buckets`` scores
+it per attribute bucket (:mod:`ecr_hf.scoring.buckets`), ``significance``
 gives bootstrap intervals and paired tests of several systems, ``plot`` draws leaderboard files for papers
 (matplotlib is imported inside it) and ``model-card`` puts scores on a Hub model card.
 """
@@ -10,11 +11,11 @@ import json
 from pathlib import Path
 
 from ..corpora import locate_error, pair_files
-from ..scoring import DEFAULT_P_VALUES
+from ..scoring import DEFAULT_P_VALUES, format_p
 from .common import (LEVEL, P, POSITIVE_INT, SEED, CommandFactory, add_input_options, check_output, echo,
                      input_options, read)
 
-__all__ = ["add_errors", "add_model_card", "add_plot", "add_significance"]
+__all__ = ["add_buckets", "add_errors", "add_model_card", "add_plot", "add_significance"]
 
 
 def _errors(args: argparse.Namespace) -> int:
@@ -33,6 +34,70 @@ def _errors(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise locate_error(e, references, predictions) from e
     echo(f"wrote {path}")
+    return 0
+
+
+def _buckets(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    from ..scoring.buckets import bucket_rows, bucket_scores
+    from ..utils import atomic_write_text
+
+    if args.output:
+        check_output(args.output, args.overwrite)  # before reading anything
+    inputs = input_options(args)
+    references, predictions = read(args.references, **inputs), read(args.predictions, marked=True, **inputs)
+    refs, preds, texts, _ = pair_files(references, predictions, args.typed)
+    if texts is None:
+        raise ValueError(f"{args.references}: every document needs its 'text': words and mentions come from it")
+    train = None
+    if args.train:
+        docs = list(read(args.train, **inputs).docs.values())
+        if any(not isinstance(d.get("text"), str) for d in docs):
+            raise ValueError(f"{args.train}: every training document needs its 'text'")
+        train = ([d["text"] for d in docs], [d.get("entities") or [] for d in docs])
+    try:
+        result = bucket_scores(refs, preds, texts=texts, train=train, attributes=args.attributes, p_values=args.p,
+                               typed=args.typed, empty_spans=args.empty_spans, per_document=bool(args.intervals))
+    except ValueError as e:
+        raise locate_error(e, references, predictions) from e
+    rows = bucket_rows(result)
+    main = f"p{format_p(result['p_values'][0])}_"
+    if args.intervals:
+        from ..scoring.significance import bootstrap
+
+        intervals = bootstrap(result["document_counts"], n_resamples=args.intervals, rng=args.seed).intervals
+        for row in rows:
+            prefix = f"bucket_{row['attribute']}_{row['bucket']}_"
+            for column in (f"{main}precision", f"{main}recall", f"{main}f1", "strict_f1"):
+                ci = intervals[prefix + column]
+                row.update({f"{column}_ci_low": ci.low, f"{column}_ci_high": ci.high})
+    if args.format == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]) if rows else ["attribute", "bucket"],
+                                lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    else:
+        cells = ("n_gold", "n_pred", f"{main}precision", f"{main}recall", f"{main}f1", "strict_f1")
+        cells += (f"{main}f1_ci_low", f"{main}f1_ci_high") if args.intervals else ()
+        width = max([len(r["attribute"]) + len(r["bucket"]) + 1 for r in rows] + [16])
+        lines = [f"{result['n_documents']} documents; soft match at p={format_p(result['p_values'][0])}, "
+                 f"{'typed' if result['typed'] else 'untyped'}; recall over the bucket's gold spans, precision over "
+                 "its predicted spans",
+                 f"{'attribute bucket':<{width}}  " + "  ".join(f"{c:>12}" for c in cells)]
+        for r in rows:
+            lines.append(f"{r['attribute'] + ' ' + r['bucket']:<{width}}  " + "  ".join(
+                f"{r[c]:>12}" if isinstance(r[c], int) else f"{r[c]:>12.4f}" for c in cells))
+        if "unseen_recall" in result:
+            lines.append(f"\nunseen recall (gold mentions not in the training corpus): {result['unseen_recall']:.4f}")
+        text = "\n".join(lines) + "\n"
+    if args.output:
+        echo(f"wrote {atomic_write_text(args.output, text, overwrite=args.overwrite)}")
+    else:
+        echo(text.rstrip("\n"))
     return 0
 
 
@@ -133,6 +198,37 @@ def add_errors(command: CommandFactory) -> None:
     errors.add_argument("--title", default=None, help="the page's title (None: 'E-CCR error browser')")
     add_input_options(errors)
     errors.set_defaults(func=_errors)
+
+
+def add_buckets(command: CommandFactory) -> None:
+    from ..scoring.buckets import ATTRIBUTES
+
+    buckets = command("buckets", "scores per attribute bucket (InterpretEval): mention length in characters and words, "
+                      "label consistency and frequency in a training corpus, document length, entity and OOV density, "
+                      "label; recall over each bucket's gold spans, precision over its predicted spans")
+    buckets.add_argument("--references", required=True, help="gold documents {doc_id, text, entities} (JSONL or a "
+                         "corpus format, see --input-format)")
+    buckets.add_argument("--predictions", required=True,
+                         help="predicted documents {doc_id, entities}, or {doc_id, marked} generations to decode")
+    buckets.add_argument("--train", default=None, help="the training corpus {doc_id, text, entities}; econ, efre and "
+                         "oden need it (None: those attributes are left out)")
+    buckets.add_argument("--attributes", nargs="+", choices=ATTRIBUTES, default=None,
+                         help="which attributes (None: all, less econ, efre, oden without --train)")
+    buckets.add_argument("--p", type=P, nargs="+", default=list(DEFAULT_P_VALUES),
+                         help="fragmentation penalties (>= 1); the first is the one the table shows")
+    buckets.add_argument("--typed", action="store_true", help="count a fragment only where the labels agree")
+    buckets.add_argument("--intervals", type=SEED, default=0, help="document bootstrap resamples for 95%% intervals "
+                         "of each bucket's scores at the first p and its strict F1 (0: none)")
+    buckets.add_argument("--seed", type=SEED, default=0, help="random seed of --intervals")
+    buckets.add_argument("--empty-spans", choices=("error", "drop"), default="error",
+                         help="a span with start == end: an error naming it, or drop it")
+    buckets.add_argument("--format", choices=("table", "csv"), default="table",
+                         help="a table (at the first p), or CSV with every p")
+    buckets.add_argument("--output", default=None, help="write to this file (None: print); an existing file is "
+                         "refused without --overwrite")
+    buckets.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    add_input_options(buckets)
+    buckets.set_defaults(func=_buckets)
 
 
 def add_model_card(command: CommandFactory) -> None:

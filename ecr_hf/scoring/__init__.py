@@ -7,6 +7,7 @@
 * :mod:`.token_level`: token-level scores over any tokenization;
 * :mod:`.flat`: :func:`span_metrics`, the flat keys every training and evaluation path logs;
 * :mod:`.significance`: document-level bootstrap intervals and paired tests;
+* :mod:`.buckets`: scores per attribute bucket (InterpretEval's eLen, eCon, eFre, sLen, eDen, oDen, label);
 * :mod:`.metric_inputs`, :mod:`.evaluate_modules`, :mod:`.metric_app`: the glue of the ``evaluate``
   modules in the top-level ``metrics/`` folder.
 
@@ -16,6 +17,12 @@ Names are imported on first use, so ``import ecr_hf.scoring`` loads neither ``da
 from ..utils.lazy import lazy_exports
 
 _EXPORTS = {
+    # buckets
+    "ATTRIBUTES": "buckets",
+    "DEFAULT_BUCKETS": "buckets",
+    "bucket_scores": "buckets",
+    "bucket_flat": "buckets",
+    "bucket_rows": "buckets",
     # evaluate_modules
     "METRIC_NAMES": "evaluate_modules",
     "metric_script": "evaluate_modules",
