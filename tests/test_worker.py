@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_evaluate_causal import causal_dir, tokenizer  # noqa: F401  (a fixture and what it needs)
 from test_evaluation import model_dir, write_jsonl  # noqa: F401  (a fixture)
 from test_trainer import toy_documents
 
@@ -65,6 +66,20 @@ def test_a_model_folder_is_evaluated(server, model_dir):  # noqa: F811
     queue.submit(request(model_dir, name="tiny bert"))
     assert process_request(queue, config).status == "FINISHED"
     assert load_results(config.results_dir / "toy__tiny_bert.json")[0]["kind"] == "token-classifier"
+
+
+def test_a_causal_lm_runs_with_the_request_s_generation_options(server, causal_dir):  # noqa: F811
+    config, _ = server
+    queue = RequestQueue(config.requests_dir)
+    queue.submit(request(causal_dir, name="tiny llama", generation={"constrained": True, "template": "en"}))
+    done = process_request(queue, config)
+    assert done.status == "FINISHED", done.reason
+    row = load_results(config.results_dir / "toy__tiny_llama.json")[0]
+    assert row["kind"] == "causal-lm" and row["faithfulness_exact_match_rate"] == 1.0  # constrained: exact copies
+    with pytest.raises(ValueError, match="generation: .*unexpected keyword argument 'beams'"):
+        request(causal_dir, generation={"beams": 4})
+    with pytest.raises(ValueError, match="shots must be >= 0"):
+        request(causal_dir, generation={"shots": -1})
 
 
 @pytest.mark.parametrize(("model", "kw", "reason"), [

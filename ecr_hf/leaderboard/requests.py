@@ -52,6 +52,9 @@ class EvaluationRequest:
     family: str | None = field(default=None, metadata={"help": "encoder, decoder or instruction-tuned"})
     method: str | None = field(default=None, metadata={"help": "how the system was built (free text)"})
     label_map: dict[str, Any] | None = field(default=None, metadata={"help": "ecr_hf.spans.LabelMap.to_dict()"})
+    generation: dict[str, Any] | None = field(default=None, metadata={
+        "help": "causal LMs: fields of ecr_hf.leaderboard.GenerationOptions (template, shots, typed, constrained, "
+                "max_new_tokens, chat); None: its defaults"})
     id: str = field(default="", metadata={"help": "set when the request is submitted"})
     status: str = "PENDING"
     reason: str | None = field(default=None, metadata={"help": "why a request FAILED"})
@@ -72,6 +75,15 @@ class EvaluationRequest:
             raise ValueError(f"datasets must be a non-empty list of data set names, got {self.datasets!r}")
         if self.kind not in _KINDS:
             raise ValueError(f"kind must be one of {list(_KINDS)}, got {self.kind!r}")
+        if self.generation is not None:  # checked now, not hours later in the worker
+            from .evaluation import GenerationOptions
+
+            if not isinstance(self.generation, dict):
+                raise ValueError(f"generation must be an object of GenerationOptions fields, got {self.generation!r}")
+            try:
+                GenerationOptions(**self.generation)
+            except TypeError as e:
+                raise ValueError(f"generation: {e}") from None
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {list(STATUSES)}, got {self.status!r}")
 

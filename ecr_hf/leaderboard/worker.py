@@ -88,16 +88,17 @@ def _evaluate(request: dict[str, Any], plans: list[dict[str, Any]], references_d
               batch_size: int, connection: Any) -> None:
     """The child process: evaluate every data set into ``work_dir/<data set>``; send None or the reason."""
     try:
-        from .evaluation import evaluate_model
+        from .evaluation import GenerationOptions, evaluate_model
 
         label_map = LabelMap.from_dict(request["label_map"]) if request.get("label_map") else None
+        generation = GenerationOptions(**request["generation"]) if request.get("generation") else None
         for plan in plans:
             settings = dict(plan["settings"])
             evaluate_model(request["model"], Path(references_dir) / plan["dataset"], Path(work_dir) / plan["dataset"],
                            kind=request.get("kind"), label_map=label_map, model_name=request["model_name"],
                            dataset=plan["dataset"], method=request.get("method"), family=request.get("family"),
                            batch_size=batch_size, p_values=settings.pop("p_values", DEFAULT_P_VALUES),
-                           **settings, description={"request_id": request["id"]})
+                           generation=generation, **settings, description={"request_id": request["id"]})
         connection.send(None)
     except MemoryError:
         connection.send("out of memory while evaluating")
