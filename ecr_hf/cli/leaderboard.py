@@ -8,12 +8,11 @@ inside the commands); ``leaderboard-worker`` evaluates the models submitted to i
 from __future__ import annotations
 
 import argparse
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..corpora import json_line, locate_error, pair_files
+from ..corpora import json_line, pair_files
 from ..scoring import DEFAULT_P_VALUES
 from ..utils import atomic_write_folder, is_main_process
 from .common import (LEVEL, POSITIVE, POSITIVE_INT, SEED, CommandFactory, P, add_input_options, check_output, checked,
@@ -41,7 +40,8 @@ def _cv_split(args: argparse.Namespace) -> int:
 
 
 def _cv_score(args: argparse.Namespace) -> int:
-    from ..leaderboard.results import cross_validate, cross_validation_counts, leaderboard_table
+    from ..leaderboard.evaluation import score_fold_files
+    from ..leaderboard.results import leaderboard_table
     from ..scoring.significance import save_counts
 
     check_output(args.output, args.overwrite)
@@ -51,21 +51,11 @@ def _cv_score(args: argparse.Namespace) -> int:
     files = [(read(args.references.format(k=k), **inputs), read(args.predictions.format(k=k), marked=True, **inputs))
              for k in range(args.folds)]
     refs, preds, texts, faithfulness = (list(x) for x in zip(*(pair_files(r, p, args.typed) for r, p in files)))
-    doc_ids = [list(r.docs) for r, _ in files]  # the order pair_files scores them in
-    options = dict(texts=texts, p_values=args.p, score_p=args.p[0], typed=args.typed, empty_spans=args.empty_spans)
-    try:
-        result = cross_validate(refs, preds, **options, n_resamples=args.intervals or None,
-                                confidence_level=args.confidence_level, rng=args.seed, doc_ids=doc_ids)
-        counts = result.counts
-        if args.counts is not None and counts is None:
-            counts = cross_validation_counts(refs, preds, **options, doc_ids=doc_ids)
-    except ValueError as e:
-        fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
-        if fold is None:
-            raise
-        raise locate_error(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
-    for scores, report in zip(result.folds, faithfulness):  # decoded generations: Table S18 per fold
-        scores.update(report)
+    result = score_fold_files(files, refs, preds, faithfulness, counts=args.counts is not None, texts=texts,
+                              p_values=args.p, score_p=args.p[0], typed=args.typed, empty_spans=args.empty_spans,
+                              n_resamples=args.intervals or None, confidence_level=args.confidence_level,
+                              seed=args.seed)
+    counts = result.counts
     if args.constrained and args.family != "instruction-tuned":
         raise ValueError("--constrained describes instruction-tuned systems: give --family instruction-tuned")
     description = dict(model_name=args.model_name, dataset=args.dataset, method=args.method)

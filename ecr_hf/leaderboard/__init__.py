@@ -54,6 +54,7 @@ _EXPORTS = {
     "detect_kind": "evaluation",
     "find_test_sets": "evaluation",
     "evaluate_model": "evaluation",
+    "score_fold_files": "evaluation",
     # requests
     "STATUSES": "requests",
     "EvaluationRequest": "requests",

@@ -54,7 +54,7 @@ from ..utils import atomic_write_folder, is_main_process
 from .results import CrossValidationResult, cross_validate, cross_validation_counts
 
 __all__ = ["MODEL_KINDS", "TestSets", "GenerationOptions", "CausalLMExtractor", "adapter_base", "detect_kind",
-           "draw_shots", "find_test_sets", "evaluate_model"]
+           "draw_shots", "find_test_sets", "evaluate_model", "score_fold_files"]
 
 MODEL_KINDS = ("token-classifier", "causal-lm", "predictions")
 SHOT_SEPARATOR = "\n\n"
@@ -417,17 +417,9 @@ def evaluate_model(
     doc_ids = [list(r.docs) for r, _ in files]
     options = dict(texts=texts, p_values=p_values, score_p=p_values[0] if score_p is None else score_p, typed=typed,
                    empty_spans=empty_spans)
-    try:
-        result = cross_validate(refs, preds, **options, length_bins=length_bins, n_resamples=n_resamples,
-                                confidence_level=confidence_level, rng=seed, doc_ids=doc_ids)
-        counts = result.counts or cross_validation_counts(refs, preds, **options, doc_ids=doc_ids)
-    except ValueError as e:
-        fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
-        if fold is None:
-            raise
-        raise locate_error(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
-    for scores, report in zip(result.folds, faithfulness):
-        scores.update(report)
+    result = score_fold_files(files, refs, preds, faithfulness, **options, length_bins=length_bins,
+                              n_resamples=n_resamples, confidence_level=confidence_level, seed=seed)
+    counts = result.counts
     description = dict(description or {}, model=str(model), kind=kind)
     if kind == "causal-lm":
         description.update(generation.describe())
@@ -443,6 +435,29 @@ def evaluate_model(
                                                       for key, found in zip(ids, spans))
     if main:
         atomic_write_folder(output_dir, out, overwrite=overwrite)
+    return result
+
+
+def score_fold_files(files: Sequence[tuple[DocumentFile, DocumentFile]], references: list, predictions: list,
+                     faithfulness: Sequence[Mapping[str, float]], *, counts: bool = True,
+                     seed: int | None = 0, **options: Any) -> CrossValidationResult:
+    """:func:`cross_validate` of fold files already paired (:func:`ecr_hf.corpora.pair_files`), as
+    ``ecr-hf cv-score`` and :func:`evaluate_model` score them: an error of fold k names the doc_id and the
+    lines of its files, each fold's ``faithfulness_*`` report joins its scores, and ``counts`` (the default)
+    fills :attr:`~CrossValidationResult.counts` even without intervals. ``options``: of :func:`cross_validate`."""
+    doc_ids = [list(r.docs) for r, _ in files]  # the order pair_files scores them in
+    try:
+        result = cross_validate(references, predictions, **options, rng=seed, doc_ids=doc_ids)
+        if counts and result.counts is None:
+            shared = {k: v for k, v in options.items() if k not in ("length_bins", "n_resamples", "confidence_level")}
+            result.counts = cross_validation_counts(references, predictions, **shared, doc_ids=doc_ids)
+    except ValueError as e:
+        fold = re.match(r"fold (\d+): (.*)", str(e), re.DOTALL)
+        if fold is None:
+            raise
+        raise locate_error(ValueError(fold.group(2)), *files[int(fold.group(1))]) from e
+    for scores, report in zip(result.folds, faithfulness):
+        scores.update(report)
     return result
 
 
