@@ -37,7 +37,6 @@ predictions file per fold); without it, one model serves every fold.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -50,7 +49,7 @@ from ..instruct.templates import TYPED_MODES, resolve_template
 from ..scoring import DEFAULT_LENGTH_BINS, DEFAULT_P_VALUES
 from ..spans import LabelMap, to_spans
 from ..token_classification.config import CONFIG_NAME
-from ..utils import atomic_write_folder, is_main_process
+from ..utils import atomic_write_folder, is_main_process, run_sharded
 from .results import CrossValidationResult, cross_validate, cross_validation_counts
 
 __all__ = ["MODEL_KINDS", "TestSets", "GenerationOptions", "CausalLMExtractor", "adapter_base", "detect_kind",
@@ -280,30 +279,10 @@ class CausalLMExtractor:
         from ..instruct.generation import decode_generations
 
         rows = self.rows(texts, examples)
-        generations = _sharded(len(rows), lambda mine, main: self.generate([rows[i] for i in mine],
+        generations = run_sharded(len(rows), lambda mine, main: self.generate([rows[i] for i in mine],
                                                                            progress=progress and main), self.model)
         units, report = decode_generations(rows, generations)
         return [[s.to_dict() for s in unit["spans"]] for unit in units], report.to_dict(prefix="faithfulness_")
-
-
-def _sharded(n: int, run: Callable[[list[int], bool], list], model: Any) -> list:
-    """``run(indices, is_main)`` over ``range(n)`` shared out over the processes of ``torchrun`` /
-    ``accelerate launch`` as :meth:`ecr_hf.token_classification.ECRExtractor.extract_sharded` does
-    (contiguous shares, the model on each process's device), gathered back in order."""
-    if int(os.environ.get("WORLD_SIZE", "1")) == 1:  # not launched: no process group to set up
-        return run(list(range(n)), True)
-    import torch
-    from accelerate import PartialState
-    from accelerate.utils import gather_object
-
-    state = PartialState(cpu=not torch.cuda.is_available())  # without cpu=True, CPU ranks see one process
-    model.to(state.device)
-    with state.split_between_processes(list(range(n))) as mine:
-        found = run(list(mine), state.is_main_process)
-    out: list = [None] * n
-    for i, x in gather_object(list(zip(mine, found))):
-        out[i] = x
-    return out
 
 
 def draw_shots(train: str | Path, k: int, seed: int = 0, input_format: str | None = None,

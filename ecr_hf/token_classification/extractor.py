@@ -16,6 +16,7 @@ from transformers.utils import logging
 
 from .alignment import TagSet, merge_window_predictions, token_labels_to_spans, trim_offsets
 from ..spans.formats import spans_to_marked
+from ..utils import run_sharded
 from .config import CONFIG_NAME
 from .model import ECRTokenClassifier
 from .data import DataCollatorForWindowedTokenClassification, _check_fast, tokenize_and_align
@@ -214,19 +215,8 @@ class ECRExtractor:
         """``self(texts)`` shared out over the processes of ``torchrun`` / ``accelerate launch``: each
         process extracts a contiguous share on its own device, and every process gets all the span
         lists back, in input order. In one process it is ``self(texts)``."""
-        if int(os.environ.get("WORLD_SIZE", "1")) == 1:  # not launched: no process group to set up
-            return self(list(texts), progress=progress)
-        from accelerate import PartialState
-        from accelerate.utils import gather_object
-
-        state = PartialState(cpu=not torch.cuda.is_available())  # without cpu=True, CPU ranks see one process
-        self.model.to(state.device)
-        with state.split_between_processes(list(range(len(texts)))) as mine:
-            found = self([texts[i] for i in mine], progress=progress and state.is_main_process)
-        spans: list[list[dict[str, Any]]] = [[] for _ in texts]
-        for i, doc in gather_object(list(zip(mine, found))):
-            spans[i] = doc
-        return spans
+        return run_sharded(len(texts), lambda mine, main: self([texts[i] for i in mine], progress=progress and main),
+                           self.model)
 
     def to_marked(self, texts: list[str], open_marker: str = "@@", close_marker: str = "##") -> list[str]:
         """The texts with each extracted span wrapped in markers (paper 000, Figure 3)."""

@@ -2,7 +2,8 @@
 
 from .lazy import lazy_exports
 from .offline_models import OFFLINE_MODELS, gguf_to_pretrained, offline_model_path
-from .outputs import OutputExistsError, atomic_write_bytes, atomic_write_folder, atomic_write_text, is_main_process
+from .outputs import OutputExistsError, atomic_write_bytes, atomic_write_folder, atomic_write_text
+from .processes import is_main_process, run_sharded
 
 __all__ = [
     "lazy_exports",
@@ -14,4 +15,5 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_folder",
     "is_main_process",
+    "run_sharded",
 ]

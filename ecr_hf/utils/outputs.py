@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["OutputExistsError", "atomic_write_bytes", "atomic_write_text", "atomic_write_folder", "is_main_process"]
+__all__ = ["OutputExistsError", "atomic_write_bytes", "atomic_write_text", "atomic_write_folder"]
 
 
 class OutputExistsError(FileExistsError):
@@ -113,8 +113,3 @@ def atomic_write_folder(folder: str | os.PathLike, files: Mapping[str, str], *, 
     _fsync_dir(folder.parent)
     return folder
 
-
-def is_main_process() -> bool:
-    """Whether this process writes shared outputs: True unless it is a rank other than 0 of a
-    ``torchrun`` / ``accelerate launch`` job (both set ``RANK``)."""
-    return int(os.environ.get("RANK", "0")) == 0
